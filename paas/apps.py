@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PaasConfig(AppConfig):
+    name = "paas"
+    verbose_name = "Platform core"

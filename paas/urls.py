@@ -1,0 +1,15 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("paas.web.urls")),
+    path("tenants/", include("tenants.urls")),
+    path("audit/", include("paas.audit.urls")),
+    path("api/", include("paas.api.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = settings.PAAS_PRODUCT_NAME
+admin.site.site_title = settings.PAAS_PRODUCT_NAME
