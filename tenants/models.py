@@ -82,6 +82,11 @@ class Environment(models.Model):
                 condition=~models.Q(kind="prod") | models.Q(protected=True), name="environment_prod_is_protected"
             ),
         ]
+        # Object-level grants: e.g. a viewer of the tenant may release into this one environment.
+        permissions = [
+            ("release_application", "Release applications into this environment"),
+            ("approve_release", "Approve releases into this environment"),
+        ]
 
     def __str__(self):
         return f"{self.tenant.slug}/{self.slug}"
