@@ -1,0 +1,76 @@
+"""Demo data for `make run`: two tenants and one account per role.
+
+Idempotent: running it again finds what exists and creates nothing twice
+(services are idempotent; accounts are looked up by username).
+"""
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from paas.actors import Actor
+from tenants import services
+from tenants.models import Membership, Tenant
+from tenants.roles import Role
+
+DEMO_PASSWORD = "paas-demo-2026"
+
+# (username, password, what they can do) — printed by `make run`.
+DEMO_ACCOUNTS = [
+    ("operator", DEMO_PASSWORD, "platform operator: creates tenants, sees all audit, Django admin"),
+    ("owner", DEMO_PASSWORD, "owner of Acme Payments"),
+    ("admin", DEMO_PASSWORD, "admin of Acme Payments"),
+    ("developer", DEMO_PASSWORD, "developer in Acme Payments"),
+    ("approver", DEMO_PASSWORD, "approver in Acme Payments"),
+    ("viewer", DEMO_PASSWORD, "viewer of Acme Payments"),
+    ("auditor", DEMO_PASSWORD, "auditor of Acme Payments"),
+    ("globex", DEMO_PASSWORD, "owner of Globex Bank (another tenant: sees nothing of Acme)"),
+]
+
+OPERATOR_GROUP = "Platform operators"
+OPERATOR_PERMISSIONS = ["add_tenant", "view_tenant", "view_audit", "view_environment", "view_membership",
+                        "view_quota", "view_apitoken"]
+
+DEMO_TENANTS = [
+    ("acme", "Acme Payments", "Card acquiring and settlement services.",
+     [("owner", Role.OWNER), ("admin", Role.ADMIN), ("developer", Role.DEVELOPER),
+      ("approver", Role.APPROVER), ("viewer", Role.VIEWER), ("auditor", Role.AUDITOR)]),
+    ("globex", "Globex Bank", "Retail banking core and mobile channels.", [("globex", Role.OWNER)]),
+]
+
+
+def _operator_group() -> Group:
+    group, _ = Group.objects.get_or_create(name=OPERATOR_GROUP)
+    group.permissions.set(Permission.objects.filter(content_type__app_label="tenants",
+                                                    codename__in=OPERATOR_PERMISSIONS))
+    return group
+
+
+def _account(username: str, *, staff: bool = False):
+    User = get_user_model()
+    user, created = User.objects.get_or_create(
+        username=username, defaults={"email": f"{username}@demo.example", "is_staff": staff,
+                                     "first_name": username.title()})
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    return user
+
+
+@transaction.atomic
+def load_demo(stdout=None) -> None:
+    actor = Actor.for_system("demo.loader")
+    operator = _account("operator", staff=True)
+    operator.groups.add(_operator_group())
+    for slug, name, description, members in DEMO_TENANTS:
+        tenant = Tenant.objects.filter(slug=slug).first() or services.tenant_create(
+            actor=actor, name=name, slug=slug, description=description)
+        for username, role in members:
+            user = _account(username)
+            membership = Membership.objects.filter(tenant=tenant, user=user).first()
+            if membership is None:
+                services.member_add(actor=actor, tenant=tenant, user=user, role=role)
+            elif membership.role != role:
+                services.member_change_role(actor=actor, membership=membership, role=role)
+        if stdout:
+            stdout.write(f"tenant {slug}: {tenant.environments.count()} environments, "
+                         f"{tenant.memberships.count()} members")
