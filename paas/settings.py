@@ -243,9 +243,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "60/min"),
         "user": os.environ.get("API_THROTTLE_USER", "1200/min"),
-        "token_failure": os.environ.get("API_THROTTLE_TOKEN_FAILURE", "20/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # The browsable API links to an external site; keep it to development.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PaaS control plane API",
@@ -257,6 +259,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
 }
 
 # --- Logging: one line per record, with the request id; secrets never logged.

@@ -5,6 +5,7 @@ refused with 429 for a while (guessing tokens must be slow and visible).
 """
 import hmac
 
+from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
@@ -26,7 +27,7 @@ class ApiTokenAuthentication(BaseAuthentication):
             return None
         ip = request.META.get("REMOTE_ADDR", "")
         if lockout.is_locked(f"token-ip:{ip}"):
-            raise exceptions.Throttled(detail="Too many failed token attempts from this address; try later.")
+            raise exceptions.Throttled(wait=settings.LOGIN_LOCKOUT_SECONDS, detail="Too many failed token attempts from this address; try later.")
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header.")
         try:

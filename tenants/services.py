@@ -34,7 +34,7 @@ DEFAULT_ENVIRONMENTS = [
 def _validate(instance, exclude=None):
     """Run model validation and turn it into a DomainError naming the field."""
     try:
-        instance.full_clean(exclude=exclude, validate_constraints=False)
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))
         raise DomainError(messages[0], field=None if field == "__all__" else field) from exc
@@ -146,8 +146,9 @@ def environment_delete(*, actor: Actor, environment: Environment) -> None:
     if environment.protected:
         raise Conflict(f"'{environment}' is protected and cannot be deleted.")
     with transaction.atomic():
+        quota = Quota.objects.filter(environment=environment).first()
         audit_record(actor=actor, action="tenant.environment.delete", target=environment,
-                     before=environment.audit_fields())
+                     before={**environment.audit_fields(), "quota": quota.audit_fields() if quota else None})
         tenant = environment.tenant
         slug = environment.slug
         environment.delete()
@@ -242,8 +243,12 @@ def member_remove(*, actor: Actor, membership: Membership) -> None:
                      before=membership.audit_fields())
         sync_member_permissions(membership.user, tenant, None)
         # A removed member's tokens for this tenant stop working with the membership.
-        ApiToken.objects.filter(user=membership.user, tenant=tenant, revoked_at__isnull=True).update(
-            revoked_at=timezone.now())
+        for token in ApiToken.objects.select_for_update().filter(
+                user=membership.user, tenant=tenant, revoked_at__isnull=True):
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            audit_record(actor=actor, action="tenant.token.revoke", target=token,
+                         after={"revoked": True, "reason": "member removed"})
         username = membership.user.get_username()
         membership.delete()
         _notify(tenant, "member.removed", {"user": username})
@@ -341,5 +346,10 @@ def tokens_expire_sweep(*, actor: Actor) -> int:
             updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
             if updated:
                 audit_record(actor=actor, action="tenant.token.expire", target=token, after={"revoked": True})
+                # Token names are not for every member: token managers and the token's owner only.
+                emit.to_tenant(token.tenant_id, {
+                    "type": "token.expired", "tenant": token.tenant.slug, "token": token.prefix,
+                    "name": token.name, "user": token.user.get_username(),
+                }, permission="manage_api_tokens", users=[token.user_id])
                 count += 1
     return count

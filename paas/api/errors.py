@@ -2,6 +2,7 @@
 {"error": {"status": 400, "code": "invalid", "message": "...", "fields": {...}}, "request_id": "..."}"""
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -31,7 +32,7 @@ def exception_handler(exc, ctx):
     detail = response.data
     fields = None
     if isinstance(exc, exceptions.ValidationError):
-        message = "The request is not valid; see the fields."
+        message = _("The request is not valid; see the fields.")
         fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
         code = "invalid"
     else:

@@ -1,1 +1,37 @@
-urlpatterns = []
+"""/api/: the versioned REST API (v1/), its OpenAPI schema and the documentation pages.
+
+The docs pages use only the vendored drf-spectacular-sidecar files and, like the
+schema, need a signed-in user or a token (SPECTACULAR_SETTINGS.SERVE_PERMISSIONS).
+"""
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from tenants.api import views as tenant_views
+
+from . import views
+from .base import TENANT_PREFIX
+
+app_name = "api"
+
+router = DefaultRouter()
+router.register("tenants", tenant_views.TenantViewSet, basename="tenant")
+router.register(rf"{TENANT_PREFIX}/environments", tenant_views.EnvironmentViewSet, basename="environment")
+router.register(rf"{TENANT_PREFIX}/members", tenant_views.MemberViewSet, basename="member")
+router.register(rf"{TENANT_PREFIX}/quotas", tenant_views.QuotaViewSet, basename="quota")
+router.register(rf"{TENANT_PREFIX}/tokens", tenant_views.TokenViewSet, basename="token")
+
+try:
+    from paas.audit.api import AuditEventViewSet
+except ImportError:  # the audit API is written separately; keep the URLconf loadable until it lands
+    AuditEventViewSet = None
+if AuditEventViewSet is not None:
+    router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
+urlpatterns = [
+    path("v1/me/", views.MeView.as_view(), name="me"),
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", views.LocalRedocView.as_view(url_name="api:schema"), name="redoc"),
+]

@@ -1,0 +1,1 @@
+"""REST API of tenants and what they own (mounted under /api/v1/ by paas.api.urls)."""

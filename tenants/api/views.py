@@ -1,0 +1,179 @@
+"""Tenant API views: reads through tenants.selectors, writes through tenants.services.
+
+Nested under tenants/{tenant_slug}/: environments, members, quotas and tokens.
+Nothing here decides who may do what: the services authorize (a denial is a 403
+with an audit record), the selectors scope (another tenant's object is a 404).
+"""
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from paas.api.base import ActorMixin, TenantChildViewSet
+from tenants import selectors, services
+from tenants.models import ApiToken, Environment, Membership, Quota, Tenant
+
+from . import filters
+from . import serializers as s
+
+DELETED = {204: OpenApiResponse(description="Done; no content.")}
+
+
+@extend_schema(tags=["tenants"])
+class TenantViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Tenants the caller can see (all of them for platform operators)."""
+
+    queryset = Tenant.objects.none()  # the real one comes from the selector
+    serializer_class = s.TenantSerializer
+    lookup_field = "slug"
+    filterset_class = filters.TenantFilter
+    ordering_fields = ["name", "slug", "created_at"]
+
+    def get_queryset(self):
+        return selectors.tenants_visible_to(self.actor)
+
+    def get_object(self):
+        return selectors.tenant_get(self.actor, self.kwargs["slug"])
+
+    @extend_schema(request=s.TenantCreateSerializer, responses={201: s.TenantSerializer})
+    def create(self, request, *args, **kwargs):
+        """Create a tenant with the default environments; operators only. The creator becomes its owner."""
+        tenant = services.tenant_create(actor=self.actor, **self.validated(s.TenantCreateSerializer))
+        return Response(self.render(s.TenantSerializer, tenant), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.TenantUpdateSerializer, responses=s.TenantSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        tenant = self.get_object()
+        data = self.validated(s.TenantUpdateSerializer, partial=True)
+        tenant = services.tenant_update(actor=self.actor, tenant=tenant, **data)
+        return Response(self.render(s.TenantSerializer, tenant))
+
+
+@extend_schema(tags=["environments"])
+class EnvironmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantChildViewSet):
+    queryset = Environment.objects.none()
+    serializer_class = s.EnvironmentSerializer
+    lookup_field = "slug"
+    filterset_class = filters.EnvironmentFilter
+    ordering_fields = ["slug", "name", "kind", "created_at"]
+
+    def visible(self):
+        return selectors.environments_visible_to(self.actor)
+
+    @extend_schema(request=s.EnvironmentCreateSerializer, responses={201: s.EnvironmentSerializer})
+    def create(self, request, *args, **kwargs):
+        """Create an environment (and its default quota)."""
+        data = self.validated(s.EnvironmentCreateSerializer)
+        env = services.environment_create(actor=self.actor, tenant=self.tenant, **data)
+        return Response(self.render(s.EnvironmentSerializer, env), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.EnvironmentUpdateSerializer, responses=s.EnvironmentSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        env = self.get_object()
+        data = self.validated(s.EnvironmentUpdateSerializer, partial=True)
+        env = services.environment_update(actor=self.actor, environment=env, **data)
+        return Response(self.render(s.EnvironmentSerializer, env))
+
+    @extend_schema(responses={**DELETED, 409: OpenApiResponse(description="The environment is protected.")})
+    def destroy(self, request, *args, **kwargs):
+        """Delete an environment; protected ones (always production) answer 409."""
+        services.environment_delete(actor=self.actor, environment=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["members"])
+class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantChildViewSet):
+    """Members of the tenant, addressed by username."""
+
+    queryset = Membership.objects.none()
+    serializer_class = s.MembershipSerializer
+    lookup_field = "user__username"
+    lookup_url_kwarg = "username"
+    lookup_value_regex = "[^/]+"
+    filterset_class = filters.MembershipFilter
+    ordering_fields = ["user__username", "role", "created_at"]
+
+    def visible(self):
+        return selectors.memberships_visible_to(self.actor)
+
+    @extend_schema(request=s.MemberAddSerializer, responses={201: s.MembershipSerializer})
+    def create(self, request, *args, **kwargs):
+        """Add an existing account (by username or e-mail) with a role."""
+        data = self.validated(s.MemberAddSerializer)
+        user = services.resolve_user(data["user"])
+        membership = services.member_add(actor=self.actor, tenant=self.tenant, user=user, role=data["role"])
+        return Response(self.render(s.MembershipSerializer, membership), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.MemberRoleSerializer, responses=s.MembershipSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        """Change a member's role; the last owner cannot be demoted (409)."""
+        membership = self.get_object()
+        role = self.validated(s.MemberRoleSerializer)["role"]
+        membership = services.member_change_role(actor=self.actor, membership=membership, role=role)
+        return Response(self.render(s.MembershipSerializer, membership))
+
+    @extend_schema(responses={**DELETED, 409: OpenApiResponse(description="The last owner cannot be removed.")})
+    def destroy(self, request, *args, **kwargs):
+        """Remove a member (their tokens for this tenant are revoked with the membership)."""
+        services.member_remove(actor=self.actor, membership=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["quotas"])
+class QuotaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantChildViewSet):
+    """Resource quotas, one per environment, addressed by the environment's slug."""
+
+    queryset = Quota.objects.none()
+    serializer_class = s.QuotaSerializer
+    lookup_field = "environment__slug"
+    lookup_url_kwarg = "environment"
+    filterset_class = filters.QuotaFilter
+    ordering_fields = ["environment__slug", "cpu_millicores", "memory_mib", "updated_at"]
+
+    def visible(self):
+        return selectors.quotas_visible_to(self.actor)
+
+    @extend_schema(request=s.QuotaUpdateSerializer, responses=s.QuotaSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        quota = self.get_object()
+        data = self.validated(s.QuotaUpdateSerializer, partial=True)
+        quota = services.quota_update(actor=self.actor, quota=quota, **data)
+        return Response(self.render(s.QuotaSerializer, quota))
+
+
+@extend_schema(tags=["tokens"])
+class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantChildViewSet):
+    """API tokens: one's own, or every member's for those who manage tokens.
+
+    Revoking keeps the row (status becomes "revoked") so the audit trail and
+    "last used" stay readable.
+    """
+
+    queryset = ApiToken.objects.none()
+    serializer_class = s.ApiTokenSerializer
+    filterset_class = filters.ApiTokenFilter
+    ordering_fields = ["created_at", "name", "expires_at", "last_used_at"]
+
+    def visible(self):
+        return selectors.tokens_visible_to(self.actor)
+
+    @extend_schema(request=s.ApiTokenCreateSerializer, responses={201: s.ApiTokenCreatedSerializer})
+    def create(self, request, *args, **kwargs):
+        """Create a token for the calling user; the answer holds the full token, shown only this once."""
+        data = self.validated(s.ApiTokenCreateSerializer)
+        token, plaintext = services.token_create(actor=self.actor, tenant=self.tenant, **data)
+        body = self.render(s.ApiTokenCreatedSerializer, token, plaintext=plaintext)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=DELETED)
+    def destroy(self, request, *args, **kwargs):
+        """Revoke the token (the same as POST .../revoke/)."""
+        services.token_revoke(actor=self.actor, token=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=s.ApiTokenSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, *args, **kwargs):
+        """Revoke the token and return it (status "revoked")."""
+        token = services.token_revoke(actor=self.actor, token=self.get_object())
+        return Response(self.render(s.ApiTokenSerializer, token))

@@ -1,0 +1,162 @@
+"""The API permission matrix: every persona against every endpoint action on acme.
+
+EXPECTED is written out by hand so it reads as a specification. It follows
+tenants/roles.py ROLE_PERMISSIONS, and `test_table_follows_role_permissions`
+checks it against that matrix so the two cannot drift apart:
+- owner and admin hold every management permission;
+- developer, approver, viewer and auditor hold view_tenant and use_api_tokens;
+- the operator holds platform-wide view_tenant and add_tenant, nothing more;
+- the outsider owns globex only, so acme does not exist for them (404);
+- the revoked token belongs to the developer: its owner may revoke it, and so may
+  those with manage_api_tokens; to anyone else it is invisible (404).
+"""
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from paas.audit.models import AuditEvent
+from tenants.roles import ROLE_PERMISSIONS
+
+from .factories import UserFactory, add_member, make_token
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = ["owner", "admin", "developer", "approver", "viewer", "auditor", "operator", "outsider"]
+
+# name: (method, path under /api/v1/, JSON body)
+ACTIONS = {
+    "list tenants": ("get", "tenants/", None),
+    "retrieve acme": ("get", "tenants/acme/", None),
+    "patch acme": ("patch", "tenants/acme/", {"description": "changed"}),
+    "create tenant": ("post", "tenants/", {"slug": "initech", "name": "Initech"}),
+    "list environments": ("get", "tenants/acme/environments/", None),
+    "create environment": ("post", "tenants/acme/environments/", {"slug": "qa", "name": "QA", "kind": "test"}),
+    "patch environment": ("patch", "tenants/acme/environments/test/", {"name": "Testing"}),
+    "delete environment": ("delete", "tenants/acme/environments/dev/", None),
+    "list members": ("get", "tenants/acme/members/", None),
+    "add member": ("post", "tenants/acme/members/", {"user": "newbie", "role": "viewer"}),
+    "patch member": ("patch", "tenants/acme/members/extra/", {"role": "auditor"}),
+    "remove member": ("delete", "tenants/acme/members/extra/", None),
+    "list quotas": ("get", "tenants/acme/quotas/", None),
+    "patch quota": ("patch", "tenants/acme/quotas/dev/", {"pods": 60}),
+    "list tokens": ("get", "tenants/acme/tokens/", None),
+    "create token": ("post", "tenants/acme/tokens/", {"name": "ci"}),
+    "revoke token": ("delete", "tenants/acme/tokens/{token}/", None),
+    "me": ("get", "me/", None),
+}
+
+EXPECTED = {
+    #                      owner admin  dev  appr  view  audit  oper  outs
+    "list tenants":       (200,  200,  200,  200,  200,  200,  200,  200),
+    "retrieve acme":      (200,  200,  200,  200,  200,  200,  200,  404),
+    "patch acme":         (200,  200,  403,  403,  403,  403,  403,  404),
+    "create tenant":      (403,  403,  403,  403,  403,  403,  201,  403),
+    "list environments":  (200,  200,  200,  200,  200,  200,  200,  404),
+    "create environment": (201,  201,  403,  403,  403,  403,  403,  404),
+    "patch environment":  (200,  200,  403,  403,  403,  403,  403,  404),
+    "delete environment": (204,  204,  403,  403,  403,  403,  403,  404),
+    "list members":       (200,  200,  200,  200,  200,  200,  200,  404),
+    "add member":         (201,  201,  403,  403,  403,  403,  403,  404),
+    "patch member":       (200,  200,  403,  403,  403,  403,  403,  404),
+    "remove member":      (204,  204,  403,  403,  403,  403,  403,  404),
+    "list quotas":        (200,  200,  200,  200,  200,  200,  200,  404),
+    "patch quota":        (200,  200,  403,  403,  403,  403,  403,  404),
+    "list tokens":        (200,  200,  200,  200,  200,  200,  200,  404),
+    "create token":       (201,  201,  201,  201,  201,  201,  403,  404),
+    "revoke token":       (204,  204,  204,  404,  404,  404,  404,  404),
+    "me":                 (200,  200,  200,  200,  200,  200,  200,  200),
+}
+
+# The tenant permission each action needs (reads need view_tenant).
+ACTION_PERMISSION = {
+    "retrieve acme": "view_tenant", "list environments": "view_tenant", "list members": "view_tenant",
+    "list quotas": "view_tenant", "list tokens": "view_tenant",
+    "patch acme": "change_tenant",
+    "create environment": "manage_environments", "patch environment": "manage_environments",
+    "delete environment": "manage_environments",
+    "add member": "manage_members", "patch member": "manage_members", "remove member": "manage_members",
+    "patch quota": "manage_quotas",
+    "create token": "use_api_tokens",
+}
+
+CASES = [(persona, name) for name in ACTIONS for persona in PERSONAS]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def world(personas, tenant):
+    """acme with its personas, one extra viewer to change/remove, an account to add,
+    and a token of the developer's to revoke."""
+    add_member(tenant, UserFactory(username="extra"), "viewer")
+    UserFactory(username="newbie")
+    token, _ = make_token(personas["developer"], tenant, name="developer-ci")
+    return {"token": token.pk}
+
+
+def send(client, name, world):
+    method, path, body = ACTIONS[name]
+    url = "/api/v1/" + path.format(**world)
+    if body is None:
+        return getattr(client, method)(url)
+    return getattr(client, method)(url, body, content_type="application/json")
+
+
+def new_events(mark):
+    return list(AuditEvent.objects.filter(id__gt=mark).values_list("outcome", flat=True))
+
+
+def test_table_covers_every_action_and_persona():
+    assert set(EXPECTED) == set(ACTIONS)
+    assert all(len(row) == len(PERSONAS) for row in EXPECTED.values())
+
+
+def test_table_follows_role_permissions():
+    for role, granted in ROLE_PERMISSIONS.items():
+        column = PERSONAS.index(role)
+        for name, codename in ACTION_PERMISSION.items():
+            allowed = 200 <= EXPECTED[name][column] < 300
+            assert allowed == (codename in granted), (role, name)
+            if not allowed:
+                assert EXPECTED[name][column] == 403, (role, name)
+        may_revoke = role == "developer" or "manage_api_tokens" in granted
+        assert EXPECTED["revoke token"][column] == (204 if may_revoke else 404), role
+
+
+@pytest.mark.parametrize("persona, name", CASES, ids=[f"{p}-{n.replace(' ', '_')}" for p, n in CASES])
+def test_matrix(personas, world, login, persona, name):
+    expected = EXPECTED[name][PERSONAS.index(persona)]
+    mark = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    response = send(login(personas[persona]), name, world)
+    assert response.status_code == expected, response.content
+
+    outcomes = new_events(mark)
+    if expected == 403:
+        assert outcomes == ["denied"]  # every refusal leaves exactly one trace
+        assert response.json()["error"]["message"]
+    elif expected == 404:
+        assert outcomes == []
+    elif ACTIONS[name][0] != "get":
+        assert outcomes and set(outcomes) == {"success"}
+
+    if persona == "outsider":
+        content = response.content.decode()
+        assert "acme" not in content.lower() and "Acme Payments" not in content
+        if name == "list tenants":
+            assert [t["slug"] for t in response.json()["results"]] == ["globex"]
+        if name == "me":
+            assert [m["tenant"] for m in response.json()["memberships"]] == ["globex"]
+
+
+@pytest.mark.parametrize("name", list(ACTIONS))
+def test_anonymous_gets_401_everywhere(world, name):
+    mark = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    response = send(Client(), name, world)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert new_events(mark) == []
