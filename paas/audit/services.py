@@ -35,8 +35,9 @@ def _jsonable(value):
 
 
 def _normalise_ip(value: str | None) -> str | None:
+    # A zone index (fe80::1%eth0) is meaningless off this host and PostgreSQL inet rejects it.
     try:
-        return str(ipaddress.ip_address(value)) if value else None
+        return str(ipaddress.ip_address(value.split("%", 1)[0])) if value else None
     except ValueError:
         return None
 

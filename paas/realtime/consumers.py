@@ -1,18 +1,54 @@
 """WebSocket consumers. Every subscription is permission-checked at connect and
-again for each event, so a member removed while connected stops receiving."""
+every event again at delivery, against the database as it is then: a member
+removed while connected stops receiving, a deactivated account is disconnected,
+and an event meant for holders of one permission reaches only them."""
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
 
 from paas.actors import Actor
 
 from .emit import tenant_group
 
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_DEACTIVATED = 4403
+
+SEND, SKIP, LEAVE, CLOSE = "send", "skip", "leave", "close"
+
+
+def _active_user(user_id):
+    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+
 
 @database_sync_to_async
-def _visible_tenant_ids(user) -> set[int]:
+def _visible_tenant_ids(user_id) -> set[int]:
     from tenants.selectors import tenants_visible_to
 
+    user = _active_user(user_id)
+    if user is None:
+        return set()
     return set(tenants_visible_to(Actor.for_user(user)).values_list("pk", flat=True))
+
+
+@database_sync_to_async
+def _verdict(user_id, tenant_id, permission, users) -> str:
+    """What to do with one event for this connection's user."""
+    from paas.permissions import can
+    from tenants.selectors import tenants_visible_to
+
+    # Re-read the user: the one in the scope is as it was at connect.
+    user = _active_user(user_id)
+    if user is None:
+        return CLOSE
+    if tenant_id is None:
+        return SKIP if permission else SEND
+    actor = Actor.for_user(user)
+    tenant = tenants_visible_to(actor).filter(pk=tenant_id).first()
+    if tenant is None:
+        return LEAVE
+    if permission and user_id not in users and not can(actor, permission, tenant):
+        return SKIP
+    return SEND
 
 
 class NotificationsConsumer(AsyncJsonWebsocketConsumer):
@@ -21,10 +57,10 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user = user
-        self.tenant_ids = await _visible_tenant_ids(user)
+        self.user_id = user.pk
+        self.tenant_ids = await _visible_tenant_ids(self.user_id)
         for tenant_id in self.tenant_ids:
             await self.channel_layer.group_add(tenant_group(tenant_id), self.channel_name)
         await self.accept()
@@ -33,18 +69,20 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         for tenant_id in getattr(self, "tenant_ids", set()):
             await self.channel_layer.group_discard(tenant_group(tenant_id), self.channel_name)
+        self.tenant_ids = set()
 
     async def receive_json(self, content, **kwargs):
-        if content.get("type") == "ping":
+        if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
 
     async def paas_event(self, message):
         payload = message["payload"]
         tenant_id = payload.get("tenant_id")
-        if tenant_id is not None:
-            # Membership may have changed since connect: check again before forwarding.
-            if tenant_id not in await _visible_tenant_ids(self.user):
-                await self.channel_layer.group_discard(tenant_group(tenant_id), self.channel_name)
-                self.tenant_ids.discard(tenant_id)
-                return
-        await self.send_json(payload)
+        verdict = await _verdict(self.user_id, tenant_id, message.get("permission"), message.get("users") or ())
+        if verdict == SEND:
+            await self.send_json(payload)
+        elif verdict == LEAVE:
+            await self.channel_layer.group_discard(tenant_group(tenant_id), self.channel_name)
+            self.tenant_ids.discard(tenant_id)
+        elif verdict == CLOSE:
+            await self.close(code=CLOSE_DEACTIVATED)
