@@ -278,4 +278,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Clusters -----------------------------------------------------------------
+# Fernet key(s) for kubeconfigs at rest ("new,old" to rotate); derived from SECRET_KEY when unset.
+CLUSTER_CREDENTIALS_KEY = os.environ.get("CLUSTER_CREDENTIALS_KEY", "")
+KUBE_CLIENT_QPS = float(os.environ.get("KUBE_CLIENT_QPS", "200"))
+KUBE_CLIENT_BURST = int(os.environ.get("KUBE_CLIENT_BURST", "400"))
+
 PAAS_PRODUCT_NAME = os.environ.get("PAAS_PRODUCT_NAME", "Stratus PaaS")

@@ -1,0 +1,168 @@
+"""The one way the product talks to a Kubernetes API.
+
+Clients are built from a cluster's stored (encrypted) kubeconfig with the
+official `kubernetes` client, and every call gets:
+- a finite connect/read timeout (a hung cluster must not hang a worker);
+- client-side QPS/burst limiting per cluster (a token bucket, like client-go);
+- retries with backoff on 429 and 5xx, honouring Retry-After;
+- a call counter (read by metrics and the federation benchmark).
+Nothing here knows about the simulator: it is just another API server.
+"""
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import yaml
+from django.conf import settings
+from kubernetes import client as k8s
+from kubernetes.config.kube_config import KubeConfigLoader
+from urllib3.util.retry import Retry
+
+from .crypto import decrypt
+
+DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+class KubeconfigInvalid(ValueError):
+    """A kubeconfig that cannot be used: the message names what is wrong."""
+
+
+@dataclass
+class ParsedKubeconfig:
+    server: str
+    context: str
+    config: dict
+
+
+def parse_kubeconfig(text: str) -> ParsedKubeconfig:
+    """Validate a pasted/uploaded kubeconfig; return its server and current context."""
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise KubeconfigInvalid(f"Not valid YAML: {exc.__class__.__name__}.") from None
+    if not isinstance(config, dict) or config.get("kind", "Config") != "Config":
+        raise KubeconfigInvalid("Not a kubeconfig (expected kind: Config).")
+    for section in ("clusters", "contexts", "users"):
+        if not isinstance(config.get(section), list) or not config[section]:
+            raise KubeconfigInvalid(f"The kubeconfig has no '{section}' entries.")
+    context_name = config.get("current-context") or config["contexts"][0].get("name")
+    contexts = {c.get("name"): c.get("context") or {} for c in config["contexts"]}
+    if context_name not in contexts:
+        raise KubeconfigInvalid(f"current-context '{context_name}' is not among the contexts.")
+    cluster_name = contexts[context_name].get("cluster")
+    clusters = {c.get("name"): c.get("cluster") or {} for c in config["clusters"]}
+    server = clusters.get(cluster_name, {}).get("server", "")
+    if not server.startswith(("https://", "http://")):
+        raise KubeconfigInvalid("The context's cluster has no https:// or http:// server address.")
+    try:
+        KubeConfigLoader(config_dict=config, active_context=context_name).load_and_set(k8s.Configuration())
+    except Exception as exc:  # the loader raises ConfigException and friends
+        raise KubeconfigInvalid(f"The kubeconfig cannot be loaded: {str(exc)[:200]}") from None
+    return ParsedKubeconfig(server=server, context=context_name, config=config)
+
+
+class TokenBucket:
+    """QPS limit with burst, shared by all threads calling one cluster."""
+
+    def __init__(self, qps: float, burst: int):
+        self.rate, self.capacity = qps, burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                wait = (1 - self.tokens) / self.rate
+            time.sleep(wait)
+
+
+class CallCounter:
+    """Kubernetes API calls made by this process, per cluster slug."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls: dict[str, int] = {}
+
+    def add(self, cluster: str) -> None:
+        with self.lock:
+            self.calls[cluster] = self.calls.get(cluster, 0) + 1
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.calls.values())
+
+    def reset(self) -> None:
+        with self.lock:
+            self.calls.clear()
+
+
+api_calls = CallCounter()
+
+
+class GuardedApiClient(k8s.ApiClient):
+    """ApiClient that applies the rate limit and a default timeout to every call."""
+
+    def __init__(self, configuration, *, cluster_slug: str, bucket: TokenBucket, timeout=DEFAULT_TIMEOUT):
+        super().__init__(configuration)
+        self.cluster_slug, self.bucket, self.timeout = cluster_slug, bucket, timeout
+
+    def call_api(self, *args, **kwargs):
+        if kwargs.get("_request_timeout") is None:
+            kwargs["_request_timeout"] = self.timeout
+        self.bucket.acquire()
+        api_calls.add(self.cluster_slug)
+        return super().call_api(*args, **kwargs)
+
+
+def build_configuration(config: dict) -> k8s.Configuration:
+    configuration = k8s.Configuration()
+    KubeConfigLoader(config_dict=config).load_and_set(configuration)
+    configuration.retries = Retry(
+        total=3, connect=2, read=1, backoff_factor=0.3, status_forcelist=RETRY_STATUSES,
+        allowed_methods=None, respect_retry_after_header=True, raise_on_status=False,
+    )
+    # Enough pooled connections for a worker's threads without opening one per call.
+    configuration.connection_pool_maxsize = 16
+    return configuration
+
+
+_CACHE_SIZE = 256
+_clients: "OrderedDict[tuple, GuardedApiClient]" = OrderedDict()
+_buckets: dict[int, TokenBucket] = {}
+_lock = threading.Lock()
+
+
+def api_client(cluster) -> GuardedApiClient:
+    """A (cached) client for a Cluster row; rebuilt when the row's credentials change."""
+    key = (cluster.pk, cluster.updated_at)
+    with _lock:
+        found = _clients.get(key)
+        if found is not None:
+            _clients.move_to_end(key)
+            return found
+    config = yaml.safe_load(decrypt(cluster.credentials))
+    with _lock:
+        bucket = _buckets.setdefault(
+            cluster.pk, TokenBucket(settings.KUBE_CLIENT_QPS, settings.KUBE_CLIENT_BURST))
+        built = GuardedApiClient(build_configuration(config), cluster_slug=cluster.slug, bucket=bucket)
+        for stale in [k for k in _clients if k[0] == cluster.pk]:
+            _clients.pop(stale)
+        _clients[key] = built
+        while len(_clients) > _CACHE_SIZE:
+            _clients.popitem(last=False)
+    return built
+
+
+def client_for_kubeconfig(config: dict, *, name: str = "unregistered") -> GuardedApiClient:
+    """A one-off client, e.g. to probe a kubeconfig before registering it."""
+    return GuardedApiClient(build_configuration(config), cluster_slug=name,
+                            bucket=TokenBucket(settings.KUBE_CLIENT_QPS, settings.KUBE_CLIENT_BURST))
