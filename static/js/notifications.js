@@ -1,0 +1,192 @@
+/*
+ * Live notifications: a WebSocket to /ws/notifications/ for signed-in users, each
+ * event shown as a Bootstrap toast in #toast-area. Reconnects with exponential
+ * backoff (and jitter, so a restarted server is not hit by every tab at once).
+ *
+ * Event data is only ever inserted as text (textContent), never as HTML.
+ * Labels are translated through Django's JavaScript catalog when the page loads it
+ * (window.gettext); #toast-area may also carry data-title / data-tenant-label.
+ */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  if (!body || body.dataset.userAuthenticated !== "true" || !("WebSocket" in window)) {
+    return;
+  }
+
+  var gettext = typeof window.gettext === "function" ? window.gettext : function (s) { return s; };
+  var interpolate = typeof window.interpolate === "function"
+    ? window.interpolate
+    : function (fmt, obj) { return fmt.replace(/%\((\w+)\)s/g, function (_, key) { return obj[key]; }); };
+
+  var MIN_DELAY_MS = 1000;
+  var MAX_DELAY_MS = 60000;
+  var PING_EVERY_MS = 25000;
+  var MAX_TOASTS = 5;
+  // Closed by the server on purpose (signed out / account deactivated): do not retry.
+  var FINAL_CLOSE_CODES = [4401, 4403];
+
+  var LABELS = {
+    "tenant.updated": gettext("Tenant updated"),
+    "environment.created": gettext("Environment created"),
+    "environment.updated": gettext("Environment updated"),
+    "environment.deleted": gettext("Environment deleted"),
+    "member.added": gettext("Member added"),
+    "member.changed": gettext("Member role changed"),
+    "member.removed": gettext("Member removed"),
+    "quota.updated": gettext("Quota updated"),
+    "token.expired": gettext("API token expired")
+  };
+
+  var url = (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + "/ws/notifications/";
+  var attempt = 0;
+  var socket = null;
+  var pingTimer = null;
+  var retryTimer = null;
+  var seen = [];
+
+  function toastArea() {
+    var area = document.getElementById("toast-area");
+    if (!area) {
+      area = document.createElement("div");
+      area.id = "toast-area";
+      area.className = "toast-container position-fixed bottom-0 end-0 p-3";
+      body.appendChild(area);
+    }
+    return area;
+  }
+
+  function describe(event) {
+    var label = LABELS[event.type] || String(event.type || "");
+    var details = [];
+    if (event.environment) { details.push(String(event.environment)); }
+    if (event.user) { details.push(String(event.user)); }
+    if (event.role) { details.push(String(event.role)); }
+    if (event.name) { details.push(String(event.name)); }
+    return details.length ? label + ": " + details.join(" · ") : label;
+  }
+
+  function showToast(event) {
+    var area = toastArea();
+    var toast = document.createElement("div");
+    toast.className = "toast";
+    toast.setAttribute("role", "status");
+    toast.setAttribute("aria-live", "polite");
+    toast.setAttribute("aria-atomic", "true");
+    toast.dataset.eventType = String(event.type || "");
+
+    var header = document.createElement("div");
+    header.className = "toast-header";
+    var icon = document.createElement("i");
+    icon.className = "bi bi-bell me-2";
+    icon.setAttribute("aria-hidden", "true");
+    var title = document.createElement("strong");
+    title.className = "me-auto";
+    title.textContent = event.tenant
+      ? interpolate(area.dataset.tenantLabel || gettext("Tenant %(tenant)s"), {tenant: String(event.tenant)}, true)
+      : (area.dataset.title || gettext("Notification"));
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn-close";
+    close.setAttribute("data-bs-dismiss", "toast");
+    close.setAttribute("aria-label", gettext("Close"));
+    header.appendChild(icon);
+    header.appendChild(title);
+    header.appendChild(close);
+
+    var text = document.createElement("div");
+    text.className = "toast-body";
+    text.textContent = describe(event);
+
+    toast.appendChild(header);
+    toast.appendChild(text);
+    area.appendChild(toast);
+    while (area.children.length > MAX_TOASTS) {
+      area.removeChild(area.firstElementChild);
+    }
+
+    if (window.bootstrap && window.bootstrap.Toast) {
+      toast.addEventListener("hidden.bs.toast", function () { toast.remove(); });
+      window.bootstrap.Toast.getOrCreateInstance(toast, {delay: 8000}).show();
+    } else {
+      toast.classList.add("show");
+      window.setTimeout(function () { toast.remove(); }, 8000);
+    }
+    document.dispatchEvent(new CustomEvent("paas:event", {detail: event}));
+  }
+
+  function handle(message) {
+    var event;
+    try {
+      event = JSON.parse(message.data);
+    } catch (e) {
+      return;
+    }
+    if (!event || typeof event !== "object" || event.type === "hello" || event.type === "pong") {
+      return;
+    }
+    if (event.id) {
+      if (seen.indexOf(event.id) !== -1) { return; }
+      seen.push(event.id);
+      if (seen.length > 100) { seen.shift(); }
+    }
+    showToast(event);
+  }
+
+  function stopPing() {
+    if (pingTimer) {
+      window.clearInterval(pingTimer);
+      pingTimer = null;
+    }
+  }
+
+  function scheduleReconnect() {
+    if (retryTimer) { return; }
+    var ceiling = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * Math.pow(2, attempt));
+    var delay = ceiling / 2 + Math.random() * ceiling / 2;
+    attempt += 1;
+    retryTimer = window.setTimeout(function () {
+      retryTimer = null;
+      connect();
+    }, delay);
+  }
+
+  function connect() {
+    try {
+      socket = new WebSocket(url);
+    } catch (e) {
+      scheduleReconnect();
+      return;
+    }
+    socket.addEventListener("open", function () {
+      attempt = 0;
+      stopPing();
+      pingTimer = window.setInterval(function () {
+        if (socket && socket.readyState === WebSocket.OPEN) {
+          socket.send(JSON.stringify({type: "ping"}));
+        }
+      }, PING_EVERY_MS);
+    });
+    socket.addEventListener("message", handle);
+    socket.addEventListener("close", function (closeEvent) {
+      stopPing();
+      socket = null;
+      if (FINAL_CLOSE_CODES.indexOf(closeEvent.code) === -1) {
+        scheduleReconnect();
+      }
+    });
+  }
+
+  // A tab coming back from sleep should not wait out a long backoff.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && !socket && retryTimer) {
+      window.clearTimeout(retryTimer);
+      retryTimer = null;
+      attempt = 0;
+      connect();
+    }
+  });
+
+  connect();
+}());

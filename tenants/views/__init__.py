@@ -1,0 +1,1 @@
+"""Server-rendered tenant pages (one module per area)."""
