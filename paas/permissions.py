@@ -50,7 +50,8 @@ def can(actor: Actor, codename: str, obj) -> bool:
             return False
     if user.is_superuser:
         return True
-    if tenant is not None and not tenant.is_active and codename not in READ_ONLY_PERMISSIONS:
+    # Archived tenants are read-only, except that whoever may change the tenant may reactivate it.
+    if tenant is not None and not tenant.is_active and codename not in READ_ONLY_PERMISSIONS | {"change_tenant"}:
         return False
     if obj is not tenant:
         own = _object_codename(obj, codename)

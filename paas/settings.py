@@ -125,6 +125,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, Channels layer, cache ------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def _redis_db_for_test_worker(url: str, worker: str) -> str:
+    """Parallel test workers (pytest-xdist gw0, gw1, ...) each get their own Redis
+    database, so they never share Celery queues, Channels groups or cache keys."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    offset = int(worker[2:])
+    db = base - offset if base >= offset else base + offset
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+if REDIS_URL.startswith("redis://") and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+    REDIS_URL = _redis_db_for_test_worker(REDIS_URL, os.environ["PYTEST_XDIST_WORKER"])
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
@@ -175,6 +191,7 @@ GUARDIAN_RAISE_403 = False
 # Failed-login lockout (paas.lockout): N failures within the window lock the
 # username and the source address for the lock period.
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURE_LIMIT_PER_ADDRESS", "30"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900"))
 

