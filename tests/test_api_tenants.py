@@ -400,11 +400,12 @@ def test_token_list_scoping_and_filters(personas, login, tenant):
 
 def test_failed_tokens_lock_the_address_even_for_a_valid_token(personas, tenant):
     _, plaintext = make_token(personas["owner"], tenant)
-    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+    for _ in range(settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS):
         assert bearer("paas_0123456789_guess").get(f"{API}/me/").status_code == 401
     response = bearer(plaintext).get(f"{API}/me/")
     assert response.status_code == 429
     assert error(response)["code"] == "throttled"
+    assert int(response["Retry-After"]) == settings.LOGIN_LOCKOUT_SECONDS
     cache.clear()  # the lock expires
     assert bearer(plaintext).get(f"{API}/me/").status_code == 200
 

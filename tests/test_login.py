@@ -81,12 +81,25 @@ def test_repeated_failures_lock_the_account(client, alice, settings):
 
 def test_lock_is_per_username_and_per_address(alice, settings):
     settings.LOGIN_FAILURE_LIMIT = 3
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 3
     UserFactory(username="bob")
     attacker = Client(REMOTE_ADDR="10.0.0.66")
     for name in ("carol", "dave", "erin"):  # spraying: a different account each time
         sign_in(attacker, name, "guess")
     assert sign_in(attacker, "bob", PASSWORD).status_code == 429  # the address is locked
     assert sign_in(Client(REMOTE_ADDR="10.0.0.7"), "bob", PASSWORD).status_code == 302
+
+
+def test_an_address_tolerates_more_failures_than_one_account(alice, settings):
+    # A whole office behind one NAT address must not be locked out by a few typos.
+    settings.LOGIN_FAILURE_LIMIT = 3
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 6
+    office = Client(REMOTE_ADDR="10.0.0.80")
+    for name in ("carol", "dave", "erin", "frank", "gina"):
+        sign_in(office, name, "typo")
+    assert sign_in(office, "alice", PASSWORD).status_code == 302
+    sign_in(office, "harry", "typo")
+    assert sign_in(Client(REMOTE_ADDR="10.0.0.80"), "alice", PASSWORD).status_code == 429
 
 
 def test_successful_login_resets_the_username_counter(alice, settings):
