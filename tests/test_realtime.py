@@ -62,9 +62,9 @@ def session_headers(login):
 
 async def connect(headers) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(application, PATH, headers=headers)
-    connected, code = await communicator.connect(timeout=5)
+    connected, code = await communicator.connect(timeout=EVENT_TIMEOUT)
     assert connected, f"connection refused ({code})"
-    hello = await communicator.receive_json_from(timeout=5)
+    hello = await communicator.receive_json_from(timeout=EVENT_TIMEOUT)
     assert hello["type"] == "hello"
     communicator.tenants = hello["tenants"]
     return communicator
@@ -140,7 +140,7 @@ def test_tenant_events_reach_members_and_not_outsiders(redis_layer, transactiona
 def test_unauthenticated_websocket_is_closed(redis_layer, transactional_db):
     async def scenario():
         communicator = WebsocketCommunicator(application, PATH, headers=[(b"origin", ORIGIN)])
-        connected, code = await communicator.connect(timeout=5)
+        connected, code = await communicator.connect(timeout=EVENT_TIMEOUT)
         assert not connected
         assert code == 4401
         await communicator.disconnect()

@@ -1,7 +1,9 @@
 """Tests of the Kubernetes API simulator, driven only through the official client (and
 kubectl for a smoke test), the way the product talks to clusters.
 
-Shared fixtures live here (test modules import them): one simulator per test worker,
+Shared fixtures live here; test modules import them (as ``*_fixture``, registered under
+their short names) because this package keeps no conftest of its own: one simulator per
+test worker,
 running in a background thread with two clusters, a short pod ready-delay, and
 helpers to wait for conditions with a timeout instead of sleeping.
 """
@@ -20,8 +22,8 @@ from clusters.simulator.server import BackgroundServer
 READY_DELAY = 0.1
 
 
-@pytest.fixture(scope="session")
-def kubesim(tmp_path_factory):
+@pytest.fixture(name="kubesim", scope="session")
+def kubesim_fixture(tmp_path_factory):
     """Clusters "sim-a" (general tests) and "sim-faults" (fault injection only)."""
     server = BackgroundServer(["sim-a", "sim-faults"], tmp_path_factory.mktemp("kubesim"),
                               ready_delay=READY_DELAY, nodes_per_cluster=3).start()
@@ -34,23 +36,23 @@ def api_client_for(server: BackgroundServer, name: str) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(cluster.kubeconfig_path))
 
 
-@pytest.fixture(scope="session")
-def api_client(kubesim) -> client.ApiClient:
+@pytest.fixture(name="api_client", scope="session")
+def api_client_fixture(kubesim) -> client.ApiClient:
     return api_client_for(kubesim, "sim-a")
 
 
-@pytest.fixture(scope="session")
-def core(api_client) -> client.CoreV1Api:
+@pytest.fixture(name="core", scope="session")
+def core_fixture(api_client) -> client.CoreV1Api:
     return client.CoreV1Api(api_client)
 
 
-@pytest.fixture(scope="session")
-def apps(api_client) -> client.AppsV1Api:
+@pytest.fixture(name="apps", scope="session")
+def apps_fixture(api_client) -> client.AppsV1Api:
     return client.AppsV1Api(api_client)
 
 
-@pytest.fixture
-def namespace(core):
+@pytest.fixture(name="namespace")
+def namespace_fixture(core):
     """A fresh namespace per test, so tests sharing a cluster never see each other's objects."""
     name = f"t-{uuid.uuid4().hex[:10]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))

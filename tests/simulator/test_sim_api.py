@@ -2,7 +2,7 @@
 import pytest
 from kubernetes import client, dynamic
 
-from . import api_client, apps, core, kubesim, namespace, wait_for  # noqa: F401  (fixtures)
+from . import api_client_fixture, apps_fixture, core_fixture, kubesim_fixture, namespace_fixture, wait_for  # noqa: F401
 
 
 def _cm(name, **data):
@@ -69,24 +69,32 @@ def test_invalid_and_missing_namespace(core, namespace):
     assert err.value.status == 404 and 'namespaces \\"no-such-namespace\\" not found' in err.value.body
 
 
-def test_generation_and_status_subresource(apps, namespace):
+def test_generation_tracks_spec_changes(apps, namespace):
     from . import deployment
     created = apps.create_namespaced_deployment(namespace, deployment("gen", replicas=0))
     assert created.metadata.generation == 1
-    # Status written through the main endpoint is ignored...
     body = apps.read_namespaced_deployment("gen", namespace)
-    body.spec.replicas = 0
     body.metadata.labels = {"touched": "yes"}
     updated = apps.replace_namespaced_deployment("gen", namespace, body)
     assert updated.metadata.generation == 1  # metadata-only change
     patched = apps.patch_namespaced_deployment("gen", namespace, {"spec": {"replicas": 1}})
     assert patched.metadata.generation == 2
-    # ...and /status changes only status.
-    status = apps.patch_namespaced_deployment_status(
-        "gen", namespace, {"spec": {"replicas": 7}, "status": {"observedGeneration": 99}})
-    assert status.spec.replicas == 1 and status.status.observed_generation == 99
-    ignored = apps.patch_namespaced_deployment("gen", namespace, {"status": {"observedGeneration": 5}})
-    assert ignored.status.observed_generation == 99
+    wait_for(lambda: apps.read_namespaced_deployment("gen", namespace).status.observed_generation == 2,
+             message="observedGeneration")
+
+
+def test_status_subresource_isolation(core, namespace):
+    core.create_namespaced_service(namespace, client.V1Service(
+        metadata=client.V1ObjectMeta(name="lb"),
+        spec=client.V1ServiceSpec(ports=[client.V1ServicePort(port=80)])))
+    ingress = {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}}
+    # Status sent to the main endpoint is ignored...
+    main = core.patch_namespaced_service("lb", namespace, {**ingress, "metadata": {"labels": {"a": "b"}}})
+    assert main.metadata.labels == {"a": "b"} and not main.status.load_balancer.ingress
+    # ...and the /status endpoint changes only status.
+    status = core.patch_namespaced_service_status("lb", namespace, {**ingress, "metadata": {"labels": {"c": "d"}}})
+    assert status.status.load_balancer.ingress[0].ip == "192.0.2.10"
+    assert status.metadata.labels == {"a": "b"}
 
 
 def test_finalizers_delay_deletion(core, namespace):

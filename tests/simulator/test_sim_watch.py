@@ -6,7 +6,7 @@ import time
 import pytest
 from kubernetes import client, watch
 
-from . import admin, api_client, core, kubesim, namespace  # noqa: F401  (fixtures)
+from . import admin, api_client_fixture, apps_fixture, core_fixture, kubesim_fixture, namespace_fixture  # noqa: F401
 
 
 def _cm(name, labels=None, **data):
