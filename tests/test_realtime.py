@@ -72,7 +72,7 @@ async def connect(headers) -> WebsocketCommunicator:
 
 async def disconnect_all(*communicators):
     for communicator in communicators:
-        await communicator.disconnect()
+        await communicator.disconnect(timeout=EVENT_TIMEOUT)
 
 
 async def next_event(communicator, timeout: float = EVENT_TIMEOUT) -> dict:
@@ -143,7 +143,7 @@ def test_unauthenticated_websocket_is_closed(redis_layer, transactional_db):
         connected, code = await communicator.connect(timeout=EVENT_TIMEOUT)
         assert not connected
         assert code == 4401
-        await communicator.disconnect()
+        await communicator.disconnect(timeout=EVENT_TIMEOUT)
 
     async_to_sync(scenario)()
 
@@ -155,7 +155,7 @@ def test_websocket_from_a_foreign_origin_is_rejected(redis_layer, personas, sess
         communicator = WebsocketCommunicator(application, PATH, headers=headers)
         connected, _ = await communicator.connect(timeout=5)
         assert not connected
-        await communicator.disconnect()
+        await communicator.disconnect(timeout=EVENT_TIMEOUT)
 
     async_to_sync(scenario)()
 
@@ -197,7 +197,7 @@ def test_deactivated_account_is_disconnected(redis_layer, transactional_db, pers
             closed = await viewer.receive_output(timeout=EVENT_TIMEOUT)
             assert closed == {"type": "websocket.close", "code": 4403}
         finally:
-            await viewer.disconnect()
+            await viewer.disconnect(timeout=EVENT_TIMEOUT)
 
     async_to_sync(scenario)()
 
@@ -211,6 +211,6 @@ def test_ping_is_answered(redis_layer, transactional_db, personas, session_heade
             await communicator.send_json_to({"type": "ping"})
             assert await communicator.receive_json_from(timeout=5) == {"type": "pong"}
         finally:
-            await communicator.disconnect()
+            await communicator.disconnect(timeout=EVENT_TIMEOUT)
 
     async_to_sync(scenario)()
