@@ -44,6 +44,7 @@ class Zone(models.Model):
         ordering = ["region__slug", "slug"]
         verbose_name = _("zone")
         verbose_name_plural = _("zones")
+        permissions = [("mark_zone_failed", "Mark a zone failed or recovered (DR drill)")]
 
     def __str__(self):
         return self.name
@@ -66,6 +67,7 @@ class Cell(models.Model):
         ordering = ["zone__region__slug", "zone__slug", "slug"]
         verbose_name = _("cell")
         verbose_name_plural = _("cells")
+        permissions = [("mark_cell_failed", "Mark a cell failed or recovered (DR drill)")]
 
     def __str__(self):
         return self.name
@@ -112,6 +114,10 @@ class Cluster(models.Model):
         ordering = ["cell__zone__region__slug", "cell__zone__slug", "cell__slug", "slug"]
         verbose_name = _("cluster")
         verbose_name_plural = _("clusters")
+        permissions = [
+            ("cordon_cluster", "Cordon and uncordon a cluster"),
+            ("pause_propagation", "Stop and resume propagation to a cluster"),
+        ]
 
     def __str__(self):
         return self.name
@@ -187,6 +193,7 @@ class PlatformSwitch(models.Model):
     class Meta:
         verbose_name = _("platform switch")
         verbose_name_plural = _("platform switches")
+        permissions = [("stop_all_propagation", "Stop and resume all propagation (global switch)")]
 
     def __str__(self):
         return "propagation paused" if self.propagation_paused else "propagation running"

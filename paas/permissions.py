@@ -10,6 +10,7 @@ An API token never grants more than its user has, is limited to its own tenant,
 and a read-only token keeps only the read permissions.
 """
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext
 
 from paas.actors import Actor
 from tenants.roles import READ_ONLY_PERMISSIONS, TENANT_PERMISSIONS
@@ -78,8 +79,28 @@ def authorize(actor: Actor, codename: str, obj, *, action: str) -> None:
 
 def _denied_message(actor: Actor, codename: str) -> str:
     if actor.token is not None and actor.token.scope == actor.token.Scope.READ:
-        return "This API token is read-only."
-    return f"You do not have the permission '{codename}' here."
+        return gettext("This API token is read-only.")
+    return gettext("You do not have the permission '%(codename)s' here.") % {"codename": codename}
+
+
+def can_platform(actor: Actor, perm: str) -> bool:
+    """Platform-wide operator permissions (cluster registry, switches): a global
+    Django permission such as 'clusters.cordon_cluster'. API tokens are bound to a
+    tenant and never carry platform permissions."""
+    if actor.is_system:
+        return True
+    if actor.token is not None or actor.user is None or not actor.user.is_active:
+        return False
+    return actor.user.has_perm(perm)
+
+
+def authorize_platform(actor: Actor, perm: str, target, *, action: str) -> None:
+    if can_platform(actor, perm):
+        return
+    from paas.audit.services import audit_record
+
+    audit_record(actor=actor, action=action, target=target, outcome="denied", reason=f"missing permission {perm}")
+    raise NotPermitted("Only platform operators may do this.")
 
 
 def can_create_tenant(actor: Actor) -> bool:

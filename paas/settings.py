@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "paas.audit",
     "tenants",
     "clusters",
+    "clusters.federation",
     "applications",
     "releases",
 ]
