@@ -3,10 +3,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
+from clusters.federation.metrics import metrics_view
+
 urlpatterns = [
     path("", include("paas.web.urls")),
     path("tenants/", include("tenants.urls")),
     path("audit/", include("paas.audit.urls")),
+    path("clusters/", include("clusters.urls")),
+    path("federation/", include("clusters.federation.urls")),
+    path("metrics", metrics_view, name="metrics"),
     path("api/", include("paas.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

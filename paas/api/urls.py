@@ -7,6 +7,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from clusters.api.urls import register as register_cluster_api
+from clusters.federation.api.urls import register as register_federation_api
+from paas.audit.api import AuditEventViewSet
 from tenants.api import views as tenant_views
 
 from . import views
@@ -21,12 +24,9 @@ router.register(rf"{TENANT_PREFIX}/members", tenant_views.MemberViewSet, basenam
 router.register(rf"{TENANT_PREFIX}/quotas", tenant_views.QuotaViewSet, basename="quota")
 router.register(rf"{TENANT_PREFIX}/tokens", tenant_views.TokenViewSet, basename="token")
 
-try:
-    from paas.audit.api import AuditEventViewSet
-except ImportError:  # the audit API is written separately; keep the URLconf loadable until it lands
-    AuditEventViewSet = None
-if AuditEventViewSet is not None:
-    router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+register_cluster_api(router)
+register_federation_api(router)
 
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),
