@@ -21,7 +21,7 @@ class RequestContext:
     user_agent: str = ""
 
 
-_current = contextvars.ContextVar("paas_request_context", default=RequestContext())
+_current = contextvars.ContextVar("paas_request_context", default=RequestContext())  # noqa: B039 (frozen)
 
 
 def current() -> RequestContext:

@@ -6,6 +6,7 @@ refused with 429 for a while (guessing tokens must be slow and visible).
 import hmac
 
 from django.conf import settings
+from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
@@ -27,17 +28,17 @@ class ApiTokenAuthentication(BaseAuthentication):
             return None
         ip = request.META.get("REMOTE_ADDR", "")
         if lockout.is_locked(f"token-ip:{ip}"):
-            raise exceptions.Throttled(wait=settings.LOGIN_LOCKOUT_SECONDS, detail="Too many failed token attempts from this address; try later.")
+            raise exceptions.Throttled(wait=settings.LOGIN_LOCKOUT_SECONDS, detail=gettext("Too many failed token attempts from this address; try later."))
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+            raise exceptions.AuthenticationFailed(gettext("Malformed Authorization header."))
         try:
             raw = parts[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Malformed token.") from None
+            raise exceptions.AuthenticationFailed(gettext("Malformed token.")) from None
         token = self._lookup(raw)
         if token is None:
             lockout.record_failure(f"token-ip:{ip}")
-            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
+            raise exceptions.AuthenticationFailed(gettext("Invalid, expired or revoked API token."))
         token_mark_used(token)
         return token.user, token
 

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, get_user_perms, remove_perm
 
 from paas.actors import Actor
@@ -52,13 +53,13 @@ def tenant_create(
     if not can_create_tenant(actor):
         audit_record(actor=actor, action="tenant.create", target=("tenants.tenant", "", slug),
                      outcome="denied", reason="missing permission tenants.add_tenant")
-        raise NotPermitted("Only platform operators can create tenants.")
+        raise NotPermitted(_("Only platform operators can create tenants."))
     tenant = Tenant(name=name.strip(), slug=slug.strip().lower(), description=description)
     _validate(tenant)
     owner = owner or actor.user
     with transaction.atomic():
         if Tenant.objects.filter(slug=tenant.slug).exists():
-            raise Conflict(f"A tenant with the slug '{tenant.slug}' already exists.", field="slug")
+            raise Conflict(_("A tenant with the slug '%(slug)s' already exists.") % {"slug": tenant.slug}, field="slug")
         tenant.save()
         audit_record(actor=actor, action="tenant.create", target=tenant, after=tenant.audit_fields())
         if owner is not None:
@@ -74,7 +75,7 @@ def tenant_update(*, actor: Actor, tenant: Tenant, **fields) -> Tenant:
     allowed = {"name", "description", "is_active"}
     unknown = set(fields) - allowed
     if unknown:
-        raise DomainError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+        raise DomainError(_("These fields cannot be changed: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
     with transaction.atomic():
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
         before = tenant.audit_fields()
@@ -100,7 +101,7 @@ def _environment_insert(actor, tenant, *, name, slug, kind, description="", prot
                       description=description, protected=protected or kind == Environment.Kind.PROD)
     _validate(env)
     if Environment.objects.filter(tenant=tenant, slug=env.slug).exists():
-        raise Conflict(f"This tenant already has an environment '{env.slug}'.", field="slug")
+        raise Conflict(_("This tenant already has an environment '%(slug)s'.") % {"slug": env.slug}, field="slug")
     env.save()
     audit_record(actor=actor, action="tenant.environment.create", target=env, after=env.audit_fields())
     quota = Quota.objects.create(tenant=tenant, environment=env)
@@ -122,12 +123,12 @@ def environment_update(*, actor: Actor, environment: Environment, **fields) -> E
     authorize(actor, "manage_environments", environment, action="tenant.environment.update")
     allowed = {"name", "description", "protected"}
     if set(fields) - allowed:
-        raise DomainError("Only the name, description and protection of an environment can change; "
-                          "create a new environment for another kind.")
+        raise DomainError(_("Only the name, description and protection of an environment can change; "
+                            "create a new environment for another kind."))
     with transaction.atomic():
         env = Environment.objects.select_for_update().get(pk=environment.pk)
         if env.kind == Environment.Kind.PROD and fields.get("protected") is False:
-            raise Conflict("Production environments are always protected.", field="protected")
+            raise Conflict(_("Production environments are always protected."), field="protected")
         before = env.audit_fields()
         for key, value in fields.items():
             setattr(env, key, value)
@@ -144,7 +145,7 @@ def environment_update(*, actor: Actor, environment: Environment, **fields) -> E
 def environment_delete(*, actor: Actor, environment: Environment) -> None:
     authorize(actor, "manage_environments", environment, action="tenant.environment.delete")
     if environment.protected:
-        raise Conflict(f"'{environment}' is protected and cannot be deleted.")
+        raise Conflict(_("'%(environment)s' is protected and cannot be deleted.") % {"environment": environment})
     with transaction.atomic():
         quota = Quota.objects.filter(environment=environment).first()
         audit_record(actor=actor, action="tenant.environment.delete", target=environment,
@@ -199,18 +200,19 @@ def resolve_user(identifier: str):
         User.objects.filter(email__iexact=identifier, is_active=True).first() if "@" in identifier else None
     )
     if user is None:
-        raise DomainError(f"No active account '{identifier}'. Ask a platform operator to create it first.",
-                          field="user")
+        raise DomainError(_("No active account '%(account)s'. Ask a platform operator to create it first.")
+                          % {"account": identifier}, field="user")
     return user
 
 
 def member_add(*, actor: Actor, tenant: Tenant, user, role: str) -> Membership:
     if role not in Role.values:
-        raise DomainError(f"Unknown role '{role}'.", field="role")
+        raise DomainError(_("Unknown role '%(role)s'.") % {"role": role}, field="role")
     _authorize_role_change(actor, tenant, "tenant.member.add", role)
     with transaction.atomic():
         if Membership.objects.filter(tenant=tenant, user=user).exists():
-            raise Conflict(f"{user.get_username()} is already a member of {tenant}.", field="user")
+            raise Conflict(_("%(user)s is already a member of %(tenant)s.") % {"user": user.get_username(), "tenant": tenant},
+                           field="user")
         membership = _member_upsert(actor, tenant, user, role)
         _notify(tenant, "member.added", {"user": user.get_username(), "role": role})
     return membership
@@ -218,7 +220,7 @@ def member_add(*, actor: Actor, tenant: Tenant, user, role: str) -> Membership:
 
 def member_change_role(*, actor: Actor, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
-        raise DomainError(f"Unknown role '{role}'.", field="role")
+        raise DomainError(_("Unknown role '%(role)s'.") % {"role": role}, field="role")
     tenant = membership.tenant
     _authorize_role_change(actor, tenant, "tenant.member.change_role", role, membership.role)
     if membership.role == role:
@@ -226,7 +228,7 @@ def member_change_role(*, actor: Actor, membership: Membership, role: str) -> Me
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if membership.role == Role.OWNER and not _other_owners_exist(tenant, membership.user):
-            raise Conflict("A tenant must keep at least one owner.", field="role")
+            raise Conflict(_("A tenant must keep at least one owner."), field="role")
         membership = _member_upsert(actor, tenant, membership.user, role)
         _notify(tenant, "member.changed", {"user": membership.user.get_username(), "role": role})
     return membership
@@ -238,7 +240,7 @@ def member_remove(*, actor: Actor, membership: Membership) -> None:
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if membership.role == Role.OWNER and not _other_owners_exist(tenant, membership.user):
-            raise Conflict("The last owner cannot be removed; make someone else owner first.")
+            raise Conflict(_("The last owner cannot be removed; make someone else owner first."))
         audit_record(actor=actor, action="tenant.member.remove", target=membership,
                      before=membership.audit_fields())
         sync_member_permissions(membership.user, tenant, None)
@@ -263,19 +265,19 @@ def quota_update(*, actor: Actor, quota: Quota, **values) -> Quota:
     authorize(actor, "manage_quotas", quota, action="tenant.quota.update")
     unknown = set(values) - set(QUOTA_FIELDS)
     if unknown:
-        raise DomainError(f"Unknown quota fields: {', '.join(sorted(unknown))}.")
+        raise DomainError(_("Unknown quota fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
     with transaction.atomic():
         quota = Quota.objects.select_for_update().select_related("environment", "tenant").get(pk=quota.pk)
         before = quota.audit_fields()
         for key, value in values.items():
             if value is None or int(value) < 0:
-                raise DomainError("Must be zero or a positive whole number.", field=key)
+                raise DomainError(_("Must be zero or a positive whole number."), field=key)
             setattr(quota, key, int(value))
         _validate(quota, exclude=["tenant", "environment"])
         if quota.exclusive_cpuset_cores * 1000 > quota.cpu_millicores:
             raise DomainError(
-                f"Exclusive cpuset cores ({quota.exclusive_cpuset_cores}) need at least "
-                f"{quota.exclusive_cpuset_cores * 1000} millicores of CPU quota.",
+                _("Exclusive cpuset cores (%(cores)s) need at least %(millicores)s millicores of CPU quota.")
+                % {"cores": quota.exclusive_cpuset_cores, "millicores": quota.exclusive_cpuset_cores * 1000},
                 field="exclusive_cpuset_cores")
         old, new = diff(before, quota.audit_fields())
         if not new:
@@ -294,14 +296,14 @@ def token_create(*, actor: Actor, tenant: Tenant, name: str, scope: str = ApiTok
     if actor.token is not None:
         audit_record(actor=actor, action="tenant.token.create", target=tenant, outcome="denied",
                      reason="API tokens cannot create API tokens")
-        raise NotPermitted("API tokens cannot create API tokens; sign in to the portal instead.")
+        raise NotPermitted(_("API tokens cannot create API tokens; sign in to the portal instead."))
     authorize(actor, "use_api_tokens", tenant, action="tenant.token.create")
     if scope not in ApiToken.Scope.values:
-        raise DomainError(f"Unknown scope '{scope}'.", field="scope")
+        raise DomainError(_("Unknown scope '%(scope)s'.") % {"scope": scope}, field="scope")
     if expires_at is not None and expires_at <= timezone.now():
-        raise DomainError("The expiry must be in the future.", field="expires_at")
+        raise DomainError(_("The expiry must be in the future."), field="expires_at")
     if not (name or "").strip():
-        raise DomainError("Give the token a name that says what uses it.", field="name")
+        raise DomainError(_("Give the token a name that says what uses it."), field="name")
     plaintext, prefix, key_hash = ApiToken.generate()
     with transaction.atomic():
         token = ApiToken.objects.create(user=actor.user, tenant=tenant, name=name.strip()[:100], prefix=prefix,

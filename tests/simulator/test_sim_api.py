@@ -113,7 +113,7 @@ def test_unauthorized_without_token(kubesim):
     cluster = kubesim.server.cluster("sim-a")
     configuration = client.Configuration()
     configuration.host = cluster.url
-    configuration.verify_ssl = False
+    configuration.ssl_ca_cert = str(kubesim.server.state_dir / "pki" / "ca.crt")
     anonymous = client.CoreV1Api(client.ApiClient(configuration))
     with pytest.raises(client.ApiException) as err:
         anonymous.list_namespace()
