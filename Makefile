@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Stamp file: reinstall only when pyproject.toml changes, not on every make run.
 STAMP := $(VENV)/.installed
 
-PYTEST_ARGS ?= -n 2 -p no:cacheprovider
+PYTEST_ARGS ?= -n 2 --dist loadgroup -p no:cacheprovider
 RUNALL_ARGS ?=
 
 .PHONY: venv run test bench lint clean distclean

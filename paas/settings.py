@@ -169,6 +169,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "expire-api-tokens": {"task": "tenants.tasks.expire_api_tokens", "schedule": timedelta(minutes=5)},
+    # Fans out one health check per cluster, each on its cell's queue.
+    "check-cluster-health": {"task": "clusters.tasks.check_all_clusters", "schedule": timedelta(seconds=30)},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 

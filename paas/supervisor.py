@@ -1,7 +1,7 @@
 """Run several child processes as one unit, and an embedded Redis for them.
 
 Used by ``manage.py runall`` so that one command on one machine runs the whole
-platform (web, worker, beat, later the cluster simulator) with no system services.
+platform (the cluster simulator, web, worker, beat) with no system services.
 Nothing here knows about Django, so it can be tested and reused on its own.
 """
 
@@ -82,7 +82,28 @@ class Supervisor:
             self.out.flush()
 
     def start(self) -> None:
-        for spec in self.specs:
+        self._start(self.specs)
+
+    def add(self, specs: Iterable[ChildSpec]) -> list[ChildSpec]:
+        """Start more children once what they need is ready (e.g. web after the simulator
+        and the demo data); returns those that were available and started."""
+        new = [spec for spec in specs if spec.available()]
+        self.specs += new
+        self._start(new)
+        return new
+
+    def check(self) -> None:
+        """Raise ChildExited if a child has ended (for waits that happen before ``wait()``)."""
+        for name, proc in self._procs.items():
+            if proc.poll() is not None:
+                raise ChildExited(name, proc.returncode)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
+
+    def _start(self, specs: list[ChildSpec]) -> None:
+        for spec in specs:
             try:
                 proc = self._spawn(spec)
             except OSError as exc:
@@ -126,9 +147,7 @@ class Supervisor:
     def wait(self) -> None:
         """Return when a stop is requested; raise ChildExited if a child ends first."""
         while not self._stop_requested.wait(0.5):
-            for name, proc in self._procs.items():
-                if proc.poll() is not None:
-                    raise ChildExited(name, proc.returncode)
+            self.check()
 
     def stop(self) -> None:
         """SIGTERM every group, wait up to stop_timeout in total, then SIGKILL what is left."""

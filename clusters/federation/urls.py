@@ -1,2 +1,23 @@
+"""/federation/: pages of federated resources per tenant environment, and the
+operators' federated types ("-" can never be a tenant slug, so no clash)."""
+from django.urls import path
+
+from . import views, views_ops
+
 app_name = "federation"
-urlpatterns = []
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("-/types/", views_ops.type_list, name="types"),
+    path("-/types/register/", views_ops.type_register, name="type-register"),
+    path("-/types/<int:pk>/toggle/", views_ops.type_toggle, name="type-toggle"),
+    path("<slug:slug>/", views.tenant_home, name="tenant"),
+    path("<slug:slug>/<slug:env>/", views.resource_list, name="list"),
+    path("<slug:slug>/<slug:env>/new/", views.resource_create, name="create"),
+    path("<slug:slug>/<slug:env>/<int:pk>/", views.resource_detail, name="detail"),
+    path("<slug:slug>/<slug:env>/<int:pk>/status/", views.resource_status, name="status"),
+    path("<slug:slug>/<slug:env>/<int:pk>/edit/", views.resource_edit, name="edit"),
+    path("<slug:slug>/<slug:env>/<int:pk>/delete/", views.resource_delete, name="delete"),
+    path("<slug:slug>/<slug:env>/<int:pk>/preview/", views.resource_preview, name="preview"),
+    path("<slug:slug>/<slug:env>/<int:pk>/endpoints/", views.service_discovery, name="discovery"),
+]

@@ -11,7 +11,8 @@ from paas.audit.export import FIELDS
 from paas.audit.models import AuditEvent
 from tenants import services
 
-pytestmark = pytest.mark.e2e
+# One xdist worker runs all browser tests: one daphne and one Chromium instead of one per worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
 def test_tenant_change_notifies_members_live_and_not_outsiders(b, personas_e2e, tenant, other_tenant):

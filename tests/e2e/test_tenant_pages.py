@@ -11,7 +11,8 @@ from tenants.models import ApiToken, Environment, Membership
 
 from ..factories import UserFactory
 
-pytestmark = pytest.mark.e2e
+# One xdist worker runs all browser tests: one daphne and one Chromium instead of one per worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 
 def _confirm(page, button_label: str):

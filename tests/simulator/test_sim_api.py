@@ -190,3 +190,17 @@ def test_scale_subresource(apps, namespace):
     assert scale.spec.replicas == 1
     apps.patch_namespaced_deployment_scale("scaled", namespace, {"spec": {"replicas": 3}})
     assert apps.read_namespaced_deployment("scaled", namespace).spec.replicas == 3
+
+
+def test_events_crud(core, namespace):
+    core.create_namespaced_event(namespace, client.CoreV1Event(
+        metadata=client.V1ObjectMeta(name="web.1"), reason="Started", message="hello", type="Normal",
+        involved_object=client.V1ObjectReference(kind="Pod", name="web", namespace=namespace)))
+    events = core.list_namespaced_event(namespace, field_selector="involvedObject.name=web,reason=Started").items
+    assert [(e.reason, e.message) for e in events] == [("Started", "hello")]
+
+
+def test_default_namespace_cannot_be_deleted(core):
+    with pytest.raises(client.ApiException) as err:
+        core.delete_namespace("default")
+    assert err.value.status == 403

