@@ -1,0 +1,24 @@
+"""A standalone Kubernetes API server simulator.
+
+It is a *server*: product code talks to it only through the official ``kubernetes``
+client or kubectl, exactly as it talks to a real cluster, and never imports this
+package. It lets development, demos, tests and benchmarks run many "clusters" on one
+machine without Docker or kind.
+
+Run it with ``python manage.py kubesim`` (or ``python -m clusters.simulator``); each
+cluster gets an https port and ``<state-dir>/<name>.kubeconfig``.
+
+Layout (each module's docstring says why it exists):
+
+- state and semantics: ``store`` (objects, resourceVersions, indexes, watch history
+  and fan-out), ``registry`` (built-in and CRD kinds), ``apiserver`` (create/update/
+  patch/delete rules), ``kinds`` (defaulting and validation), ``selectors``,
+  ``patching`` and ``apply`` (patch formats, server-side apply), ``quantity``, ``errors``
+- HTTP: ``api`` (routing and verbs), ``responses`` (encoding, list streaming),
+  ``watching``, ``tables`` (kubectl's Table output), ``discovery`` (discovery and the
+  minimal OpenAPI), ``admin`` (admin port), ``faults``, ``pki`` (TLS)
+- ``controllers/``: scheduler+kubelet, replicasets, deployments, statefulsets,
+  endpoints, garbage collector and namespaces, resource quota
+- running: ``server``, ``bootstrap`` (initial namespaces/nodes), ``bulk`` and
+  ``bench`` (scale benchmark), ``__main__``
+"""

@@ -1,0 +1,346 @@
+"""Scheduler and kubelets in one controller: binds pods to nodes with free capacity and
+drives each pod's containers through their life.
+
+Lifecycle, per pod:
+  created -> bound to a node (PodScheduled, podIP assigned, containers ContainerCreating)
+  -> after ``ready_delay`` Running and Ready
+  -> image changed in place: same pod name and IP, restartCount+1, not ready, ready again
+     after ``ready_delay``
+  -> image tag containing "crashloop": never ready; CrashLoopBackOff with restartCount
+     growing on an exponential back-off.
+The start-up delay is one entry in the shared timer heap per pod, not a task.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from .. import quantity
+from ..apiserver import now_iso
+from ..selectors import LabelSelector, Requirement
+from .base import Controller
+from .podutil import is_active, is_crashloop_image, requests_of
+
+MAX_BACKOFF = 300.0
+
+
+class NodeState:
+    __slots__ = ("name", "cpu", "memory", "pods", "used_cpu", "used_memory", "used_pods", "labels",
+                 "schedulable", "ip")
+
+    def __init__(self, node: dict):
+        self.used_cpu = 0  # thousandths, like all resource amounts here
+        self.used_memory = 0
+        self.used_pods = 0
+        self.refresh(node)
+
+    def refresh(self, node: dict) -> None:
+        meta, status = node["metadata"], node.get("status") or {}
+        allocatable = status.get("allocatable") or status.get("capacity") or {}
+        self.name = meta["name"]
+        self.cpu = quantity.milli(allocatable.get("cpu", "0"))
+        self.memory = quantity.milli(allocatable.get("memory", "0"))
+        self.pods = quantity.milli(allocatable.get("pods", "110")) // 1000
+        self.labels = meta.get("labels") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or ())
+        self.schedulable = ready and not (node.get("spec") or {}).get("unschedulable")
+        self.ip = next((a.get("address") for a in status.get("addresses") or () if a.get("type") == "InternalIP"), "")
+
+    def fits(self, cpu: int, memory: int) -> bool:
+        return (self.schedulable and self.used_pods < self.pods and self.used_cpu + cpu <= self.cpu
+                and self.used_memory + memory <= self.memory)
+
+
+def _fake_id(prefix: str, text: str) -> str:
+    return prefix + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _waiting(container: dict, reason: str, restarts: int, last_state: dict | None = None, message: str = "") -> dict:
+    state = {"reason": reason}
+    if message:
+        state["message"] = message
+    return {"name": container["name"], "image": container.get("image", ""), "imageID": "",
+            "ready": False, "started": False, "restartCount": restarts,
+            "state": {"waiting": state}, "lastState": last_state or {}}
+
+
+def _conditions(now: str, scheduled: bool, ready: bool, message: str = "") -> list[dict]:
+    def cond(type_, ok, reason=None, msg=None):
+        c = {"type": type_, "status": "True" if ok else "False", "lastProbeTime": None, "lastTransitionTime": now}
+        if reason:
+            c["reason"] = reason
+        if msg:
+            c["message"] = msg
+        return c
+
+    if not scheduled:
+        return [cond("PodScheduled", False, "Unschedulable", message)]
+    not_ready = None if ready else "ContainersNotReady"
+    return [cond("PodReadyToStartContainers", True), cond("Initialized", True),
+            cond("Ready", ready, not_ready), cond("ContainersReady", ready, not_ready), cond("PodScheduled", True)]
+
+
+class Kubelet(Controller):
+    watches = ("pods", "nodes")
+
+    def __init__(self, manager):
+        super().__init__(manager)
+        self.nodes: dict[str, NodeState] = {}
+        self.node_order: list[str] = []
+        self.cursor = 0
+        self.bound: dict[tuple, tuple[str, int, int]] = {}
+        self.pods_on: dict[str, set] = {}
+        self.unschedulable: set = set()
+        self.starting: dict[tuple, tuple] = {}
+        self.ip_counter = 0
+
+    # -- bookkeeping from events ---------------------------------------------------------
+
+    def handle(self, type_, bucket, old, new):
+        if bucket == "nodes":
+            self._node_event(type_, old, new)
+            return
+        meta = new["metadata"]
+        key = (meta.get("namespace", ""), meta["name"])
+        if type_ == "DELETED" or not is_active(new):
+            self._release(key)
+            self.starting.pop(key, None)
+            self.unschedulable.discard(key)
+            return
+        node = (new.get("spec") or {}).get("nodeName")
+        if node and key not in self.bound:
+            cpu, memory = requests_of(new.get("spec") or {})
+            self.bound[key] = (node, cpu, memory)
+            self.pods_on.setdefault(node, set()).add(key)
+            state = self.nodes.get(node)
+            if state is not None:
+                state.used_cpu += cpu
+                state.used_memory += memory
+                state.used_pods += 1
+        if self._needs_work(key, new):
+            self.enqueue(key)
+
+    def _needs_work(self, key, pod: dict) -> bool:
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
+        if not spec.get("nodeName"):
+            return True
+        statuses = status.get("containerStatuses")
+        if not statuses:
+            return True
+        by_name = {s.get("name"): s for s in statuses}
+        for container in spec.get("containers") or ():
+            have = by_name.get(container.get("name"))
+            if have is None or have.get("image") != container.get("image"):
+                return True
+        return key not in self.starting and any(
+            (s.get("state") or {}).get("waiting", {}).get("reason") == "ContainerCreating" for s in statuses)
+
+    def _release(self, key) -> None:
+        bound = self.bound.pop(key, None)
+        if bound is None:
+            return
+        node, cpu, memory = bound
+        self.pods_on.get(node, set()).discard(key)
+        state = self.nodes.get(node)
+        if state is not None:
+            state.used_cpu -= cpu
+            state.used_memory -= memory
+            state.used_pods -= 1
+        for waiting in list(self.unschedulable):  # capacity freed: try waiting pods again
+            self.enqueue(waiting)
+
+    def _node_event(self, type_, old, new) -> None:
+        name = new["metadata"]["name"]
+        if type_ == "DELETED":
+            self.nodes.pop(name, None)
+            self.node_order.remove(name)
+            for key in list(self.pods_on.pop(name, ())):
+                self.enqueue(("delete", key))  # pods of a vanished node are garbage-collected
+            return
+        state = self.nodes.get(name)
+        if state is None:
+            state = self.nodes[name] = NodeState(new)
+            self.node_order.append(name)
+            for key in self.pods_on.get(name, ()):
+                _, cpu, memory = self.bound[key]
+                state.used_cpu += cpu
+                state.used_memory += memory
+                state.used_pods += 1
+        else:
+            state.refresh(new)
+        for waiting in list(self.unschedulable):
+            self.enqueue(waiting)
+
+    # -- reconcile ----------------------------------------------------------------------
+
+    def reconcile(self, key) -> None:
+        if key[0] == "delete":
+            stored = self.store.get("pods", *key[1])
+            if stored is not None:
+                self.api.remove_now("pods", stored)
+            return
+        stored = self.store.get("pods", *key)
+        if stored is None or not is_active(stored.obj):
+            return
+        pod = stored.obj
+        if not (pod.get("spec") or {}).get("nodeName"):
+            self._schedule(key, stored)
+            return
+        if not (pod.get("status") or {}).get("containerStatuses"):
+            obj = stored.thaw()
+            self._initialize(obj, obj["spec"]["nodeName"])
+            self.save("pods", obj, stored)
+            self._arm_start(key, obj)
+            return
+        if self._restart_changed(key, stored):
+            return
+        if key not in self.starting and self._needs_work(key, pod):
+            self._arm_start(key, pod)
+
+    def _pick(self, pod: dict) -> NodeState | None:
+        cpu, memory = requests_of(pod.get("spec") or {})
+        selector = (pod.get("spec") or {}).get("nodeSelector") or {}
+        wanted = LabelSelector([Requirement(k, "=", (v,)) for k, v in selector.items()])
+        count = len(self.node_order)
+        for step in range(count):
+            state = self.nodes[self.node_order[(self.cursor + step) % count]]
+            if state.fits(cpu, memory) and wanted.matches(state.labels):
+                self.cursor = (self.cursor + step + 1) % count
+                return state
+        return None
+
+    def _schedule(self, key, stored) -> None:
+        state = self._pick(stored.obj)
+        obj = stored.thaw()
+        if state is None:
+            self.unschedulable.add(key)
+            total = len(self.nodes)
+            message = f"0/{total} nodes are available: {total} Insufficient resources or no matching node."
+            status = obj.setdefault("status", {})
+            if not any(c.get("type") == "PodScheduled" and c.get("status") == "False"
+                       for c in status.get("conditions") or ()):
+                status["phase"] = "Pending"
+                status["conditions"] = _conditions(now_iso(), False, False, message)
+                self.save("pods", obj, stored)
+            return
+        self.unschedulable.discard(key)
+        obj["spec"]["nodeName"] = state.name
+        self._initialize(obj, state.name)
+        self.save("pods", obj, stored)
+        self._arm_start(key, obj)
+
+    def _initialize(self, obj: dict, node_name: str) -> None:
+        now = now_iso()
+        state = self.nodes.get(node_name)
+        self.ip_counter += 1
+        n = self.ip_counter
+        status = obj.setdefault("status", {})
+        status.update({
+            "phase": "Pending", "hostIP": state.ip if state else "", "startTime": now,
+            "podIP": f"10.{128 + (n >> 16) % 128}.{n >> 8 & 255}.{n & 255}",
+            "conditions": _conditions(now, True, False),
+            "containerStatuses": [_waiting(c, "ContainerCreating", 0) for c in obj["spec"].get("containers") or ()],
+        })
+        status["podIPs"] = [{"ip": status["podIP"]}]
+        if state is not None:
+            status["hostIPs"] = [{"ip": state.ip}]
+
+    def _restart_changed(self, key, stored) -> bool:
+        """In-place image change: restart the changed containers, keeping the pod's identity."""
+        pod = stored.obj
+        by_name = {s.get("name"): s for s in pod["status"].get("containerStatuses") or ()}
+        if all(by_name.get(c.get("name"), {}).get("image") == c.get("image") for c in pod["spec"]["containers"]):
+            return False
+        obj = stored.thaw()
+        now = now_iso()
+        statuses = []
+        for container in obj["spec"]["containers"]:
+            have = by_name.get(container["name"])
+            if have is None:
+                statuses.append(_waiting(container, "ContainerCreating", 0))
+            elif have.get("image") != container.get("image"):
+                last = {"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": now,
+                                       "startedAt": (have.get("state") or {}).get("running", {}).get("startedAt", now),
+                                       "containerID": have.get("containerID", "")}}
+                statuses.append(_waiting(container, "ContainerCreating", have.get("restartCount", 0) + 1, last))
+            else:
+                statuses.append(have)
+        obj["status"]["containerStatuses"] = statuses
+        obj["status"]["conditions"] = _conditions(now, True, False)
+        self.save("pods", obj, stored)
+        self.starting.pop(key, None)
+        self._arm_start(key, obj)
+        return True
+
+    # -- timers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _token(pod: dict) -> tuple:
+        return (pod["metadata"]["uid"], tuple(c.get("image") for c in pod["spec"].get("containers") or ()))
+
+    def _arm_start(self, key, pod: dict) -> None:
+        token = self._token(pod)
+        self.starting[key] = token
+        self.timers.call_later(self.ready_delay, self._start, key, token)
+
+    def _start(self, key, token) -> None:
+        if self.starting.get(key) != token:
+            return
+        del self.starting[key]
+        stored = self.store.get("pods", *key)
+        if stored is None or self._token(stored.obj) != token or not is_active(stored.obj):
+            return
+        obj = stored.thaw()
+        now = now_iso()
+        crashing = False
+        statuses = []
+        for status in obj["status"].get("containerStatuses") or ():
+            if is_crashloop_image(status.get("image", "")):
+                crashing = True
+                statuses.append(self._crashed(status, now))
+            else:
+                waiting = (status.get("state") or {}).get("waiting")
+                if waiting is not None or not status.get("ready"):
+                    status.update(ready=True, started=True, state={"running": {"startedAt": now}},
+                                  imageID=_fake_id("sim.local/image@sha256:", status.get("image", "")),
+                                  containerID=_fake_id("containerd://", f"{key}{status['name']}{now}{status.get('restartCount')}"))
+                statuses.append(status)
+        obj["status"]["containerStatuses"] = statuses
+        obj["status"]["phase"] = "Running"
+        obj["status"]["conditions"] = _conditions(now, True, not crashing)
+        self.save("pods", obj, stored)
+        if crashing:
+            self._crash_later(key, token, 1)
+
+    @staticmethod
+    def _crashed(status: dict, now: str) -> dict:
+        restarts = status.get("restartCount", 0)
+        started = ((status.get("state") or {}).get("running") or {}).get("startedAt", now)
+        status.update(
+            ready=False, started=False, restartCount=restarts + 1,
+            imageID=_fake_id("sim.local/image@sha256:", status.get("image", "")),
+            lastState={"terminated": {"exitCode": 1, "reason": "Error", "startedAt": started, "finishedAt": now}},
+            state={"waiting": {"reason": "CrashLoopBackOff",
+                               "message": f"back-off restarting failed container {status['name']}"}},
+        )
+        return status
+
+    def _crash_later(self, key, token, attempt: int) -> None:
+        delay = min(max(self.ready_delay, 0.05) * (2 ** min(attempt, 12)), MAX_BACKOFF)
+        self.timers.call_later(delay, self._crash_again, key, token, attempt)
+
+    def _crash_again(self, key, token, attempt: int) -> None:
+        stored = self.store.get("pods", *key)
+        if stored is None or self._token(stored.obj) != token or key in self.starting:
+            return
+        obj = stored.thaw()
+        now = now_iso()
+        changed = False
+        for status in obj["status"].get("containerStatuses") or ():
+            if is_crashloop_image(status.get("image", "")):
+                status["restartCount"] = status.get("restartCount", 0) + 1
+                status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now,
+                                                      "finishedAt": now}}
+                changed = True
+        if changed:
+            self.save("pods", obj, stored)
+            self._crash_later(key, token, attempt + 1)

@@ -1,0 +1,54 @@
+"""Small pod facts several controllers need (readiness, activity, resource requests)."""
+from __future__ import annotations
+
+from .. import quantity
+
+
+def is_ready(pod: dict) -> bool:
+    for cond in (pod.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return False
+
+
+def is_active(pod: dict) -> bool:
+    """Counts toward replicas: not finished and not being deleted."""
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def is_crashloop_image(image: str) -> bool:
+    """Images whose tag contains "crashloop" start and crash forever (CrashLoopBackOff)."""
+    last = (image or "").rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else ""
+    return "crashloop" in tag
+
+
+def container_resources(spec: dict) -> dict[str, int]:
+    """Summed requests/limits as quota names them (requests.cpu, limits.memory...), in
+    thousandths (see ``quantity.milli``).
+
+    A container that sets only a limit requests that amount, as the API server defaults it.
+    """
+    totals: dict[str, int] = {}
+    for container in spec.get("containers") or ():
+        resources = container.get("resources") or {}
+        limits = resources.get("limits") or {}
+        requests = dict(limits)
+        requests.update(resources.get("requests") or {})
+        for section, values in (("requests", requests), ("limits", limits)):
+            for name, value in values.items():
+                try:
+                    amount = quantity.milli(value)
+                except ValueError:
+                    continue
+                key = f"{section}.{name}"
+                totals[key] = totals.get(key, 0) + amount
+    return totals
+
+
+def requests_of(spec: dict) -> tuple[int, int]:
+    """(cpu, memory) requests in thousandths."""
+    totals = container_resources(spec)
+    return totals.get("requests.cpu", 0), totals.get("requests.memory", 0)
