@@ -6,6 +6,7 @@ Idempotent: running it again finds what exists and creates nothing twice
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import Q
 
 from paas.actors import Actor
 from tenants import services
@@ -30,6 +31,15 @@ OPERATOR_GROUP = "Platform operators"
 OPERATOR_PERMISSIONS = ["add_tenant", "view_tenant", "view_audit", "view_environment", "view_membership",
                         "view_quota", "view_apitoken"]
 
+OPERATOR_CLUSTER_PERMISSIONS = [
+    "view_region", "add_region", "change_region", "delete_region",
+    "view_zone", "add_zone", "change_zone", "delete_zone", "mark_zone_failed",
+    "view_cell", "add_cell", "change_cell", "delete_cell", "mark_cell_failed",
+    "view_cluster", "add_cluster", "change_cluster", "delete_cluster", "cordon_cluster", "pause_propagation",
+    "view_environmentbinding", "add_environmentbinding", "delete_environmentbinding",
+    "view_platformswitch", "change_platformswitch", "stop_all_propagation",
+]
+
 DEMO_TENANTS = [
     ("acme", "Acme Payments", "Card acquiring and settlement services.",
      [("owner", Role.OWNER), ("admin", Role.ADMIN), ("developer", Role.DEVELOPER),
@@ -40,8 +50,9 @@ DEMO_TENANTS = [
 
 def _operator_group() -> Group:
     group, _ = Group.objects.get_or_create(name=OPERATOR_GROUP)
-    group.permissions.set(Permission.objects.filter(content_type__app_label="tenants",
-                                                    codename__in=OPERATOR_PERMISSIONS))
+    group.permissions.set(Permission.objects.filter(
+        Q(content_type__app_label="tenants", codename__in=OPERATOR_PERMISSIONS)
+        | Q(content_type__app_label="clusters", codename__in=OPERATOR_CLUSTER_PERMISSIONS)))
     return group
 
 

@@ -89,7 +89,8 @@ def register_demo_clusters(directory: Path, say) -> None:
         if importlib.util.find_spec("clusters.federation.demo") is not None:
             from clusters.federation.demo import load_demo_federation
 
-            load_demo_federation(actor=actor)
+            for line in load_demo_federation(actor=actor) or []:
+                say(line)
     except Exception as exc:  # the platform is still useful without demo data; say why it is missing
         say(f"demo clusters not registered: {exc.__class__.__name__}: {exc}")
 

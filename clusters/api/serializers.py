@@ -1,0 +1,149 @@
+"""API representations of the cluster registry.
+
+Output serializers never include credentials: Cluster.credentials is simply not a
+field anywhere here, and the kubeconfig of a registration is a write-only input.
+Input serializers check shape; clusters.services decides what is allowed.
+"""
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from clusters.models import Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
+
+LABELS_HELP = _("Kubernetes-style labels, e.g. {\"env-tier\": \"prod\"}.")
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Region
+        fields = ["slug", "name", "labels", "description"]
+        read_only_fields = fields
+
+
+class RegionCreateSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict,
+                                   help_text=LABELS_HELP)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RegionUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class ZoneSerializer(serializers.ModelSerializer):
+    region = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Zone
+        fields = ["slug", "name", "region", "labels", "failed"]
+        read_only_fields = fields
+
+
+class ZoneCreateSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    region = serializers.SlugRelatedField(slug_field="slug", queryset=Region.objects.all())
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+
+
+class TopologyUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+
+
+class CellSerializer(serializers.ModelSerializer):
+    zone = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    region = serializers.CharField(source="zone.region.slug", read_only=True)
+    queue = serializers.CharField(read_only=True, help_text=_("Celery queue of this cell's cluster work."))
+
+    class Meta:
+        model = Cell
+        fields = ["slug", "name", "zone", "region", "labels", "failed", "queue"]
+        read_only_fields = fields
+
+
+class CellCreateSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    zone = serializers.SlugRelatedField(slug_field="slug", queryset=Zone.objects.all())
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    cell = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    zone = serializers.CharField(source="cell.zone.slug", read_only=True)
+    region = serializers.CharField(source="cell.zone.region.slug", read_only=True)
+    schedulable = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Cluster
+        fields = ["slug", "name", "cell", "zone", "region", "server", "labels", "weight", "cordoned",
+                  "propagation_paused", "schedulable", "health", "kube_version", "node_count", "pod_count",
+                  "last_error", "last_checked_at", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ClusterRegisterSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    cell = serializers.SlugRelatedField(slug_field="slug", queryset=Cell.objects.all())
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict,
+                                   help_text=LABELS_HELP)
+    weight = serializers.IntegerField(required=False, default=1, min_value=0, max_value=1000)
+    kubeconfig = serializers.CharField(write_only=True, trim_whitespace=False,
+                                       help_text=_("The kubeconfig (YAML). Stored encrypted; never returned."))
+    probe = serializers.BooleanField(required=False, default=True,
+                                     help_text=_("Refuse unless the API server answers with these credentials."))
+
+
+class ClusterUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False)
+    cell = serializers.SlugRelatedField(slug_field="slug", queryset=Cell.objects.all(), required=False)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    weight = serializers.IntegerField(required=False, min_value=0, max_value=1000)
+
+
+class CredentialsSerializer(serializers.Serializer):
+    kubeconfig = serializers.CharField(write_only=True, trim_whitespace=False,
+                                       help_text=_("The new kubeconfig (YAML). Stored encrypted; never returned."))
+    probe = serializers.BooleanField(required=False, default=True)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                   help_text=_("Recorded in the audit trail."))
+
+
+class PlatformSwitchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PlatformSwitch
+        fields = ["propagation_paused", "reason", "changed_by", "changed_at"]
+        read_only_fields = fields
+
+
+class PlatformSwitchInputSerializer(serializers.Serializer):
+    propagation_paused = serializers.BooleanField(help_text=_("true stops all propagation; false resumes it."))
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                   help_text=_("Required when stopping."))
+
+
+class BindingSerializer(serializers.ModelSerializer):
+    tenant = serializers.CharField(source="environment.tenant.slug", read_only=True)
+    environment = serializers.CharField(source="environment.slug", read_only=True)
+    cell = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    cluster = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = EnvironmentBinding
+        fields = ["id", "tenant", "environment", "cell", "cluster", "created_at"]
+        read_only_fields = fields
+
+
+class BindingCreateSerializer(serializers.Serializer):
+    tenant = serializers.CharField()
+    environment = serializers.CharField()
+    cell = serializers.CharField(required=False, help_text=_("Slug of a cell (or give cluster)."))
+    cluster = serializers.CharField(required=False, help_text=_("Slug of a cluster (or give cell)."))
