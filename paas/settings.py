@@ -171,6 +171,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-api-tokens": {"task": "tenants.tasks.expire_api_tokens", "schedule": timedelta(minutes=5)},
     # Fans out one health check per cluster, each on its cell's queue.
     "check-cluster-health": {"task": "clusters.tasks.check_all_clusters", "schedule": timedelta(seconds=30)},
+    # Federation: sync clusters with due dirty rows; read status back from member clusters.
+    "federation-tick": {"task": "federation.tick", "schedule": timedelta(seconds=3), "options": {"expires": 3}},
+    "federation-collect": {"task": "federation.collect_all", "schedule": timedelta(seconds=3),
+                           "options": {"expires": 3}},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 

@@ -25,6 +25,8 @@ WRITES = Counter("paas_federation_writes", "Objects written to member clusters (
 ERRORS = Counter("paas_federation_errors", "Failed writes to member clusters.", ["operation"], registry=REGISTRY)
 RETRIES = Counter("paas_federation_retries", "Propagations scheduled for another attempt with backoff.",
                   registry=REGISTRY)
+TASK_RETRIES = Counter("paas_federation_task_retries", "Celery retries of federation tasks.", ["task"],
+                       registry=REGISTRY)
 SKIPPED = Counter("paas_federation_unchanged", "Propagations found unchanged (no API call made).",
                   registry=REGISTRY)
 LATENCY = Histogram("paas_federation_propagation_latency_seconds",

@@ -1,0 +1,124 @@
+"""API representations of federated types and resources.
+
+Output serializers render rows (secret values as "***"). Input serializers check
+shape only; the rules live in clusters.federation.services / validation, whose
+DomainError names the offending field path.
+"""
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import FederatedResource, FederatedType, Propagation
+from ..render import redact_template
+
+
+class FederatedTypeSerializer(serializers.ModelSerializer):
+    api_version = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = FederatedType
+        fields = ["id", "api_version", "group", "version", "kind", "plural", "namespaced", "status_fields",
+                  "replicas_path", "source", "enabled", "registered_from", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class RegisterCrdSerializer(serializers.Serializer):
+    cluster = serializers.CharField(help_text=_("Slug of the member cluster to read the CRD from."))
+    crd = serializers.CharField(help_text=_("Name of the CustomResourceDefinition, e.g. widgets.example.com."))
+
+
+class TypeEnabledSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+
+
+class PropagationSerializer(serializers.ModelSerializer):
+    cluster = serializers.CharField(source="cluster.slug", read_only=True)
+    cell = serializers.CharField(source="cluster.cell.slug", read_only=True)
+
+    class Meta:
+        model = Propagation
+        fields = ["cluster", "cell", "state", "dirty", "planned_replicas", "applied_generation", "error", "attempts",
+                  "next_attempt_at", "synced_at", "status", "status_updated_at"]
+        read_only_fields = fields
+
+
+class FederatedResourceSerializer(serializers.ModelSerializer):
+    environment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    type = serializers.SerializerMethodField()
+    kind = serializers.CharField(source="ftype.kind", read_only=True)
+    template = serializers.SerializerMethodField()
+    overrides = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FederatedResource
+        fields = ["id", "tenant", "environment", "type", "kind", "name", "template", "placement", "overrides",
+                  "generation", "deleting", "status", "status_updated_at", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_type(self, obj) -> str:
+        return f"{obj.ftype.api_version}/{obj.ftype.kind}"
+
+    @extend_schema_field(serializers.JSONField())
+    def get_template(self, obj):
+        return redact_template(obj.ftype.kind, obj.template)
+
+    @extend_schema_field(serializers.JSONField())
+    def get_overrides(self, obj):
+        return redact_template(obj.ftype.kind, obj.overrides)
+
+
+class FederatedResourceDetailSerializer(FederatedResourceSerializer):
+    propagations = serializers.SerializerMethodField()
+
+    class Meta(FederatedResourceSerializer.Meta):
+        fields = [*FederatedResourceSerializer.Meta.fields, "propagations"]
+        read_only_fields = fields
+
+    @extend_schema_field(PropagationSerializer(many=True))
+    def get_propagations(self, obj):
+        rows = obj.propagations.select_related("cluster__cell").order_by("cluster__slug")
+        return PropagationSerializer(rows, many=True).data
+
+
+class DocumentField(serializers.JSONField):
+    """JSON, or a YAML/JSON document as a string."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            from django import forms
+
+            from ..forms import parse_document
+
+            try:
+                return parse_document(data, empty=None)
+            except forms.ValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return super().to_internal_value(data)
+
+
+class FederatedResourceCreateSerializer(serializers.Serializer):
+    environment = serializers.CharField(help_text=_("Slug of the tenant's environment."))
+    type = serializers.CharField(required=False, help_text=_(
+        "apiVersion/kind, e.g. apps/v1/Deployment or v1/Service; defaults to the template's."))
+    name = serializers.CharField(required=False, allow_blank=True, help_text=_("Defaults to metadata.name."))
+    template = DocumentField(help_text=_("The Kubernetes object (JSON, or a YAML string)."))
+    placement = DocumentField(required=False, default=dict)
+    overrides = DocumentField(required=False, default=list)
+
+
+class FederatedResourceUpdateSerializer(serializers.Serializer):
+    template = DocumentField(required=False)
+    placement = DocumentField(required=False)
+    overrides = DocumentField(required=False)
+
+
+class PreviewEntrySerializer(serializers.Serializer):
+    cluster = serializers.CharField()
+    cell = serializers.CharField()
+    action = serializers.ChoiceField(choices=["create", "update", "unchanged", "delete", "absent", "error",
+                                              "unknown"])
+    replicas = serializers.IntegerField(allow_null=True)
+    rendered = serializers.CharField(help_text=_("The object the cluster would hold, as YAML."))
+    diff = serializers.CharField(help_text=_("Unified diff from what the cluster holds now."))
+    error = serializers.CharField()

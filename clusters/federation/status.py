@@ -1,0 +1,141 @@
+"""Status flowing back: per-cluster status rows, and the federated total.
+
+collect_status(cluster) lists the managed objects of each federated type in the
+cluster with one label-selected list call per type (paas.io/managed-by), and
+writes the type's status_fields into each Propagation whose object changed
+(resourceVersion differs). aggregate_many() then sums desired / replicas /
+updated / ready / available over the clusters and keeps each cluster's
+conditions, on FederatedResource.status.
+
+An object that is gone from a cluster where it was applied (someone deleted it)
+makes its row dirty again, so the next sync puts it back.
+"""
+import logging
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from kubernetes.client import ApiException
+
+from clusters import kube
+from clusters.crypto import CredentialsUnreadable
+from clusters.models import Cluster
+
+from . import kubeio
+from .bulk import update_rows
+from .models import FederatedResource, FederatedType, Propagation
+from .render import MANAGED_BY_LABEL, MANAGER, RESOURCE_LABEL, get_path, namespace_for
+
+logger = logging.getLogger(__name__)
+State = Propagation.State
+SUMMED = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas")
+
+
+def _short(path: str) -> str:
+    return path.rsplit(".", 1)[-1]
+
+
+def aggregate(resource: FederatedResource, rows: list[dict]) -> dict:
+    """Totals over the clusters plus each cluster's state, replicas and conditions.
+    `rows`: Propagation values (state, dirty, planned_replicas, status, error,
+    applied_generation, cluster__slug)."""
+    live = [r for r in rows if r["state"] != State.REMOVED]
+    totals = {"desired": sum(r["planned_replicas"] or 0 for r in live if r["state"] != State.REMOVING)}
+    clusters = {}
+    for row in sorted(live, key=lambda r: r["cluster__slug"]):
+        entry = {"state": row["state"], "planned": row["planned_replicas"], "error": row["error"][:300]}
+        for path, value in (row["status"] or {}).items():
+            key = _short(path)
+            if key in SUMMED and isinstance(value, int):
+                entry[key] = value
+                totals[key] = totals.get(key, 0) + value
+            elif key == "conditions" and isinstance(value, list):
+                entry["conditions"] = [{k: c.get(k) for k in ("type", "status", "reason", "message")}
+                                       for c in value if isinstance(c, dict)]
+            else:
+                entry[key] = value
+        clusters[row["cluster__slug"]] = entry
+    states = [r["state"] for r in live]
+    counts = {s: states.count(s) for s in State.values if states.count(s)}
+    converged = bool(live) and all(r["state"] == State.APPLIED and not r["dirty"] for r in live)
+    ready = converged and (not resource.ftype.has_replicas or totals.get("readyReplicas", 0) >= totals["desired"])
+    return {"totals": totals, "clusters": clusters, "states": counts, "converged": converged, "ready": ready,
+            "unplaced": resource.status.get("unplaced", 0), "generation": resource.generation,
+            "applied_generation": min((r["applied_generation"] or 0) for r in live) if live else None}
+
+
+ROW_FIELDS = ("resource_id", "state", "dirty", "planned_replicas", "status", "error", "applied_generation",
+              "cluster__slug")
+
+
+def aggregate_many(resource_ids) -> None:
+    ids = sorted(set(resource_ids))
+    now = timezone.now()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        resources = {r.pk: r for r in FederatedResource.objects.filter(pk__in=chunk).select_related("ftype")
+                     .only("id", "status", "generation", "ftype__replicas_path")}
+        rows: dict[int, list] = {pk: [] for pk in resources}
+        for row in Propagation.objects.filter(resource_id__in=chunk).values(*ROW_FIELDS):
+            rows[row["resource_id"]].append(row)
+        changed = []
+        for pk, resource in resources.items():
+            summary = aggregate(resource, rows[pk])
+            if summary != resource.status:
+                resource.status, resource.status_updated_at = summary, now
+                changed.append(resource)
+        update_rows(FederatedResource, changed, ["status", "status_updated_at"])
+
+
+def collect_status(cluster_id: int) -> dict:
+    """Read back the managed objects of one cluster; returns counts for the task log."""
+    cluster = Cluster.objects.select_related("cell").filter(pk=cluster_id).first()
+    if cluster is None:
+        return {"skipped": "gone"}
+    rows = list(Propagation.objects.filter(cluster=cluster).exclude(state=State.REMOVED)
+                .select_related("resource__ftype", "resource__tenant", "resource__environment"))
+    if not rows:
+        return {"cluster": cluster.slug, "rows": 0}
+    started = timezone.now()
+    by_type: dict[int, list] = {}
+    for row in rows:
+        by_type.setdefault(row.resource.ftype_id, []).append(row)
+    updated, vanished = [], []
+    try:
+        client = kube.api_client(cluster)
+        for ftype in FederatedType.objects.filter(pk__in=by_type):
+            listing = kubeio.list_objects(client, ftype.collection_path(), label_selector=f"{MANAGED_BY_LABEL}={MANAGER}")
+            found = {}
+            for item in (listing or {}).get("items") or ():
+                meta = item.get("metadata") or {}
+                found[((meta.get("labels") or {}).get(RESOURCE_LABEL), meta.get("namespace"))] = item
+            for row in by_type[ftype.pk]:
+                resource = row.resource
+                ns = namespace_for(resource.tenant.slug, resource.environment.slug) if ftype.namespaced else None
+                item = found.get((str(resource.pk), ns))
+                if item is None:
+                    if row.state == State.APPLIED and not row.dirty and row.synced_at and row.synced_at < started:
+                        vanished.append(row.pk)
+                    continue
+                version = item["metadata"].get("resourceVersion", "")
+                if version == row.observed_resource_version:
+                    continue
+                row.status = {p: v for p in ftype.status_fields if (v := get_path(item, p)) is not None}
+                row.observed_resource_version, row.status_updated_at = version, timezone.now()
+                updated.append(row)
+    except (kubeio.ClusterUnreachable, CredentialsUnreadable, ApiException) as exc:
+        logger.info("status of %s not collected: %s", cluster.slug, exc)
+        return {"cluster": cluster.slug, "error": str(exc)[:300]}
+    with transaction.atomic():
+        update_rows(Propagation, updated, ["status", "observed_resource_version", "status_updated_at"])
+        if vanished:
+            Propagation.objects.filter(Q(pk__in=vanished), state=State.APPLIED, dirty=False).update(
+                dirty=True, applied_hash="", state=State.PENDING, changed_at=timezone.now(),
+                error="the object was missing from the cluster; putting it back")
+        aggregate_many({r.resource_id for r in updated} | {r.resource_id for r in rows if r.pk in vanished})
+        if vanished:
+            from .scheduling import enqueue_sync
+
+            enqueue_sync([cluster.pk])
+    return {"cluster": cluster.slug, "updated": len(updated), "vanished": len(vanished)}
+

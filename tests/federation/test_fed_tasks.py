@@ -1,0 +1,121 @@
+"""Tasks and wiring: per-cell queues, enqueue on commit, the beat jobs, one run per
+cluster at a time, re-planning after registry changes, and the demo loader."""
+from unittest import mock
+
+from django.core.cache import cache
+
+from clusters.federation import hooks, services, tasks
+from clusters.federation.demo import load_demo_federation
+from clusters.federation.models import FederatedResource, Propagation
+from clusters.models import EnvironmentBinding, PlatformSwitch
+
+from .conftest import SYSTEM, converge, deployment
+
+
+def create(topology, ftypes, name="web", **kwargs):
+    return services.federated_resource_create(actor=SYSTEM, environment=topology["prod"], ftype=ftypes["Deployment"],
+                                              name=name, template=deployment(name), **kwargs)
+
+
+def test_changes_enqueue_syncs_on_commit_on_the_cells_queues(topology, ftypes, django_capture_on_commit_callbacks):
+    with mock.patch.object(tasks.sync_cluster, "apply_async") as send:
+        with django_capture_on_commit_callbacks(execute=True):
+            create(topology, ftypes)
+        sent = sorted((c.kwargs["args"][0], c.kwargs["queue"]) for c in send.call_args_list)
+    ids = topology["clusters"]
+    assert sent == sorted([(ids["fed-a1"].pk, "cell.cell-a"), (ids["fed-a2"].pk, "cell.cell-a"),
+                           (ids["fed-b1"].pk, "cell.cell-b")])
+
+
+def test_nothing_is_enqueued_when_the_transaction_rolls_back(topology, ftypes, django_capture_on_commit_callbacks):
+    with mock.patch.object(tasks.sync_cluster, "apply_async") as send:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            create(topology, ftypes)
+        assert callbacks and not send.called  # only sent if (and when) the commit happens
+
+
+def test_tick_enqueues_due_clusters_once_and_respects_switches(topology, ftypes):
+    cache.clear()
+    create(topology, ftypes, placement={"cells": ["cell-a"]})
+    with mock.patch.object(tasks.sync_cluster, "apply_async") as send:
+        assert tasks.tick() == {"sync": 2}
+        assert {c.kwargs["queue"] for c in send.call_args_list} == {"cell.cell-a"}
+        assert tasks.tick() == {"sync": 0}  # already queued, not yet picked up
+        cache.clear()
+        cluster = topology["clusters"]["fed-a1"]
+        cluster.propagation_paused = True
+        cluster.save()
+        assert tasks.tick() == {"sync": 1}
+        cache.clear()
+        switch = PlatformSwitch.get()
+        switch.propagation_paused = True
+        switch.save()
+        assert tasks.tick() == {"sync": 0}
+
+
+def test_one_sync_per_cluster_at_a_time(topology, ftypes):
+    create(topology, ftypes)
+    cluster = topology["clusters"]["fed-a1"]
+    cache.add(tasks._lock("sync", cluster.pk), 1, 60)
+    try:
+        assert tasks.sync_cluster.run(cluster.pk) == {"skipped": "already running"}
+    finally:
+        cache.delete(tasks._lock("sync", cluster.pk))
+    result = tasks.sync_cluster.run(cluster.pk)
+    assert result["applied"] == 1 and result["cluster"] == "fed-a1"
+    assert tasks.sync_cluster.run(10 ** 9) == {"cluster": "", "skipped": "gone", "applied": 0, "deleted": 0,
+                                                "unchanged": 0, "errors": 0, "namespaces": 0}
+
+
+def test_collect_all_skips_unreachable_clusters(topology, ftypes):
+    cache.clear()
+    create(topology, ftypes)
+    converge()
+    cluster = topology["clusters"]["fed-b1"]
+    cluster.health = "unreachable"
+    cluster.save()
+    with mock.patch.object(tasks.collect_status, "apply_async") as send:
+        assert tasks.collect_all() == {"collect": 2}
+        assert "cell.cell-b" not in {c.kwargs["queue"] for c in send.call_args_list}
+
+
+def test_a_new_binding_places_existing_resources(topology, ftypes):
+    res = create(topology, ftypes, name="svc")
+    dev = topology["dev"]
+    dev_res = services.federated_resource_create(actor=SYSTEM, environment=dev, ftype=ftypes["Deployment"],
+                                                 name="svc", template=deployment("svc"))
+    assert [p.cluster.slug for p in dev_res.propagations.all()] == ["fed-b1"]
+    EnvironmentBinding.objects.create(environment=dev, cell=topology["cells"]["cell-a"])
+    hooks.topology_changed(actor=SYSTEM, reason="binding added")
+    assert sorted(p.cluster.slug for p in dev_res.propagations.all()) == ["fed-a1", "fed-a2", "fed-b1"]
+    assert res.propagations.count() == 3  # prod unchanged
+    assert not Propagation.objects.filter(resource=res, dirty=False).exists()
+
+
+def test_demo_is_idempotent(topology):
+    lines = load_demo_federation(actor=SYSTEM)
+    assert len(lines) == 3 and all("created" in line for line in lines)
+    api = FederatedResource.objects.get(name="payments-api", ftype__kind="Deployment")
+    planned = {p.cluster.slug: p.planned_replicas for p in api.propagations.all()}
+    assert sum(planned.values()) == 12 and planned == {"fed-a1": 4, "fed-a2": 4, "fed-b1": 4}
+    assert all("exists" in line for line in load_demo_federation(actor=SYSTEM))
+    assert FederatedResource.objects.count() == 3
+    converge()
+
+
+def test_a_cluster_holding_federated_objects_cannot_be_deleted(topology, ftypes):
+    import pytest
+    from django.db.models import ProtectedError
+
+    create(topology, ftypes, placement={"cells": ["cell-a"]})
+    converge()
+    cluster = topology["clusters"]["fed-a1"]
+    with pytest.raises(ProtectedError):
+        cluster.delete()
+    cluster.cordoned = True
+    cluster.save()
+    hooks.topology_changed(actor=SYSTEM, reason="cordon")
+    converge()
+    assert Propagation.objects.get(cluster=cluster).state == "removed"
+    cluster.delete()
+    assert not Propagation.objects.filter(cluster_id=cluster.pk).exists()

@@ -1,0 +1,247 @@
+"""Pure units: placement, replica division, rendering, overrides and validation."""
+from types import SimpleNamespace
+
+import pytest
+
+from clusters.federation import labels, placement, render, validation
+from clusters.federation.placement import ClusterInfo
+from paas.errors import DomainError
+
+
+def info(slug, cell, zone="z1", region="r1", weight=1, schedulable=True, bound=True, **extra):
+    topo = {"paas.io/cluster": slug, "paas.io/cell": cell, "paas.io/zone": zone, "paas.io/region": region, **extra}
+    return ClusterInfo(slug=slug, cell=cell, zone=zone, region=region, labels=topo, weight=weight,
+                       schedulable=schedulable, bound=bound)
+
+
+CLUSTERS = [info("a1", "cell-a", gpu="yes"), info("a2", "cell-a"), info("b1", "cell-b", zone="z2"),
+            info("c1", "cell-c", zone="z3", bound=False)]
+DEPLOYMENT = SimpleNamespace(api_version="apps/v1", kind="Deployment", has_replicas=True,
+                             replicas_path="spec.replicas", namespaced=True)
+CONFIGMAP = SimpleNamespace(api_version="v1", kind="ConfigMap", has_replicas=False, replicas_path="", namespaced=True)
+
+
+def topology(clusters=CLUSTERS):
+    return validation.Topology(clusters=list(clusters), environment="acme/prod", cells={"cell-a", "cell-b", "cell-c"},
+                               zones={"z1", "z2", "z3"}, regions={"r1"})
+
+
+def deployment(replicas=3):
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "m", "image": "x:1"}]}}}}
+
+
+# --- selection ----------------------------------------------------------------------
+
+def test_candidates_are_bound_selected_and_schedulable():
+    assert [c.slug for c in placement.candidates({}, CLUSTERS)] == ["a1", "a2", "b1"]
+    assert [c.slug for c in placement.candidates({"cells": ["cell-b"], "clusters": ["a2"]}, CLUSTERS)] == ["a2", "b1"]
+    assert [c.slug for c in placement.candidates({"zones": ["z3"]}, CLUSTERS)] == []  # c1 is not bound
+    selector = {"labelSelector": {"matchExpressions": [{"key": "gpu", "operator": "Exists"}]}}
+    assert [c.slug for c in placement.candidates(selector, CLUSTERS)] == ["a1"]
+    cordoned = [info("a1", "cell-a", schedulable=False), *CLUSTERS[1:]]
+    assert [c.slug for c in placement.candidates({}, cordoned)] == ["a2", "b1"]
+
+
+def test_label_selector_operators():
+    lbl = {"tier": "gold", "zone": "z1"}
+    assert labels.matches({"matchLabels": {"tier": "gold"}}, lbl)
+    assert not labels.matches({"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["z1"]}]}, lbl)
+    assert labels.matches({"matchExpressions": [{"key": "x", "operator": "DoesNotExist"}]}, lbl)
+    assert labels.matches({"matchExpressions": [{"key": "zone", "operator": "In", "values": ["z1", "z2"]}]}, lbl)
+    with pytest.raises(labels.SelectorError) as err:
+        labels.check_selector({"matchExpressions": [{"key": "a", "operator": "Near"}]}, "p")
+    assert err.value.path == "p.matchExpressions[0].operator"
+
+
+# --- division -----------------------------------------------------------------------
+
+def test_divided_by_cell_weights_splits_inside_the_cell():
+    plan = placement.plan({"replicaScheduling": {"type": "Divided", "totalReplicas": 12,
+                                                 "weights": {"cell-a": 2, "cell-b": 1}}},
+                          CLUSTERS, template_replicas=3, has_replicas=True)
+    assert plan.targets == {"a1": 4, "a2": 4, "b1": 4}
+    plan = placement.plan({"replicaScheduling": {"type": "Divided", "totalReplicas": 9,
+                                                 "weights": {"cell-a": 1, "b1": 2}}},
+                          CLUSTERS, template_replicas=3, has_replicas=True)
+    assert plan.targets == {"a1": 2, "a2": 1, "b1": 6}  # remainder to the larger fraction, then slug
+
+
+def test_division_is_deterministic_and_exact():
+    for total in range(0, 40):
+        shares, unplaced = placement.divide(total, CLUSTERS[:3], weights={"a1": 3, "a2": 3, "b1": 1})
+        assert sum(shares.values()) == total and unplaced == 0
+        assert shares == placement.divide(total, list(reversed(CLUSTERS[:3])), weights={"a1": 3, "a2": 3, "b1": 1})[0]
+
+
+def test_min_and_max_per_cluster():
+    shares, unplaced = placement.divide(10, CLUSTERS[:3], weights={"a1": 1, "a2": 1, "b1": 1},
+                                        minimum={"b1": 6}, maximum={"a1": 1})
+    assert shares == {"a1": 1, "a2": 3, "b1": 6} and unplaced == 0
+    shares, unplaced = placement.divide(10, CLUSTERS[:2], maximum={"a1": 2, "a2": 3})
+    assert shares == {"a1": 2, "a2": 3} and unplaced == 5
+    shares, _ = placement.divide(6, CLUSTERS[:3], weights={"cell-a": 1}, maximum={"cell-a": 2})
+    assert shares == {"a1": 2, "a2": 2, "b1": 2}  # weights exhausted: the rest goes where there is room
+
+
+def test_failed_cell_replicas_move_to_the_remaining_clusters():
+    failed = [info("a1", "cell-a", schedulable=False), info("a2", "cell-a", schedulable=False), CLUSTERS[2]]
+    scheduling = {"replicaScheduling": {"type": "Divided", "totalReplicas": 12, "weights": {"cell-a": 2}}}
+    plan = placement.plan(scheduling, failed, template_replicas=1, has_replicas=True)
+    assert plan.targets == {"b1": 12} and plan.unplaced == 0
+
+
+def test_duplicated_and_kinds_without_replicas():
+    assert placement.plan({}, CLUSTERS, template_replicas=3, has_replicas=True).targets == {"a1": 3, "a2": 3, "b1": 3}
+    assert placement.plan({}, CLUSTERS, template_replicas=None, has_replicas=False).targets == {
+        "a1": None, "a2": None, "b1": None}
+    zero = {"replicaScheduling": {"type": "Divided", "totalReplicas": 0}}
+    assert placement.plan(zero, CLUSTERS, template_replicas=1, has_replicas=True).targets == {"a1": 0, "a2": 0, "b1": 0}
+
+
+# --- rendering ----------------------------------------------------------------------
+
+def _render(template, overrides=(), cluster="a1", replicas=2):
+    c = next(x for x in CLUSTERS if x.slug == cluster)
+    return render.render(template, namespace="acme-prod", planned_replicas=replicas, replicas_path="spec.replicas",
+                         overrides=list(overrides), cluster_slug=c.slug, cluster_labels=c.labels, resource_id=7,
+                         generation=3, tenant_slug="acme", env_slug="prod")
+
+
+def test_render_sets_namespace_replicas_and_managed_markers():
+    template = deployment()
+    template["metadata"].update(namespace="elsewhere", resourceVersion="12", uid="u")
+    template["status"] = {"replicas": 1}
+    obj = _render(template)
+    assert obj["metadata"]["namespace"] == "acme-prod" and obj["spec"]["replicas"] == 2
+    assert "status" not in obj and "resourceVersion" not in obj["metadata"]
+    assert obj["metadata"]["labels"]["paas.io/managed-by"] == "paas-federation"
+    assert obj["metadata"]["labels"]["paas.io/federated-resource"] == "7"
+    assert obj["metadata"]["annotations"]["paas.io/generation"] == "3"
+    assert template["metadata"]["namespace"] == "elsewhere"  # the template itself is untouched
+
+
+def test_overrides_apply_only_to_selected_clusters_in_order():
+    overrides = [
+        {"clusters": ["a1"], "operations": [
+            {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "x:2"},
+            {"op": "add", "path": "/spec/template/spec/containers/0/env", "value": [{"name": "A", "value": "1"}]},
+            {"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "B", "value": "2"}}]},
+        {"clusterSelector": {"matchLabels": {"paas.io/zone": "z2"}},
+         "operations": [{"op": "remove", "path": "/spec/template/spec/containers/0/image"}]},
+    ]
+    a1, a2, b1 = (_render(deployment(), overrides, cluster=c) for c in ("a1", "a2", "b1"))
+    container = a1["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "x:2" and [e["name"] for e in container["env"]] == ["A", "B"]
+    assert a2["spec"]["template"]["spec"]["containers"][0]["image"] == "x:1"
+    assert "image" not in b1["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_override_on_a_missing_path_names_the_operation():
+    overrides = [{"clusters": ["b1"], "operations": [{"op": "add", "path": "/a", "value": 1}]},
+                 {"clusters": ["a1"], "operations": [{"op": "replace", "path": "/spec/nope/x", "value": 1}]}]
+    with pytest.raises(render.RenderError) as err:
+        _render(deployment(), overrides)
+    assert err.value.path == "overrides[1].operations[0].path" and "/spec/nope does not exist" in err.value.message
+
+
+def test_hash_is_stable_and_sensitive():
+    one, two = _render(deployment()), _render(deployment())
+    assert render.stable_hash(one) == render.stable_hash(two)
+    assert render.stable_hash(one) != render.stable_hash(_render(deployment(), replicas=3))
+
+
+def test_namespace_names_are_dns_labels():
+    assert render.namespace_for("acme", "prod") == "acme-prod"
+    long = render.namespace_for("a" * 40, "b" * 40)
+    assert len(long) <= 63 and long != render.namespace_for("a" * 40, "b" * 39 + "c")
+
+
+def test_secret_values_are_redacted_and_restored():
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}}
+    shown = render.redact_template("Secret", secret)
+    assert shown["data"] == {"k": "***"} and secret["data"]["k"] == "c2VjcmV0"
+    edited = {**shown, "data": {"k": "***", "new": "eA=="}}
+    assert render.restore_redacted("Secret", edited, secret)["data"] == {"k": "c2VjcmV0", "new": "eA=="}
+
+
+# --- validation ---------------------------------------------------------------------
+
+def _error(call) -> DomainError:
+    with pytest.raises(DomainError) as err:
+        call()
+    return err.value
+
+
+def test_template_validation_names_the_field():
+    assert _error(lambda: validation.validate_template(DEPLOYMENT, "web", {**deployment(), "kind": "Pod"})).field \
+        == "template.kind"
+    assert _error(lambda: validation.validate_template(DEPLOYMENT, "web", {**deployment(), "apiVersion": "v1"})
+                  ).field == "template.apiVersion"
+    assert _error(lambda: validation.validate_template(DEPLOYMENT, "other", deployment())).field \
+        == "template.metadata.name"
+    assert _error(lambda: validation.validate_template(DEPLOYMENT, "Bad_Name", deployment())).field == "name"
+    bad = deployment()
+    bad["spec"]["replicas"] = "three"
+    assert _error(lambda: validation.validate_template(DEPLOYMENT, "web", bad)).field == "template.spec.replicas"
+    bad = deployment()
+    bad["metadata"]["labels"] = {"paas.io/managed-by": "me"}
+    assert _error(lambda: validation.validate_template(DEPLOYMENT, "web", bad)).field.startswith(
+        "template.metadata.labels")
+    template = deployment()
+    template["metadata"]["namespace"] = "kube-system"
+    assert "namespace" not in validation.validate_template(DEPLOYMENT, "web", template)["metadata"]
+
+
+def test_placement_validation_names_the_field():
+    error = _error(lambda: validation.validate_placement(
+        {"replicaScheduling": {"type": "Divided", "totalReplicas": 3, "weights": {"sim-9": 1}}}, DEPLOYMENT, topology()))
+    assert error.field == "placement.replicaScheduling.weights.sim-9"
+    assert error.message == "placement.replicaScheduling.weights.sim-9: unknown cluster"
+    error = _error(lambda: validation.validate_placement({"clusters": ["c1"]}, DEPLOYMENT, topology()))
+    assert error.field == "placement.clusters[0]" and "not bound to environment acme/prod" in error.message
+    assert _error(lambda: validation.validate_placement({"cells": ["nope"]}, DEPLOYMENT, topology())).field \
+        == "placement.cells[0]"
+    assert _error(lambda: validation.validate_placement({"where": 1}, DEPLOYMENT, topology())).field == "placement.where"
+    assert _error(lambda: validation.validate_placement(
+        {"replicaScheduling": {"type": "Divided", "totalReplicas": 3}}, CONFIGMAP, topology())).field \
+        == "placement.replicaScheduling.type"
+    assert _error(lambda: validation.validate_placement(
+        {"replicaScheduling": {"type": "Divided", "totalReplicas": 2, "min": {"a1": 3}}}, DEPLOYMENT, topology())
+    ).field == "placement.replicaScheduling.min"
+    assert _error(lambda: validation.validate_placement(
+        {"labelSelector": {"matchLabels": {"gpu": "none"}}}, DEPLOYMENT, topology())).field == "placement"
+    unbound = [info(c.slug, c.cell, bound=False) for c in CLUSTERS]
+    assert "not bound to any cell" in _error(lambda: validation.validate_placement({}, DEPLOYMENT, topology(unbound))
+                                             ).message
+    ok = validation.validate_placement({"cells": ["cell-a"], "replicaScheduling": {
+        "type": "Divided", "totalReplicas": 4, "weights": {"cell-a": 1}, "max": {"a1": 3}}}, DEPLOYMENT, topology())
+    assert ok["replicaScheduling"]["max"] == {"a1": 3}
+
+
+def test_override_validation_names_the_field():
+    def check(overrides):
+        return _error(lambda: validation.validate_overrides(overrides, topology())).field
+
+    ops = [{"op": "replace", "path": "/spec/replicas", "value": 1}]
+    assert check([{"clusters": ["a1"], "operations": ops}, {"operations": ops}]) == "overrides[1]"
+    assert check([{"clusters": ["zz"], "operations": ops}]) == "overrides[0].clusters[0]"
+    assert check([{"clusters": ["a1"], "operations": [ops[0], {"op": "move", "path": "/x"}]}]) \
+        == "overrides[0].operations[1].op"
+    assert check([{"clusters": ["a1"], "operations": [{"op": "add", "path": "spec"}]}]) \
+        == "overrides[0].operations[0].path"
+    assert check([{"clusters": ["a1"], "operations": [{"op": "replace", "path": "/metadata/name", "value": "x"}]}]) \
+        == "overrides[0].operations[0].path"
+    assert check([{"clusters": ["a1"], "operations": [{"op": "add", "path": "/spec/x"}]}]) \
+        == "overrides[0].operations[0].value"
+    assert check([{"clusterSelector": {"matchLabels": {"a": 1}}, "operations": ops}]) \
+        == "overrides[0].clusterSelector.matchLabels"
+
+
+def test_check_renders_refuses_an_override_that_cannot_apply():
+    overrides = validation.validate_overrides(
+        [{"clusters": ["b1"], "operations": [{"op": "replace", "path": "/spec/missing", "value": 1}]}], topology())
+    plan = placement.plan({}, CLUSTERS, template_replicas=1, has_replicas=True)
+    error = _error(lambda: validation.check_renders(ftype=DEPLOYMENT, template=deployment(), overrides=overrides,
+                                                    plan=plan, topology=topology(), namespace="acme-prod"))
+    assert error.field == "overrides[0].operations[0].path" and "b1" in error.message
