@@ -40,6 +40,9 @@ OPERATOR_CLUSTER_PERMISSIONS = [
     "view_platformswitch", "change_platformswitch", "stop_all_propagation",
 ]
 
+OPERATOR_FEDERATION_PERMISSIONS = ["view_federatedtype", "add_federatedtype", "change_federatedtype",
+                                   "view_federatedresource", "view_propagation", "view_membernamespace"]
+
 DEMO_TENANTS = [
     ("acme", "Acme Payments", "Card acquiring and settlement services.",
      [("owner", Role.OWNER), ("admin", Role.ADMIN), ("developer", Role.DEVELOPER),
@@ -52,7 +55,8 @@ def _operator_group() -> Group:
     group, _ = Group.objects.get_or_create(name=OPERATOR_GROUP)
     group.permissions.set(Permission.objects.filter(
         Q(content_type__app_label="tenants", codename__in=OPERATOR_PERMISSIONS)
-        | Q(content_type__app_label="clusters", codename__in=OPERATOR_CLUSTER_PERMISSIONS)))
+        | Q(content_type__app_label="clusters", codename__in=OPERATOR_CLUSTER_PERMISSIONS)
+        | Q(content_type__app_label="federation", codename__in=OPERATOR_FEDERATION_PERMISSIONS)))
     return group
 
 

