@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 
 class CredentialsUnreadable(Exception):
@@ -40,4 +41,4 @@ def decrypt(token: bytes | memoryview) -> str:
     try:
         return _current().decrypt(bytes(token)).decode("utf-8")
     except InvalidToken as exc:
-        raise CredentialsUnreadable("Cluster credentials cannot be decrypted with the configured key.") from exc
+        raise CredentialsUnreadable(_("Cluster credentials cannot be decrypted with the configured key.")) from exc

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import yaml
 from django.conf import settings
+from django.utils.translation import gettext as _
 from kubernetes import client as k8s
 from kubernetes.config.kube_config import KubeConfigLoader
 from urllib3.util.retry import Retry
@@ -41,25 +42,26 @@ def parse_kubeconfig(text: str) -> ParsedKubeconfig:
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise KubeconfigInvalid(f"Not valid YAML: {exc.__class__.__name__}.") from None
+        raise KubeconfigInvalid(_("Not valid YAML: %(error)s.") % {"error": exc.__class__.__name__}) from None
     if not isinstance(config, dict) or config.get("kind", "Config") != "Config":
-        raise KubeconfigInvalid("Not a kubeconfig (expected kind: Config).")
+        raise KubeconfigInvalid(_("Not a kubeconfig (expected kind: Config)."))
     for section in ("clusters", "contexts", "users"):
         if not isinstance(config.get(section), list) or not config[section]:
-            raise KubeconfigInvalid(f"The kubeconfig has no '{section}' entries.")
+            raise KubeconfigInvalid(_("The kubeconfig has no '%(section)s' entries.") % {"section": section})
     context_name = config.get("current-context") or config["contexts"][0].get("name")
     contexts = {c.get("name"): c.get("context") or {} for c in config["contexts"]}
     if context_name not in contexts:
-        raise KubeconfigInvalid(f"current-context '{context_name}' is not among the contexts.")
+        raise KubeconfigInvalid(_("current-context '%(context)s' is not among the contexts.")
+                                % {"context": context_name})
     cluster_name = contexts[context_name].get("cluster")
     clusters = {c.get("name"): c.get("cluster") or {} for c in config["clusters"]}
     server = clusters.get(cluster_name, {}).get("server", "")
     if not server.startswith(("https://", "http://")):
-        raise KubeconfigInvalid("The context's cluster has no https:// or http:// server address.")
+        raise KubeconfigInvalid(_("The context's cluster has no https:// or http:// server address."))
     try:
         KubeConfigLoader(config_dict=config, active_context=context_name).load_and_set(k8s.Configuration())
     except Exception as exc:  # the loader raises ConfigException and friends
-        raise KubeconfigInvalid(f"The kubeconfig cannot be loaded: {str(exc)[:200]}") from None
+        raise KubeconfigInvalid(_("The kubeconfig cannot be loaded: %(error)s") % {"error": str(exc)[:200]}) from None
     return ParsedKubeconfig(server=server, context=context_name, config=config)
 
 

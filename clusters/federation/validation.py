@@ -42,7 +42,20 @@ class Topology:
 
 
 def fail(path: str, problem: str):
-    raise DomainError(f"{path}: {problem}", field=path)
+    raise DomainError(_("%(path)s: %(problem)s") % {"path": path, "problem": problem}, field=path)
+
+
+def _unknown(kind: str) -> str:
+    return {"cluster": _("unknown cluster"), "cell": _("unknown cell"), "zone": _("unknown zone"),
+            "region": _("unknown region")}[kind]
+
+
+def _not_bound(kind: str) -> str:
+    # One sentence per kind: translations need the noun inside the sentence, not interpolated.
+    return {"cluster": _("cluster %(slug)s is not bound to environment %(env)s"),
+            "cell": _("cell %(slug)s is not bound to environment %(env)s"),
+            "zone": _("zone %(slug)s is not bound to environment %(env)s"),
+            "region": _("region %(slug)s is not bound to environment %(env)s")}[kind]
 
 
 # --- template ---------------------------------------------------------------------
@@ -98,10 +111,9 @@ def _check_slug(topology: Topology, kind: str, slug, path: str) -> None:
     attr = {"cluster": "slug", "cell": "cell", "zone": "zone", "region": "region"}[kind]
     known = {c.slug for c in topology.clusters} if kind == "cluster" else getattr(topology, kind + "s")
     if slug not in known:
-        fail(path, _("unknown %(kind)s") % {"kind": kind})
+        fail(path, _unknown(kind))
     if not any(getattr(c, attr) == slug for c in topology.bound()):
-        fail(path, _("%(kind)s %(slug)s is not bound to environment %(env)s")
-             % {"kind": kind, "slug": slug, "env": topology.environment})
+        fail(path, _not_bound(kind) % {"slug": slug, "env": topology.environment})
 
 
 def _check_cluster_or_cell(topology: Topology, slug, path: str) -> None:
@@ -110,7 +122,7 @@ def _check_cluster_or_cell(topology: Topology, slug, path: str) -> None:
     elif slug in topology.cells:
         _check_slug(topology, "cell", slug, path)
     else:
-        fail(path, _("unknown cluster"))
+        fail(path, _unknown("cluster"))
 
 
 def _count(value, path: str) -> int:
@@ -265,4 +277,4 @@ def check_renders(*, ftype, template: dict, overrides: list, plan, topology: Top
                    replicas_path=ftype.replicas_path, overrides=overrides, cluster_slug=slug,
                    cluster_labels=cluster.labels, resource_id=0, generation=0)
         except RenderError as exc:
-            fail(exc.path, f"{exc.message} ({_('in cluster %(c)s') % {'c': slug}})")
+            fail(exc.path, _("%(problem)s (in cluster %(c)s)") % {"problem": exc.message, "c": slug})

@@ -36,7 +36,34 @@
     "member.changed": gettext("Member role changed"),
     "member.removed": gettext("Member removed"),
     "quota.updated": gettext("Quota updated"),
-    "token.expired": gettext("API token expired")
+    "token.expired": gettext("API token expired"),
+    "cluster.registered": gettext("Cluster registered"),
+    "cluster.removed": gettext("Cluster removed"),
+    "cluster.cordon": gettext("Cluster cordoned"),
+    "cluster.uncordon": gettext("Cluster uncordoned"),
+    "cluster.propagation.pause": gettext("Propagation to cluster paused"),
+    "cluster.propagation.resume": gettext("Propagation to cluster resumed"),
+    "cluster.health": gettext("Cluster health changed"),
+    "topology.cell.mark_failed": gettext("Cell marked as failed"),
+    "topology.cell.mark_recovered": gettext("Cell marked as recovered"),
+    "topology.zone.mark_failed": gettext("Zone marked as failed"),
+    "topology.zone.mark_recovered": gettext("Zone marked as recovered"),
+    "platform.propagation.stop": gettext("All propagation stopped"),
+    "platform.propagation.resume": gettext("All propagation resumed"),
+    "binding.created": gettext("Environment binding added"),
+    "binding.deleted": gettext("Environment binding removed"),
+    "federation.resource.created": gettext("Federated resource created"),
+    "federation.resource.updated": gettext("Federated resource updated"),
+    "federation.resource.deleted": gettext("Federated resource deleted"),
+    "federation.synced": gettext("Federated resources synced to cluster")
+  };
+
+  // cluster.health carries the new state as a code; show the same words as the cluster pages.
+  var HEALTH = {
+    "unknown": gettext("Unknown"),
+    "healthy": gettext("Healthy"),
+    "unreachable": gettext("Unreachable"),
+    "error": gettext("Error")
   };
 
   var url = (window.location.protocol === "https:" ? "wss://" : "ws://") + window.location.host + "/ws/notifications/";
@@ -63,7 +90,13 @@
     if (event.environment) { details.push(String(event.environment)); }
     if (event.user) { details.push(String(event.user)); }
     if (event.role) { details.push(String(event.role)); }
-    if (event.name) { details.push(String(event.name)); }
+    if (event.cluster) { details.push(String(event.cluster)); }
+    if (event.kind && event.name) {
+      details.push(String(event.kind) + " " + String(event.name));
+    } else if (event.name) {
+      details.push(String(event.name));
+    }
+    if (event.health) { details.push(HEALTH[event.health] || String(event.health)); }
     return details.length ? label + ": " + details.join(" · ") : label;
   }
 
