@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,29 +34,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
+from clusters.simulator.bench import free_port_block
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_ports(count: int) -> int:
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no block of free loopback ports")
 
 
 @contextmanager
 def simulator(count: int):
     """C simulated clusters in a child process; yields {name: kubeconfig path}."""
     state = Path(tempfile.mkdtemp(prefix="fed-bench-"))
-    port = _free_ports(count + 1)
+    port = free_port_block(count + 1)
     names = [f"bench-{i + 1}" for i in range(count)]
     process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
         [sys.executable, "-m", "clusters.simulator", "--clusters", str(count), "--port", str(port),

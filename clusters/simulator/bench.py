@@ -36,7 +36,7 @@ from types import SimpleNamespace
 GIB = 1024 ** 3
 
 
-def _free_ports(count: int) -> int:
+def free_port_block(count: int) -> int:
     """The first of ``count`` consecutive free loopback ports."""
     for _ in range(100):
         with socket.socket() as probe:
@@ -181,7 +181,7 @@ def run_benchmark(nodes: int = 10_000, pods: int = 100_000, requests: int = 50, 
 def _start_simulator(clusters: int, nodes: int, ready_delay: float = 2.0) -> tuple[Path, int, subprocess.Popen]:
     """A simulator child process (its memory is then measured alone); returns once it serves."""
     state = Path(tempfile.mkdtemp(prefix="kubesim-bench-"))
-    port = _free_ports(clusters + 1)
+    port = free_port_block(clusters + 1)
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
         [sys.executable, "-m", "clusters.simulator", "--clusters", str(clusters), "--port", str(port),
          "--admin-port", str(port + clusters), "--state-dir", str(state), "--nodes-per-cluster", str(nodes),
