@@ -1,6 +1,6 @@
 """Reads scoped to what the asking actor may see. Anything outside that scope is
 simply absent, so views answer 404 for another tenant's object, as for a missing one."""
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
@@ -30,6 +30,17 @@ def tenants_with_permission(actor: Actor, codename: str) -> QuerySet[Tenant]:
         return visible
     allowed = [t.pk for t in visible if can(actor, codename, t)]
     return Tenant.objects.filter(pk__in=allowed)
+
+
+def tenants_for_dashboard(actor: Actor) -> QuerySet[Tenant]:
+    """Visible tenants with counts: the user's own first, then others they may see (operators)."""
+    mine = Membership.objects.filter(tenant=OuterRef("pk"), user=actor.user)
+    return (
+        tenants_visible_to(actor)
+        .annotate(env_count=Count("environments", distinct=True),
+                  member_count=Count("memberships", distinct=True), is_mine=Exists(mine))
+        .order_by("-is_mine", "-is_active", "name")
+    )
 
 
 def tenant_get(actor: Actor, slug: str) -> Tenant:

@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 
 from paas.actors import Actor
 
+from .access import has_global_audit
 from .models import AuditEvent
 
 
@@ -15,7 +16,7 @@ def audit_events_visible_to(actor: Actor) -> QuerySet[AuditEvent]:
     user = actor.user
     if user is None or not user.is_active:
         return AuditEvent.objects.none()
-    if actor.token is None and (user.is_superuser or user.has_perm("tenants.view_audit")):
+    if has_global_audit(actor):
         return AuditEvent.objects.all()
     tenant_ids = list(tenants_with_permission(actor, "view_audit").values_list("pk", flat=True))
     return AuditEvent.objects.filter(tenant_id__in=tenant_ids)

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,16 +17,15 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from paas.actors import Actor
+from paas.audit.access import may_audit
 from paas.audit.selectors import audit_events_visible_to
 from paas.permissions import can_create_tenant
 from tenants.context_processors import SESSION_KEY
-from tenants.models import Membership
 from tenants.selectors import (
     environments_visible_to,
     memberships_visible_to,
     tenant_get,
-    tenants_visible_to,
-    tenants_with_permission,
+    tenants_for_dashboard,
     tokens_visible_to,
 )
 
@@ -84,33 +83,17 @@ def set_tenant(request):
     return redirect(safe_next(request, tenant.get_absolute_url()))
 
 
-def _dashboard_tenants(actor: Actor):
-    """The user's own tenants first, then others they may see (operators)."""
-    user = actor.user
-    mine = Membership.objects.filter(tenant=OuterRef("pk"), user=user)
-    return (
-        tenants_visible_to(actor)
-        .annotate(
-            env_count=Count("environments", distinct=True),
-            member_count=Count("memberships", distinct=True),
-            is_mine=Exists(mine),
-        )
-        .order_by("-is_mine", "-is_active", "name")
-    )
-
-
 @login_required
 def dashboard(request):
     actor = Actor.from_request(request)
     user = request.user
-    tenants = _dashboard_tenants(actor)
+    tenants = tenants_for_dashboard(actor)
     roles = dict(memberships_visible_to(actor).filter(user=user).values_list("tenant_id", "role"))
     cards = list(tenants[:DASHBOARD_TENANTS])
     for tenant in cards:
         tenant.my_role = roles.get(tenant.pk)
     now = timezone.now()
-    can_audit = user.is_superuser or user.has_perm("tenants.view_audit") or (
-        tenants_with_permission(actor, "view_audit").exists())
+    can_audit = may_audit(actor)
     tenant_total = tenants.count()
     context = {
         "tenant_cards": cards,
