@@ -307,6 +307,8 @@ LOGGING = {
 CLUSTER_CREDENTIALS_KEY = os.environ.get("CLUSTER_CREDENTIALS_KEY", "")
 KUBE_CLIENT_QPS = float(os.environ.get("KUBE_CLIENT_QPS", "200"))
 KUBE_CLIENT_BURST = int(os.environ.get("KUBE_CLIENT_BURST", "400"))
+# Bearer token Prometheus must present at /metrics; unset: loopback and operators only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Writes in flight per member cluster during one sync.
 FEDERATION_SYNC_CONCURRENCY = int(os.environ.get("FEDERATION_SYNC_CONCURRENCY", "4"))
 

@@ -6,9 +6,13 @@ set (web, workers and beat as separate processes), values are shared through
 prometheus_client's multiprocess files. Queue depth and rows per state are read
 from the database at scrape time, so they are right whichever process serves.
 
-Scraping needs no login, so nothing here carries tenant data: only counts, and
-labels limited to operation/state names.
+Nothing here carries tenant data (only counts, labels limited to operation/state
+names), and still only a scraper may read it: with METRICS_TOKEN set, a request
+must bring it as a bearer token; without it, only loopback and signed-in platform
+operators are served.
 """
+import hmac
+import ipaddress
 import os
 
 from django.db.models import Count, Q
@@ -70,6 +74,34 @@ def exposition() -> bytes:
     return generate_latest(REGISTRY)
 
 
+def scrape_allowed(request) -> tuple[bool, int]:
+    """(allowed, status to answer otherwise) for a scrape request."""
+    from django.conf import settings
+
+    from paas.actors import Actor
+    from paas.permissions import can_platform
+
+    expected = settings.METRICS_TOKEN
+    if expected:
+        scheme, _, presented = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        ok = scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), expected.encode())
+        return ok, 401
+    try:
+        loopback = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        loopback = False
+    user = getattr(request, "user", None)
+    operator = user is not None and user.is_authenticated and can_platform(
+        Actor.for_user(user), "clusters.view_cluster")
+    return loopback or operator, 403
+
+
 @require_GET
 def metrics_view(request):
+    allowed, status = scrape_allowed(request)
+    if not allowed:
+        response = HttpResponse("metrics: not permitted\n", status=status, content_type="text/plain")
+        if status == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -2,6 +2,7 @@
 import time
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from kubernetes import client
 
@@ -177,3 +178,19 @@ def test_metrics_expose_counts_only(topology, ftypes):
     assert "paas_federation_propagation_latency_seconds_bucket" in body
     assert "acme" not in body and "web" not in body
     assert Client().post("/metrics").status_code == 405
+
+
+@pytest.mark.django_db
+def test_metrics_are_not_open_to_everyone(personas, login, settings):
+    remote = {"REMOTE_ADDR": "10.1.2.3"}
+    assert Client(**remote).get("/metrics").status_code == 403
+    assert login(personas["owner"]).get("/metrics", **remote).status_code == 403
+    operator = personas["operator"]
+    operator.user_permissions.add(Permission.objects.get(content_type__app_label="clusters",
+                                                         codename="view_cluster"))
+    assert login(operator).get("/metrics", **remote).status_code == 200
+    settings.METRICS_TOKEN = "scrape-secret-0123456789"
+    assert Client().get("/metrics").status_code == 401  # a token, once set, is needed even on loopback
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    ok = Client(**remote).get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret-0123456789")
+    assert ok.status_code == 200 and b"paas_federation_queue_depth" in ok.content
