@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from clusters.federation import labels, placement, render, validation
+from clusters.federation import labels, placement, render, sensitive, validation
 from clusters.federation.placement import ClusterInfo
 from paas.errors import DomainError
 
@@ -157,12 +157,13 @@ def test_namespace_names_are_dns_labels():
     assert len(long) <= 63 and long != render.namespace_for("a" * 40, "b" * 39 + "c")
 
 
-def test_secret_values_are_redacted_and_restored():
+def test_secret_values_are_masked_and_restored_at_the_same_path():
+    patterns = sensitive.patterns_for(SimpleNamespace(group="", kind="Secret", sensitive_paths=[]))
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}}
-    shown = render.redact_template("Secret", secret)
+    shown = sensitive.mask(secret, patterns)
     assert shown["data"] == {"k": "***"} and secret["data"]["k"] == "c2VjcmV0"
     edited = {**shown, "data": {"k": "***", "new": "eA=="}}
-    assert render.restore_redacted("Secret", edited, secret)["data"] == {"k": "c2VjcmV0", "new": "eA=="}
+    assert sensitive.restore(edited, secret, patterns)["data"] == {"k": "c2VjcmV0", "new": "eA=="}
 
 
 # --- validation ---------------------------------------------------------------------
