@@ -18,7 +18,7 @@ from tenants.models import ApiToken
 
 from ..factories import make_token
 from .conftest import SYSTEM, converge, deployment, sync_all
-from .test_fed_secrets_attack import BASE, FORBIDDEN, OVERRIDES, PASSWORD, SHOWN, TEMPLATE, assert_clean, b64
+from .test_fed_secrets_attack import BASE, FORBIDDEN, OVERRIDES, SHOWN, TEMPLATE, b64
 
 ENV_PATH = "spec.template.spec.containers[*].env[*].value"
 ENV_SECRET, ENV_OVERRIDDEN = "Env-Secret-Value-1234", "Env-Override-Value-5678"
