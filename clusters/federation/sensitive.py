@@ -293,12 +293,18 @@ def values_of(patterns, *, template=None, overrides=None, objects=()) -> set[str
 
 
 def scrub(text: str, values) -> str:
-    """`text` with every known sensitive value replaced by "***" (longest first)."""
+    """`text` with every known sensitive value replaced by "***" (longest first). Error texts are
+    cut to a length before they get here, so a value's beginning at the very end goes too."""
     if not text or not values:
         return text
-    for value in sorted(values, key=len, reverse=True):
+    ordered = sorted(values, key=len, reverse=True)
+    for value in ordered:
         if value in text:
             text = text.replace(value, REDACTED)
+    for value in ordered:
+        for size in range(min(len(value) - 1, len(text)), MIN_SCRUB - 1, -1):
+            if text.endswith(value[:size]):
+                return text[:-size] + REDACTED
     return text
 
 

@@ -220,6 +220,7 @@ def test_scrub_removes_values_and_their_base64_forms():
                                      {"op": "add", "path": "/data/j", "value": "plain-override"}]}])
     text = "refused c2VjcmV0LXZhbHVl (secret-value) and plain-override / cGxhaW4tb3ZlcnJpZGU="
     assert sensitive.scrub(text, values) == "refused *** (***) and *** / ***"
+    assert sensitive.scrub("cut to length: plain-over", values) == "cut to length: ***"  # a truncated value
     before = ({"data": {"k": "a", "j": "b"}}, [])
     after = ({"data": {"k": "a", "j": "c", "n": "d"}}, [])
     assert sensitive.changed_fields(patterns, before=before, after=after) == ["template.data.j", "template.data.n"]
