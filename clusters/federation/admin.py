@@ -2,9 +2,10 @@
 
 Federated resources are written through the portal or the API (services check
 permission, validate, re-plan and audit); types are registered on the
-federation types page. Here operators can look, and enable/disable types with
-an admin action that goes through the service.
+federation types page. Here operators can look, enable/disable types with
+an admin action, and edit a type's sensitive paths; both go through the services.
 """
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +15,7 @@ from paas.errors import DomainError
 from paas.permissions import NotPermitted
 from tenants.selectors import tenants_visible_to
 
-from . import services
+from . import sensitive, services
 from .models import FederatedResource, FederatedType, MemberNamespace, Propagation
 
 
@@ -29,12 +30,38 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class FederatedTypeForm(forms.ModelForm):
+    class Meta:
+        model = FederatedType
+        fields = ["sensitive_paths"]
+        help_texts = {"sensitive_paths": _('A JSON list of dotted paths masked like Secret data, e.g. '
+                                           '["spec.template.spec.containers[*].env[*].value"].')}
+
+    def clean_sensitive_paths(self):
+        try:
+            return sensitive.validate_paths(self.cleaned_data.get("sensitive_paths"))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
 @admin.register(FederatedType)
 class FederatedTypeAdmin(ReadOnlyAdmin):
+    form = FederatedTypeForm
     list_display = ["kind", "api_version", "plural", "source", "enabled", "registered_from"]
     list_filter = ["source", "enabled"]
     search_fields = ["kind", "group", "plural"]
     actions = ["enable", "disable"]
+    fields = ["kind", "group", "version", "plural", "namespaced", "status_fields", "replicas_path", "source",
+              "enabled", "registered_from", "sensitive_paths"]
+    readonly_fields = [f for f in fields if f != "sensitive_paths"]
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("federation.change_federatedtype")
+
+    def save_model(self, request, obj, form, change):
+        # Only sensitive_paths is editable here; the service checks, saves and audits it.
+        services.federated_type_set_sensitive_paths(actor=admin_actor(request), ftype=obj,
+                                                    paths=form.cleaned_data.get("sensitive_paths"))
 
     def _set(self, request, queryset, enabled: bool):
         for ftype in queryset:

@@ -77,12 +77,11 @@ class FederatedResourceForm(forms.Form):
 
     @classmethod
     def for_resource(cls, resource, data=None):
-        from .render import redact_template
+        from .sensitive import shown
 
-        kind = resource.ftype.kind
-        initial = {"template": dump_document(redact_template(kind, resource.template)),
-                   "placement": dump_document(resource.placement),
-                   "overrides": dump_document(redact_template(kind, resource.overrides))}
+        template, overrides = shown(resource)
+        initial = {"template": dump_document(template), "placement": dump_document(resource.placement),
+                   "overrides": dump_document(overrides)}
         return cls(data, initial=initial, creating=False)
 
     def clean_template(self):

@@ -43,6 +43,9 @@ class FederatedType(models.Model):
     status_fields = models.JSONField(_("status fields"), default=list, blank=True)
     # Where the replica count lives ("spec.replicas"); empty for kinds without replicas.
     replicas_path = models.CharField(_("replicas path"), max_length=200, blank=True)
+    # Dotted paths whose values are masked like Secret data everywhere they could be shown,
+    # e.g. "spec.template.spec.containers[*].env[*].value" (see sensitive.py).
+    sensitive_paths = models.JSONField(_("sensitive paths"), default=list, blank=True)
     source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.BUILTIN)
     enabled = models.BooleanField(_("enabled"), default=True)
     registered_from = models.CharField(_("registered from cluster"), max_length=40, blank=True)
@@ -83,7 +86,7 @@ class FederatedType(models.Model):
         return {"group": self.group, "version": self.version, "kind": self.kind, "plural": self.plural,
                 "namespaced": self.namespaced, "status_fields": self.status_fields,
                 "replicas_path": self.replicas_path, "source": self.source, "enabled": self.enabled,
-                "registered_from": self.registered_from}
+                "registered_from": self.registered_from, "sensitive_paths": self.sensitive_paths}
 
 
 class FederatedResource(models.Model):
@@ -120,11 +123,11 @@ class FederatedResource(models.Model):
                                                     "pk": self.pk})
 
     def audit_fields(self) -> dict:
-        from .render import redact_template
+        from .sensitive import shown
 
+        template, overrides = shown(self)
         return {"environment": self.environment.slug, "type": self.ftype.api_version + "/" + self.ftype.kind,
-                "name": self.name, "template": redact_template(self.ftype.kind, self.template),
-                "placement": self.placement, "overrides": redact_template(self.ftype.kind, self.overrides),
+                "name": self.name, "template": template, "placement": self.placement, "overrides": overrides,
                 "generation": self.generation}
 
 

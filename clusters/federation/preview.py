@@ -4,7 +4,10 @@ For every cluster the resource is (or would be) placed on: the rendered object,
 what the cluster holds now (read live through the client), and a unified diff
 of the two as YAML. The live object is compared on the fields the platform sets
 (server defaults and status are left out), so the diff shows real changes.
-Secret values are shown as "***" on both sides.
+Sensitive values (Secret data, fields the type marks) are "***" on both sides and
+in every error text. Previewing needs the permission of the change it previews
+(manage_applications, as for create and update): a preview reads what member
+clusters hold and accepts "***" placeholders, so it is not a read-only view.
 """
 import difflib
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +20,10 @@ from clusters.crypto import CredentialsUnreadable
 from paas.actors import Actor
 from paas.permissions import authorize
 
-from . import kubeio, scheduling
+from . import kubeio, scheduling, sensitive
 from .forms import dump_document
 from .models import FederatedResource, Propagation
-from .render import RenderError, namespace_for, redact_template, render, restore_redacted
+from .render import RenderError, namespace_for, render
 
 State = Propagation.State
 
@@ -57,15 +60,23 @@ def _read(client_error, path):
         return None, kubeio.error_text(exc)
 
 
+def authorize_preview(actor: Actor, resource: FederatedResource) -> None:
+    """The permission of the change previewed (update; create and delete need the same)."""
+    authorize(actor, "manage_applications", resource, action="federation.resource.preview")
+
+
 def preview(*, actor: Actor, resource: FederatedResource, template=None, placement=None,
             overrides=None) -> list[dict]:
     """Per cluster: {cluster, cell, action, replicas, rendered (YAML), diff, error}."""
-    authorize(actor, "view_tenant", resource, action="federation.resource.preview")
-    from .services import validate_input
+    authorize_preview(actor, resource)
+    from .services import validate_input, with_placeholders
 
-    kind, proposed = resource.ftype.kind, any(v is not None for v in (template, placement, overrides))
-    template = resource.template if template is None else restore_redacted(kind, template, resource.template)
-    overrides = resource.overrides if overrides is None else restore_redacted(kind, overrides, resource.overrides)
+    patterns = sensitive.patterns_for(resource.ftype)
+    proposed = any(v is not None for v in (template, placement, overrides))
+    template, overrides = with_placeholders(resource.ftype, template=template, overrides=overrides,
+                                            stored_template=resource.template, stored_overrides=resource.overrides)
+    template = resource.template if template is None else template
+    overrides = resource.overrides if overrides is None else overrides
     placement = resource.placement if placement is None else placement
     if proposed:
         template, placement, overrides, plan, topology = validate_input(
@@ -84,9 +95,13 @@ def preview(*, actor: Actor, resource: FederatedResource, template=None, placeme
     with ThreadPoolExecutor(max_workers=min(8, len(slugs) or 1)) as pool:
         reads = dict(zip(slugs, pool.map(lambda s: _read(clients[s], path), slugs), strict=True))
     generation = resource.generation + (1 if proposed else 0)
+    values = sensitive.values_of(patterns, template=template, overrides=overrides,
+                                 objects=[r[0] for r in reads.values() if r[0] is not None])
+    values |= sensitive.resource_values(resource)
     out = []
     for slug in slugs:
         cluster, (live, error) = clusters[slug], reads[slug]
+        error = sensitive.scrub(error, values)
         entry = {"cluster": slug, "cell": cluster.cell.slug, "replicas": targets.get(slug), "error": error,
                  "rendered": "", "diff": ""}
         desired = None
@@ -98,11 +113,11 @@ def preview(*, actor: Actor, resource: FederatedResource, template=None, placeme
                                  resource_id=resource.pk, generation=generation, tenant_slug=resource.tenant.slug,
                                  env_slug=resource.environment.slug)
             except RenderError as exc:
-                entry.update(action="error", error=str(exc))
+                entry.update(action="error", error=sensitive.scrub(str(exc), values))
                 out.append(entry)
                 continue
-        desired_shown = redact_template(kind, desired)
-        live_shown = redact_template(kind, _project(live, desired) if desired is not None else live)
+        desired_shown = sensitive.mask(desired, patterns)
+        live_shown = sensitive.mask(_project(live, desired) if desired is not None else live, patterns)
         if live_shown is not None and desired is None:
             live_shown = {k: v for k, v in live_shown.items() if k in ("apiVersion", "kind", "metadata")}
             live_shown["metadata"] = {k: live_shown["metadata"].get(k) for k in ("name", "namespace")}

@@ -25,8 +25,6 @@ PROTECTED_PATHS = ("/apiVersion", "/kind", "/metadata/name", "/metadata/namespac
 # Fields a server sets; never part of a template.
 SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation", "selfLink",
                  "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences")
-SECRET_KINDS = ("Secret",)
-REDACTED = "***"
 
 
 class RenderError(ValueError):
@@ -191,51 +189,3 @@ def quota_object(namespace: str, *, cpu_millicores: int, memory_mib: int, epheme
     return {"apiVersion": "v1", "kind": "ResourceQuota",
             "metadata": {"name": QUOTA_NAME, "namespace": namespace, "labels": {MANAGED_BY_LABEL: MANAGER}},
             "spec": {"hard": hard}}
-
-
-# --- secrets -------------------------------------------------------------------------
-
-def _redact_values(mapping):
-    return {k: REDACTED for k in mapping} if isinstance(mapping, dict) else mapping
-
-
-def redact_template(kind: str, value):
-    """Secret data never leaves the database in pages, API answers, diffs or audit rows."""
-    if kind not in SECRET_KINDS:
-        return value
-    if isinstance(value, list):  # overrides
-        return [{**o, "operations": [{**op, "value": REDACTED} if "value" in op else op
-                                     for op in o.get("operations") or ()]} for o in value if isinstance(o, dict)]
-    if not isinstance(value, dict):
-        return value
-    out = dict(value)
-    for key in ("data", "stringData"):
-        if key in out:
-            out[key] = _redact_values(out[key])
-    return out
-
-
-def restore_redacted(kind: str, new, old):
-    """Put back stored secret values that an edit form or API client sent as "***"."""
-    if kind not in SECRET_KINDS:
-        return new
-    if isinstance(new, dict) and isinstance(old, dict):
-        out = dict(new)
-        for key in ("data", "stringData"):
-            if isinstance(new.get(key), dict):
-                kept = old.get(key) if isinstance(old.get(key), dict) else {}
-                out[key] = {k: (kept[k] if v == REDACTED and k in kept else v) for k, v in new[key].items()}
-        return out
-    if isinstance(new, list) and isinstance(old, list):
-        out = []
-        for i, override in enumerate(new):
-            before = old[i] if i < len(old) and isinstance(old[i], dict) else {}
-            ops_before = before.get("operations") or []
-            ops = []
-            for j, op in enumerate((override or {}).get("operations") or ()):
-                if isinstance(op, dict) and op.get("value") == REDACTED and j < len(ops_before):
-                    op = {**op, "value": ops_before[j].get("value")}
-                ops.append(op)
-            out.append({**override, "operations": ops} if isinstance(override, dict) else override)
-        return out
-    return new

@@ -19,9 +19,9 @@ from paas.errors import Conflict, DomainError
 from paas.permissions import authorize, authorize_platform
 from paas.realtime import emit
 
-from . import kubeio, scheduling, validation
+from . import kubeio, scheduling, sensitive, validation
 from .models import FederatedResource, FederatedType
-from .render import namespace_for, restore_redacted
+from .render import namespace_for
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
 SUMMED_STATUS = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
@@ -34,7 +34,31 @@ def _notify(resource: FederatedResource, kind: str) -> None:
                    permission="view_tenant")
 
 
+def with_placeholders(ftype, *, template, overrides, stored_template=None, stored_overrides=None):
+    """(template, overrides) with each "***" replaced by the value stored at the same path of the
+    same stored document; a "***" where nothing secret is stored is a DomainError naming the field."""
+    patterns = sensitive.patterns_for(ftype)
+    if template is not None:
+        template = sensitive.restore(template, stored_template, patterns)
+    if overrides is not None:
+        overrides = sensitive.restore_overrides(overrides, stored_overrides or [], patterns)
+    return template, overrides
+
+
 def validate_input(*, ftype, environment, name, template, placement, overrides):
+    """(template, placement, overrides, plan, topology) — all checked. A message never carries a
+    sensitive value (a validator may quote what it refuses; the value may be a restored secret)."""
+    try:
+        return _validate_input(ftype=ftype, environment=environment, name=name, template=template,
+                               placement=placement, overrides=overrides)
+    except DomainError as exc:
+        values = sensitive.values_of(sensitive.patterns_for(ftype), template=template, overrides=overrides)
+        exc.message = sensitive.scrub(exc.message, values)
+        exc.args = (exc.message,)
+        raise
+
+
+def _validate_input(*, ftype, environment, name, template, placement, overrides):
     """(template, placement, overrides, plan, topology) — all checked."""
     if not ftype.enabled:
         raise DomainError(_("ftype: %(kind)s is not enabled for federation") % {"kind": ftype.kind}, field="ftype")
@@ -56,6 +80,7 @@ def federated_resource_create(*, actor: Actor, environment, ftype: FederatedType
     authorize(actor, "manage_applications", environment, action="federation.resource.create")
     if not name and isinstance(template, dict) and isinstance(template.get("metadata"), dict):
         name = template["metadata"].get("name", "")
+    template, overrides = with_placeholders(ftype, template=template, overrides=overrides)
     template, placement, overrides, plan, topology = validate_input(
         ftype=ftype, environment=environment, name=name, template=template, placement=placement,
         overrides=overrides)
@@ -83,10 +108,11 @@ def federated_resource_update(*, actor: Actor, resource: FederatedResource, temp
                     .select_related("ftype", "environment__tenant", "tenant").get(pk=resource.pk))
         if resource.deleting:
             raise Conflict(_("This resource is being deleted."))
-        kind = resource.ftype.kind
-        new_template = resource.template if template is None else restore_redacted(kind, template, resource.template)
-        new_overrides = (resource.overrides if overrides is None
-                         else restore_redacted(kind, overrides, resource.overrides))
+        new_template, new_overrides = with_placeholders(
+            resource.ftype, template=template, overrides=overrides, stored_template=resource.template,
+            stored_overrides=resource.overrides)
+        new_template = resource.template if new_template is None else new_template
+        new_overrides = resource.overrides if new_overrides is None else new_overrides
         new_template, new_placement, new_overrides, plan, topology = validate_input(
             ftype=resource.ftype, environment=resource.environment, name=resource.name, template=new_template,
             placement=resource.placement if placement is None else placement, overrides=new_overrides)
@@ -94,11 +120,16 @@ def federated_resource_update(*, actor: Actor, resource: FederatedResource, temp
         if (new_template, new_placement, new_overrides) == (resource.template, resource.placement,
                                                             resource.overrides):
             return resource
+        secrets_changed = sensitive.changed_fields(
+            sensitive.patterns_for(resource.ftype), before=(resource.template, resource.overrides),
+            after=(new_template, new_overrides))
         resource.template, resource.placement, resource.overrides = new_template, new_placement, new_overrides
         resource.generation += 1
         resource.save(update_fields=["template", "placement", "overrides", "generation", "updated_at"])
         touched = scheduling.apply_plan(resource, plan, topology)
         old, new = diff(before, resource.audit_fields())
+        if secrets_changed:  # masked, a changed secret would look unchanged
+            new["sensitive_changed"] = secrets_changed
         audit_record(actor=actor, action="federation.resource.update", target=resource, before=old, after=new)
         _notify(resource, "federation.resource.updated")
         scheduling.enqueue_sync(touched)
@@ -196,4 +227,21 @@ def federated_type_set_enabled(*, actor: Actor, ftype: FederatedType, enabled: b
         ftype.save(update_fields=["enabled", "updated_at"])
         audit_record(actor=actor, action="federation.type.update", target=ftype,
                      before={"enabled": not enabled}, after={"enabled": enabled})
+    return ftype
+
+
+def federated_type_set_sensitive_paths(*, actor: Actor, ftype: FederatedType, paths) -> FederatedType:
+    """Mark fields of a type sensitive: masked like Secret data from now on (what was shown or
+    audited before stays as it was)."""
+    authorize_platform(actor, "federation.change_federatedtype", ftype, action="federation.type.update")
+    paths = sensitive.validate_paths(paths)
+    with transaction.atomic():
+        ftype = FederatedType.objects.select_for_update().get(pk=ftype.pk)
+        if ftype.sensitive_paths == paths:
+            return ftype
+        before = list(ftype.sensitive_paths)
+        ftype.sensitive_paths = paths
+        ftype.save(update_fields=["sensitive_paths", "updated_at"])
+        audit_record(actor=actor, action="federation.type.update", target=ftype,
+                     before={"sensitive_paths": before}, after={"sensitive_paths": paths})
     return ftype

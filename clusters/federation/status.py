@@ -21,7 +21,7 @@ from clusters import kube
 from clusters.crypto import CredentialsUnreadable
 from clusters.models import Cluster
 
-from . import kubeio
+from . import kubeio, sensitive
 from .bulk import update_rows
 from .models import FederatedResource, FederatedType, Propagation
 from .render import MANAGED_BY_LABEL, MANAGER, RESOURCE_LABEL, get_path, namespace_for
@@ -120,7 +120,9 @@ def collect_status(cluster_id: int) -> dict:
                 version = item["metadata"].get("resourceVersion", "")
                 if version == row.observed_resource_version:
                     continue
-                row.status = {p: v for p in ftype.status_fields if (v := get_path(item, p)) is not None}
+                row.status = sensitive.mask_status(
+                    {p: v for p in ftype.status_fields if (v := get_path(item, p)) is not None},
+                    sensitive.patterns_for(ftype))
                 row.observed_resource_version, row.status_updated_at = version, timezone.now()
                 updated.append(row)
     except (kubeio.ClusterUnreachable, CredentialsUnreadable, ApiException) as exc:

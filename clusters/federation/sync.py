@@ -14,6 +14,7 @@ other clusters are synced by other tasks and never wait on it.
 """
 import logging
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -27,7 +28,7 @@ from clusters import kube
 from clusters.crypto import CredentialsUnreadable
 from clusters.models import Cluster, PlatformSwitch
 
-from . import kubeio, record
+from . import kubeio, record, sensitive
 from .models import MemberNamespace, Propagation
 from .render import (
     RenderError,
@@ -103,10 +104,15 @@ def desired_namespace(environment) -> tuple[str, list[dict], str]:
     return name, objects, stable_hash(objects)
 
 
-def status_of(obj: dict | None, fields: list[str]) -> dict:
+def status_of(obj: dict | None, fields: list[str], patterns=()) -> dict:
     if not obj:
         return {}
-    return {path: value for path in fields if (value := get_path(obj, path)) is not None}
+    return sensitive.mask_status({path: value for path in fields if (value := get_path(obj, path)) is not None},
+                                 patterns)
+
+
+def _secrets_of(job: "Job") -> set[str]:
+    return sensitive.resource_values(job.row.resource, objects=[job.obj] if job.obj else [])
 
 
 class ClusterSync:
@@ -177,14 +183,22 @@ class ClusterSync:
                          generation=resource.generation, tenant_slug=resource.tenant.slug,
                          env_slug=resource.environment.slug)
         except RenderError as exc:
-            return Outcome(row, "error", error=str(exc))
+            return Outcome(row, "error", error=sensitive.scrub(str(exc), sensitive.resource_values(resource)))
         digest = content_hash(obj)
         if digest == row.applied_hash and row.state == State.APPLIED:
             return Outcome(row, "unchanged", hash=digest)
         return Job(row, "apply", path, obj, digest)
 
     def execute(self, job: "Job") -> Outcome:
-        """One call; a cluster found unreachable fails this and every later job without calling."""
+        """One call; a cluster found unreachable fails this and every later job without calling.
+        An error text is stored and shown: a member cluster may quote the object it refuses, so
+        sensitive values are scrubbed from it (and from the log line)."""
+        outcome = self._execute(job)
+        if outcome.kind == "error" and outcome.error:
+            outcome.error = sensitive.scrub(outcome.error, _secrets_of(job))
+        return outcome
+
+    def _execute(self, job: "Job") -> Outcome:
         row = job.row
         if self.unreachable_message:
             return Outcome(row, "error", error=self.unreachable_message)
@@ -201,11 +215,13 @@ class ClusterSync:
             self.unreachable_message = f"cluster unreachable: {exc}"
             return Outcome(row, "error", error=self.unreachable_message)
         except Exception as exc:  # an unexpected answer must be recorded on its row, not abort the run
-            logger.exception("sync of %s: %s %s failed", self.cluster.slug, job.action, job.path)
+            logger.error("sync of %s: %s %s failed\n%s", self.cluster.slug, job.action, job.path,
+                         sensitive.scrub("".join(traceback.format_exception(exc)), _secrets_of(job)))
             return Outcome(row, "error", error=f"{exc.__class__.__name__}: {str(exc)[:300]}")
         return Outcome(row, "applied", hash=job.digest, at=time.time(),
                        resource_version=(live or {}).get("metadata", {}).get("resourceVersion", ""),
-                       status=status_of(live, row.resource.ftype.status_fields))
+                       status=status_of(live, row.resource.ftype.status_fields,
+                                        sensitive.patterns_for(row.resource.ftype)))
 
     def process(self, rows: list[Propagation]) -> None:
         jobs = []

@@ -11,6 +11,7 @@ urlpatterns = [
     path("-/types/", views_ops.type_list, name="types"),
     path("-/types/register/", views_ops.type_register, name="type-register"),
     path("-/types/<int:pk>/toggle/", views_ops.type_toggle, name="type-toggle"),
+    path("-/types/<int:pk>/sensitive/", views_ops.type_sensitive, name="type-sensitive"),
     path("<slug:slug>/", views.tenant_home, name="tenant"),
     path("<slug:slug>/<slug:env>/", views.resource_list, name="list"),
     path("<slug:slug>/<slug:env>/new/", views.resource_create, name="create"),

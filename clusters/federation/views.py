@@ -17,8 +17,9 @@ from tenants.views._common import ensure, environment_order, is_htmx, load_tenan
 
 from . import discovery, selectors, services
 from .forms import FederatedResourceForm, dump_document
-from .preview import preview
-from .render import namespace_for, redact_template
+from .preview import authorize_preview, preview
+from .render import namespace_for
+from .sensitive import shown
 
 
 def _scope(request, slug, env):
@@ -134,11 +135,11 @@ def _status_context(resource) -> dict:
 @login_required
 def resource_detail(request, slug, env, pk):
     actor, tenant, environment, resource = _resource(request, slug, env, pk)
-    kind = resource.ftype.kind
+    template, overrides = shown(resource)
     context = _context(actor, tenant, environment, **_status_context(resource),
-                       template_yaml=dump_document(redact_template(kind, resource.template)),
+                       template_yaml=dump_document(template),
                        placement_yaml=dump_document(resource.placement) or "{}",
-                       overrides_yaml=dump_document(redact_template(kind, resource.overrides)) or "[]",
+                       overrides_yaml=dump_document(overrides) or "[]",
                        is_service=discovery.is_service(resource))
     return render(request, "federation/detail.html", context)
 
@@ -155,6 +156,7 @@ def resource_preview(request, slug, env, pk):
     """GET: what the saved resource renders to per cluster vs. what each holds now.
     POST (from the edit form): the same for the submitted, unsaved change."""
     actor, tenant, environment, resource = _resource(request, slug, env, pk)
+    authorize_preview(actor, resource)  # before the form is read: a refused preview learns nothing
     proposed, error, entries = {}, None, []
     if request.method == "POST":
         form = FederatedResourceForm.for_resource(resource, request.POST)

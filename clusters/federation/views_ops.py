@@ -1,5 +1,6 @@
 """Operator pages: the federated types, registering a CRD read from a member
-cluster, and enabling/disabling a type. Platform permissions only (tokens never)."""
+cluster, enabling/disabling a type and marking its sensitive fields. Platform
+permissions only (tokens never)."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -72,4 +73,20 @@ def type_toggle(request, pk):
         messages.success(request, _("%(kind)s is enabled for federation.") % {"kind": ftype.kind})
     else:
         messages.success(request, _("%(kind)s is disabled: no new resources of this type.") % {"kind": ftype.kind})
+    return redirect("federation:types")
+
+
+@login_required
+@require_POST
+def type_sensitive(request, pk):
+    """Set the type's sensitive paths: one dotted path per line of the textarea."""
+    actor = _operator(request, CHANGE)
+    ftype = selectors.type_get(actor, pk)
+    paths = [line.strip() for line in request.POST.get("sensitive_paths", "").splitlines() if line.strip()]
+    try:
+        ftype = services.federated_type_set_sensitive_paths(actor=actor, ftype=ftype, paths=paths)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("%(kind)s: sensitive fields saved.") % {"kind": ftype.kind})
     return redirect("federation:types")

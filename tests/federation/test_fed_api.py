@@ -40,7 +40,8 @@ def test_permission_matrix(personas, resource, who, read, write):
     assert client.get(BASE).status_code == read
     assert client.get(f"{BASE}{resource.pk}/").status_code == read
     assert client.get(f"{BASE}{resource.pk}/status/").status_code == read
-    assert client.get(f"{BASE}{resource.pk}/preview/").status_code == read
+    # A preview is refused like the change it previews.
+    assert client.get(f"{BASE}{resource.pk}/preview/").status_code == (200 if write == 201 else write)
     assert client.post(BASE, body(), format="json").status_code == write
     patched = client.patch(f"{BASE}{resource.pk}/", {"placement": {"cells": ["cell-a"]}}, format="json")
     assert patched.status_code == (200 if write == 201 else write)
@@ -154,4 +155,5 @@ def test_outsiders_and_anonymous_get_nothing(personas, resource):
     anonymous = APIClient()
     assert anonymous.get(BASE).status_code == 401
     assert anonymous.get("/api/v1/federated-types/").status_code == 401
-    assert api(personas["viewer"]).post(f"{BASE}{resource.pk}/preview/", {}, format="json").status_code == 200
+    refused = api(personas["viewer"]).post(f"{BASE}{resource.pk}/preview/", {}, format="json")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from clusters.federation import labels, placement, render, validation
+from clusters.federation import labels, placement, render, sensitive, validation
 from clusters.federation.placement import ClusterInfo
 from paas.errors import DomainError
 
@@ -157,12 +157,73 @@ def test_namespace_names_are_dns_labels():
     assert len(long) <= 63 and long != render.namespace_for("a" * 40, "b" * 39 + "c")
 
 
-def test_secret_values_are_redacted_and_restored():
+def test_secret_values_are_masked_and_restored_at_the_same_path():
+    patterns = sensitive.patterns_for(SimpleNamespace(group="", kind="Secret", sensitive_paths=[]))
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}}
-    shown = render.redact_template("Secret", secret)
+    shown = sensitive.mask(secret, patterns)
     assert shown["data"] == {"k": "***"} and secret["data"]["k"] == "c2VjcmV0"
     edited = {**shown, "data": {"k": "***", "new": "eA=="}}
-    assert render.restore_redacted("Secret", edited, secret)["data"] == {"k": "c2VjcmV0", "new": "eA=="}
+    assert sensitive.restore(edited, secret, patterns)["data"] == {"k": "c2VjcmV0", "new": "eA=="}
+
+
+SECRET_TYPE = SimpleNamespace(group="", kind="Secret", sensitive_paths=["metadata.annotations.token"])
+
+
+def test_sensitive_paths_are_parsed_without_list_positions():
+    assert sensitive.parse("spec.containers[*].env[*].value") == ("spec", "containers", "*", "env", "*", "value")
+    assert sensitive.parse("data.*") == ("data", "*")
+    for bad in ("", "a..b", "spec.containers[0].env", "spec.0.x", "a[1]", 7):
+        with pytest.raises(sensitive.PathError):
+            sensitive.parse(bad)
+    assert _error(lambda: sensitive.validate_paths(["ok.path", "a..b"])).field == "sensitive_paths[1]"
+
+
+def test_masking_follows_paths_in_templates_overrides_and_status():
+    patterns = sensitive.patterns_for(SECRET_TYPE)
+    template = {"kind": "Secret", "type": "Opaque", "metadata": {"name": "s", "annotations": {"token": "t0k3n"}},
+                "data": {"k": "c2VjcmV0"}}
+    assert sensitive.mask(template, patterns) == {**template, "metadata": {
+        "name": "s", "annotations": {"token": "***"}}, "data": {"k": "***"}}
+    overrides = [{"clusters": ["a"], "operations": [
+        {"op": "add", "path": "/data", "value": {"k": "x", "j": "y"}},
+        {"op": "add", "path": "/data", "value": "a-string-where-the-map-belongs"},
+        {"op": "add", "path": "/metadata/labels/x", "value": "visible"},
+        {"op": "add", "path": "not-a-pointer", "value": "hidden"},
+        {"op": "remove", "path": "/data/k"}]}]
+    ops = sensitive.mask_overrides(overrides, patterns)[0]["operations"]
+    assert [op.get("value") for op in ops] == [{"k": "***", "j": "***"}, "***", "visible", "***", None]
+    assert sensitive.mask_status({"data.k": "v", "status.ready": 1}, patterns) == {"data.k": "***", "status.ready": 1}
+
+
+def test_placeholders_restore_only_from_the_same_path_of_the_same_document():
+    patterns = sensitive.patterns_for(SECRET_TYPE)
+    stored = [{"clusters": ["b", "a"], "operations": [{"op": "replace", "path": "/data/k", "value": "djE="}]}]
+    same = [{"clusters": ["a", "b"], "operations": [{"op": "add", "path": "/data/k", "value": "***"}]}]
+    assert sensitive.restore_overrides(same, stored, patterns)[0]["operations"][0]["value"] == "djE="
+    for other in ([{"clusters": ["a"], "operations": [{"op": "add", "path": "/data/k", "value": "***"}]}],
+                  [{"clusters": ["a", "b"], "operations": [{"op": "add", "path": "/data/j", "value": "***"}]}],
+                  [{"clusters": ["a", "b"], "operations": [{"op": "add", "path": "bad", "value": "***"}]}],
+                  ["***"]):
+        with pytest.raises(DomainError):
+            sensitive.restore_overrides(other, stored, patterns)
+    with pytest.raises(DomainError) as err:
+        sensitive.restore({"data": {"k": "***"}}, None, patterns)  # nothing stored yet (a create)
+    assert err.value.field == "template.data.k"
+    literal = {"metadata": {"labels": {"x": "***"}}}  # a stored literal "***" may be kept as it is
+    assert sensitive.restore(literal, literal, patterns) == literal
+
+
+def test_scrub_removes_values_and_their_base64_forms():
+    patterns = sensitive.patterns_for(SECRET_TYPE)
+    values = sensitive.values_of(patterns, template={"data": {"k": "c2VjcmV0LXZhbHVl", "tiny": "eA=="}},
+                                 overrides=[{"clusters": ["a"], "operations": [
+                                     {"op": "add", "path": "/data/j", "value": "plain-override"}]}])
+    text = "refused c2VjcmV0LXZhbHVl (secret-value) and plain-override / cGxhaW4tb3ZlcnJpZGU="
+    assert sensitive.scrub(text, values) == "refused *** (***) and *** / ***"
+    assert sensitive.scrub("cut to length: plain-over", values) == "cut to length: ***"  # a truncated value
+    before = ({"data": {"k": "a", "j": "b"}}, [])
+    after = ({"data": {"k": "a", "j": "c", "n": "d"}}, [])
+    assert sensitive.changed_fields(patterns, before=before, after=after) == ["template.data.j", "template.data.n"]
 
 
 # --- validation ---------------------------------------------------------------------

@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .. import sensitive
 from ..models import FederatedResource, FederatedType, Propagation
-from ..render import redact_template
 
 
 class FederatedTypeSerializer(serializers.ModelSerializer):
@@ -18,7 +18,8 @@ class FederatedTypeSerializer(serializers.ModelSerializer):
     class Meta:
         model = FederatedType
         fields = ["id", "api_version", "group", "version", "kind", "plural", "namespaced", "status_fields",
-                  "replicas_path", "source", "enabled", "registered_from", "created_at", "updated_at"]
+                  "replicas_path", "sensitive_paths", "source", "enabled", "registered_from", "created_at",
+                  "updated_at"]
         read_only_fields = fields
 
 
@@ -27,8 +28,11 @@ class RegisterCrdSerializer(serializers.Serializer):
     crd = serializers.CharField(help_text=_("Name of the CustomResourceDefinition, e.g. widgets.example.com."))
 
 
-class TypeEnabledSerializer(serializers.Serializer):
-    enabled = serializers.BooleanField()
+class TypeUpdateSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(required=False)
+    sensitive_paths = serializers.ListField(
+        child=serializers.CharField(), required=False, max_length=100,
+        help_text=_("Dotted paths masked like Secret data, e.g. spec.template.spec.containers[*].env[*].value."))
 
 
 class PropagationSerializer(serializers.ModelSerializer):
@@ -61,11 +65,11 @@ class FederatedResourceSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.JSONField())
     def get_template(self, obj):
-        return redact_template(obj.ftype.kind, obj.template)
+        return sensitive.mask(obj.template, sensitive.patterns_for(obj.ftype))
 
     @extend_schema_field(serializers.JSONField())
     def get_overrides(self, obj):
-        return redact_template(obj.ftype.kind, obj.overrides)
+        return sensitive.mask_overrides(obj.overrides, sensitive.patterns_for(obj.ftype))
 
 
 class FederatedResourceDetailSerializer(FederatedResourceSerializer):

@@ -18,7 +18,7 @@ from tenants.selectors import environments_visible_to
 
 from .. import discovery, selectors, services
 from ..models import FederatedResource, FederatedType
-from ..preview import preview
+from ..preview import authorize_preview, preview
 from . import serializers as s
 
 
@@ -56,12 +56,18 @@ class FederatedTypeViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveMod
         ftype = services.federated_type_register_crd(actor=self.actor, cluster=cluster, crd_name=data["crd"])
         return Response(self.render(s.FederatedTypeSerializer, ftype), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.TypeEnabledSerializer, responses=s.FederatedTypeSerializer)
+    @extend_schema(request=s.TypeUpdateSerializer, responses=s.FederatedTypeSerializer)
     def partial_update(self, request, *args, **kwargs):
-        """Enable or disable a type (platform operators only)."""
+        """Enable or disable a type, or set its sensitive paths (platform operators only)."""
         ftype = self.get_object()
-        enabled = self.validated(s.TypeEnabledSerializer)["enabled"]
-        ftype = services.federated_type_set_enabled(actor=self.actor, ftype=ftype, enabled=enabled)
+        data = self.validated(s.TypeUpdateSerializer, partial=True)
+        if not data:
+            raise DomainError(_("Give enabled and/or sensitive_paths."))
+        if "sensitive_paths" in data:
+            ftype = services.federated_type_set_sensitive_paths(actor=self.actor, ftype=ftype,
+                                                                paths=data["sensitive_paths"])
+        if "enabled" in data:
+            ftype = services.federated_type_set_enabled(actor=self.actor, ftype=ftype, enabled=data["enabled"])
         return Response(self.render(s.FederatedTypeSerializer, ftype))
 
 
@@ -128,8 +134,10 @@ class FederatedResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def preview(self, request, *args, **kwargs):
         """Per cluster: the rendered object and a diff against what the cluster holds.
         POST a proposed template/placement/overrides to preview it without saving."""
+        resource = self.get_object()
+        authorize_preview(self.actor, resource)  # the change's permission, before the body is read
         proposed = self.validated(s.FederatedResourceUpdateSerializer, partial=True) if request.method == "POST" else {}
-        return Response(preview(actor=self.actor, resource=self.get_object(), **proposed))
+        return Response(preview(actor=self.actor, resource=resource, **proposed))
 
     @extend_schema(responses=s.FederatedResourceDetailSerializer)
     @action(detail=True, methods=["get"])
