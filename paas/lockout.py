@@ -33,6 +33,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from paas import context
@@ -126,7 +127,7 @@ def _summary(row: LoginThrottle) -> None:
                 reason=f"{row.pending} more failed {noun} from {row.key} since {row.audit_window_started_at:%Y-%m-%d %H:%M:%S} UTC",
                 after={"attempts": row.pending, "accounts": accounts,
                        "other_accounts": detail.get("other_accounts", 0),
-                       "reasons": detail.get("reasons", {}),
+                       "reasons": detail.get("reasons", []),
                        "first_at": detail.get("first_at"), "last_at": detail.get("last_at")},
             )
     row.audit_window_started_at, row.pending, row.pending_detail = None, 0, {}
@@ -149,8 +150,13 @@ def _aggregate(row: LoginThrottle, now, *, target, reason: str, via: str) -> Non
             accounts.append(label)
         else:
             detail["other_accounts"] = detail.get("other_accounts", 0) + 1
-    reasons = detail.setdefault("reasons", {})
-    reasons[reason] = reasons.get(reason, 0) + 1
+    # A list, not a dict keyed by reason: "wrong ... password" as a key would be redacted.
+    reasons = detail.setdefault("reasons", [])
+    entry = next((item for item in reasons if item["reason"] == reason), None)
+    if entry is None:
+        reasons.append({"reason": reason, "count": 1})
+    else:
+        entry["count"] += 1
     detail.setdefault("first_at", now.isoformat())
     detail["last_at"] = now.isoformat()
     row.pending += 1
@@ -232,7 +238,10 @@ def flush(now=None) -> int:
             written += 1 if row.pending else 0
             _summary(row)
             row.save()
-    # A row untouched for longer than both the window and a lock holds nothing.
-    stale = now - max(_window(), _lock_period())
-    LoginThrottle.objects.filter(updated_at__lt=stale, audit_window_started_at__isnull=True).delete()
+    # Not locked, no failures in a current window, nothing waiting to be audited: nothing to keep.
+    LoginThrottle.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+        Q(window_started_at__isnull=True) | Q(window_started_at__lte=now - _window()),
+        audit_window_started_at__isnull=True,
+    ).delete()
     return written
