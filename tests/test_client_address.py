@@ -87,3 +87,23 @@ def test_behind_a_trusted_proxy_each_client_is_counted_and_audited_by_its_own_ad
     login = AuditEvent.objects.get(action="auth.login")
     assert login.source_ip == "198.51.100.7"
     assert "10.0.0.2" not in set(AuditEvent.objects.values_list("source_ip", flat=True))
+
+
+@pytest.mark.django_db
+def test_behind_a_local_proxy_metrics_are_not_open_as_loopback(settings):
+    # A proxy on the same host makes every request arrive from 127.0.0.1.
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    assert Client(HTTP_X_FORWARDED_FOR="203.0.113.5").get("/metrics").status_code == 403
+    assert Client(HTTP_X_FORWARDED_FOR="127.0.0.1").get("/metrics").status_code == 200
+    settings.TRUSTED_PROXIES = []
+    assert Client(HTTP_X_FORWARDED_FOR="203.0.113.5").get("/metrics").status_code == 200  # no proxy: loopback
+
+
+def test_api_rate_limits_key_anonymous_clients_on_the_real_address(settings, rf):
+    from paas.api.throttles import AnonRateThrottle
+
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
+    spoofed = rf.get("/api/v1/me/", REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR="1.2.3.4")
+    proxied = rf.get("/api/v1/me/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7")
+    assert AnonRateThrottle().get_ident(spoofed) == "203.0.113.5"  # DRF's own class says "1.2.3.4"
+    assert AnonRateThrottle().get_ident(proxied) == "198.51.100.7"
