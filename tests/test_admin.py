@@ -342,3 +342,22 @@ def test_a_non_staff_password_on_the_admin_page_is_refused_and_audited(client):
     event = AuditEvent.objects.get(action="auth.login.failed")
     assert (event.target_label, event.reason) == ("dev", "refused: not a staff account")
     assert not AuditEvent.objects.filter(action="auth.login").exists()
+
+
+def test_an_operator_can_lift_a_lock_and_it_is_audited(settings, client):
+    from paas.models import LoginThrottle
+
+    settings.LOGIN_FAILURE_LIMIT = 1
+    UserFactory(username="dev")
+    Client().post("/accounts/login/", {"username": "dev", "password": "wrong"})
+    assert Client().post("/accounts/login/", {"username": "dev", "password": PASSWORD}).status_code == 429
+    row = LoginThrottle.objects.get(kind="account", key="dev")
+    staff_user = UserFactory(username="helpdesk", is_staff=True)
+    client.force_login(staff_user)
+    assert client.post(url(row, "delete"), {"post": "yes"}).status_code == 403  # not without the permission
+    client.force_login(UserFactory(username="root2", is_staff=True, is_superuser=True))
+    assert client.get(url(LoginThrottle)).status_code == 200
+    assert client.post(url(row, "change")).status_code == 403  # read-only
+    assert client.post(url(row, "delete"), {"post": "yes"}).status_code == 302
+    assert AuditEvent.objects.filter(action="admin.loginthrottle.delete", target_label="account:dev").exists()
+    assert Client().post("/accounts/login/", {"username": "dev", "password": PASSWORD}).status_code == 302
