@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from paas.actors import Actor
 from paas.audit.services import audit_record, diff
 from paas.errors import DomainError
+from paas.models import LoginThrottle
 from paas.permissions import NotPermitted
 
 
@@ -165,3 +166,20 @@ class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
     pass
+
+
+@admin.register(LoginThrottle)
+class LoginThrottleAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Sign-in lockout counters (paas.lockout). Read-only; deleting a row lifts its
+    lock (an operator unlocking an account), which is audited like any admin delete."""
+
+    list_display = ("kind", "key", "failures", "locked_until", "pending", "updated_at")
+    list_filter = ("kind",)
+    search_fields = ("key",)
+    ordering = ("-updated_at",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

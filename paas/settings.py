@@ -4,6 +4,7 @@ Embedded defaults (SQLite, no Redis) let `make run` and `make test` work on a ba
 machine; DATABASE_URL / REDIS_URL switch to real servers without code changes.
 PAAS_ENV=production turns on the hardened profile and refuses insecure secrets.
 """
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -180,7 +181,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Auth -------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend that refuses a locked account, whichever page calls authenticate().
+    "paas.auth_backends.LockoutAwareModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -195,12 +197,25 @@ LOGOUT_REDIRECT_URL = "login"
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous object permissions
 GUARDIAN_RAISE_403 = False
 
-# Failed-login lockout (paas.lockout): N failures within the window lock the
-# username and the source address for the lock period.
+# Failed-login lockout (paas.lockout, counters in the database): N failures within
+# the window lock the account (even the right password is refused) or the address
+# (only failed attempts are refused; valid passwords and tokens still work).
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_LIMIT_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURE_LIMIT_PER_ADDRESS", "30"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", "900"))
+# Aggregated failure audit: summaries of passed windows, and old counters dropped.
+CELERY_BEAT_SCHEDULE["flush-login-failures"] = {"task": "paas.tasks.flush_login_failures",
+                                                "schedule": timedelta(minutes=1), "options": {"expires": 60}}
+
+# Reverse proxies / load balancers (IPs or CIDRs) whose X-Forwarded-For is believed
+# (paas.context.client_ip); empty: X-Forwarded-For is ignored and REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network.") from None
 
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -262,8 +277,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "paas.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # DRF's own key anonymous clients on X-Forwarded-For as sent; these use client_ip().
+        "paas.api.throttles.AnonRateThrottle",
+        "paas.api.throttles.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "60/min"),

@@ -59,3 +59,11 @@ def cluster_task(*args, retry_on: tuple[type[BaseException], ...] = (), **option
     if retry_on:
         options.setdefault("autoretry_for", TRANSIENT_ERRORS + tuple(retry_on))
     return shared_task(*args, **options)
+
+
+@idempotent_task(name="paas.tasks.flush_login_failures")
+def flush_login_failures() -> int:
+    """Beat: audit the failed sign-ins counted in windows that have passed (paas.lockout)."""
+    from paas import lockout
+
+    return lockout.flush()

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from clusters.federation.metrics import metrics_view
+from paas.web.admin_login import AdminLoginForm
 
 urlpatterns = [
     path("", include("paas.web.urls")),
@@ -20,3 +21,5 @@ urlpatterns = [
 
 admin.site.site_header = settings.PAAS_PRODUCT_NAME
 admin.site.site_title = settings.PAAS_PRODUCT_NAME
+# One sign-in path: /admin/login/ uses the portal's lockout and audit.
+admin.site.login_form = AdminLoginForm

@@ -26,7 +26,7 @@ def _fast_passwords(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_lockout_counters():
-    # Failed-login counters live in the shared cache; one test's failures must not lock another's client.
+    # API throttle counters live in the shared cache; one test's requests must not throttle another's.
     from django.core.cache import cache
 
     cache.clear()

@@ -4,13 +4,14 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.forms import MultiWidget
+from django.test import Client
 from django.urls import reverse
 from guardian.shortcuts import get_user_perms
 
 from paas.audit.models import AuditEvent
 from tenants.models import ApiToken, Environment, Membership, Quota, Tenant
 
-from .factories import UserFactory, make_token
+from .factories import PASSWORD, UserFactory, make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -288,3 +289,75 @@ def test_tokens_cannot_be_edited_in_the_admin(personas, login, tenant):
     assert response.status_code == 403
     token.refresh_from_db()
     assert token.name == "test"
+
+
+# --- /admin/login/: the portal's lockout and audit --------------------------------
+
+ADMIN_LOGIN = "/admin/login/"
+
+
+def admin_sign_in(client, username, password):
+    return client.post(ADMIN_LOGIN, {"username": username, "password": password, "next": "/admin/"})
+
+
+def test_admin_login_is_audited(client):
+    operator = UserFactory(username="op", is_staff=True)
+    response = admin_sign_in(client, "op", PASSWORD)
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+    event = AuditEvent.objects.get(action="auth.login")
+    assert (event.user_id, event.outcome, event.changes["after"]) == (operator.pk, "success", {"via": "admin"})
+
+
+def test_admin_login_failures_count_toward_the_same_lock(settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    UserFactory(username="op", is_staff=True)
+    for _ in range(2):
+        response = admin_sign_in(Client(), "op", "wrong")
+        assert response.status_code == 200 and "_auth_user_id" not in response.wsgi_request.session
+    failed = AuditEvent.objects.get(action="auth.login.failed")
+    assert (failed.target_label, failed.outcome, failed.changes["after"]["via"]) == ("op", "denied", "admin")
+    # The third failure, on the portal page, locks the account for both pages.
+    assert Client().post("/accounts/login/", {"username": "op", "password": "wrong"}).status_code == 429
+    response = admin_sign_in(Client(), "op", PASSWORD)
+    assert response.status_code == 200
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in response.wsgi_request.session
+    assert AuditEvent.objects.filter(action="auth.lockout", target_label="op").count() == 1
+    assert not AuditEvent.objects.filter(action="auth.login").exists()
+
+
+def test_an_account_locked_through_the_admin_is_locked_on_the_portal(settings):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    UserFactory(username="op", is_staff=True)
+    for _ in range(2):
+        admin_sign_in(Client(), "op", "wrong")
+    assert Client().post("/accounts/login/", {"username": "op", "password": PASSWORD}).status_code == 429
+
+
+def test_a_non_staff_password_on_the_admin_page_is_refused_and_audited(client):
+    UserFactory(username="dev")
+    response = admin_sign_in(client, "dev", PASSWORD)
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+    event = AuditEvent.objects.get(action="auth.login.failed")
+    assert (event.target_label, event.reason) == ("dev", "refused: not a staff account")
+    assert not AuditEvent.objects.filter(action="auth.login").exists()
+
+
+def test_an_operator_can_lift_a_lock_and_it_is_audited(settings, client):
+    from paas.models import LoginThrottle
+
+    settings.LOGIN_FAILURE_LIMIT = 1
+    UserFactory(username="dev")
+    Client().post("/accounts/login/", {"username": "dev", "password": "wrong"})
+    assert Client().post("/accounts/login/", {"username": "dev", "password": PASSWORD}).status_code == 429
+    row = LoginThrottle.objects.get(kind="account", key="dev")
+    staff_user = UserFactory(username="helpdesk", is_staff=True)
+    client.force_login(staff_user)
+    assert client.post(url(row, "delete"), {"post": "yes"}).status_code == 403  # not without the permission
+    client.force_login(UserFactory(username="root2", is_staff=True, is_superuser=True))
+    assert client.get(url(LoginThrottle)).status_code == 200
+    assert client.post(url(row, "change")).status_code == 403  # read-only
+    assert client.post(url(row, "delete"), {"post": "yes"}).status_code == 302
+    assert AuditEvent.objects.filter(action="admin.loginthrottle.delete", target_label="account:dev").exists()
+    assert Client().post("/accounts/login/", {"username": "dev", "password": PASSWORD}).status_code == 302

@@ -9,11 +9,13 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from paas import lockout
 from paas.actors import Actor
 from paas.audit.models import AuditEvent
 from tenants.models import ApiToken, Environment, Membership, Quota, Tenant
 from tenants.services import token_revoke
 
+from .cache_down import unreachable_cache
 from .factories import UserFactory, add_member, make_token
 
 pytestmark = pytest.mark.django_db
@@ -398,16 +400,40 @@ def test_token_list_scoping_and_filters(personas, login, tenant):
     assert developer.delete(f"{ACME}/tokens/{viewer_token.pk}/").status_code == 404
 
 
-def test_failed_tokens_lock_the_address_even_for_a_valid_token(personas, tenant):
+def test_bad_tokens_lock_the_address_but_never_refuse_a_valid_token(personas, tenant):
     _, plaintext = make_token(personas["owner"], tenant)
-    for _ in range(settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS):
-        assert bearer("paas_0123456789_guess").get(f"{API}/me/").status_code == 401
-    response = bearer(plaintext).get(f"{API}/me/")
-    assert response.status_code == 429
-    assert error(response)["code"] == "throttled"
-    assert int(response["Retry-After"]) == settings.LOGIN_LOCKOUT_SECONDS
-    cache.clear()  # the lock expires
+    statuses = [bearer("paas_0123456789_guess").get(f"{API}/me/").status_code for _ in range(50)]
+    limit = settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS
+    assert statuses == [401] * (limit - 1) + [429] * (50 - limit + 1)
+    # The same address (127.0.0.1): a valid token still works.
     assert bearer(plaintext).get(f"{API}/me/").status_code == 200
+    response = bearer("paas_0123456789_guess").get(f"{API}/me/")
+    assert response.status_code == 429 and error(response)["code"] == "throttled"
+    assert 0 < int(response["Retry-After"]) <= settings.LOGIN_LOCKOUT_SECONDS
+    assert bearer("paas_0123456789_guess").get(f"{API}/me/", REMOTE_ADDR="10.9.9.9").status_code == 401
+
+
+def test_bad_tokens_are_audited_aggregated_without_secrets(personas, tenant):
+    token, plaintext = make_token(personas["owner"], tenant)
+    mark = audit_mark()
+    for _ in range(50):
+        bearer("paas_0123456789_guess").get(f"{API}/me/")
+    assert events_since(mark) == [("auth.token.failed", "denied"), ("auth.lockout", "denied")]
+    lockout.flush(now=timezone.now() + timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS))
+    failed = AuditEvent.objects.filter(id__gt=mark, action="auth.token.failed")
+    assert sum(event.changes["after"]["attempts"] for event in failed) == 50
+    # A wrong secret for a real token names the token (never the secret) as the target.
+    bearer(f"paas_{token.prefix}_not-the-secret").get(f"{API}/me/", REMOTE_ADDR="10.9.9.8")
+    event = AuditEvent.objects.filter(action="auth.token.failed").first()
+    assert (event.target_id, event.reason, event.source_ip) == (str(token.pk), "wrong secret", "10.9.9.8")
+    assert "not-the-secret" not in str(event.changes) and plaintext.rsplit("_", 1)[1] not in str(event.changes)
+
+
+def test_bad_tokens_are_counted_without_the_cache(personas, tenant, settings):
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 2
+    with unreachable_cache():
+        assert bearer("paas_0123456789_guess").get(f"{API}/me/").status_code == 401
+        assert bearer("paas_0123456789_guess").get(f"{API}/me/").status_code == 429
 
 
 # --- me ---------------------------------------------------------------------

@@ -22,6 +22,8 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from paas.context import client_ip
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 WRITES = Counter("paas_federation_writes", "Objects written to member clusters (apply or delete).",
@@ -87,7 +89,8 @@ def scrape_allowed(request) -> tuple[bool, int]:
         ok = scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), expected.encode())
         return ok, 401
     try:
-        loopback = ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+        # client_ip: behind a local proxy every request arrives from loopback.
+        loopback = ipaddress.ip_address(client_ip(request.META) or "").is_loopback
     except ValueError:
         loopback = False
     user = getattr(request, "user", None)

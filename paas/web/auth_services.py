@@ -1,11 +1,12 @@
-"""Signing in and out of the portal.
+"""Signing in and out: the one password sign-in path, used by the portal login
+page and by /admin/login/ (paas.web.admin_login).
 
-Repeated failures lock both the username and the source address (paas.lockout)
-for LOGIN_LOCKOUT_SECONDS; while locked even the right password is refused, so
-guessing cannot continue at a slower pace. Every attempt and every sign-out is
-recorded in the audit trail.
+Failures are counted per account and per address (paas.lockout). A locked
+account is refused even with the right password; a locked address only turns
+*failed* attempts into "locked" answers, so a valid user sharing an address with
+an attacker can still sign in. Successful sign-ins, failures (aggregated per
+address), refusals and locks are all recorded in the audit trail.
 """
-from django.conf import settings
 from django.contrib import auth
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -14,6 +15,8 @@ from paas import lockout
 from paas.actors import Actor
 from paas.audit.services import audit_record
 from paas.context import client_ip
+
+WRONG = "wrong username or password"
 
 
 class SignInError(Exception):
@@ -27,11 +30,11 @@ class SignInFailed(SignInError):
 
 
 class SignInLocked(SignInError):
-    """Too many recent failures for this username or address."""
+    """Too many recent failures for this account or address."""
 
 
-def _locked_message() -> str:
-    minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
+def _locked_message(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
     return ngettext(
         "Too many failed sign-ins; try again in %(minutes)d minute.",
         "Too many failed sign-ins; try again in %(minutes)d minutes.",
@@ -39,37 +42,45 @@ def _locked_message() -> str:
     ) % {"minutes": minutes}
 
 
-def _subjects(username: str, ip: str | None) -> list[str]:
-    # Lower-cased so "Alice" and "alice" share one counter.
-    subjects = [f"login-user:{username.strip().lower()}"]
-    if ip:
-        subjects.append(f"login-ip:{ip}")
-    return subjects
+def check_credentials(request, *, username: str, password: str, via: str):
+    """The user whose password this is; raise SignInLocked / SignInFailed otherwise.
 
-
-def _record_failure(username: str, reason: str) -> None:
-    audit_record(actor=Actor(), action="auth.login.failed", target=("auth.user", "", username[:150]),
-                 outcome="denied", reason=reason)
-
-
-def sign_in(request, *, username: str, password: str):
-    """Authenticate and start a session; raise SignInLocked / SignInFailed otherwise."""
-    subjects = _subjects(username, client_ip(request.META))
-    if any(lockout.is_locked(subject) for subject in subjects):
-        _record_failure(username, "locked out after repeated failures")
-        raise SignInLocked(_locked_message())
+    Counts and audits failures; does not start a session (see `sign_in`).
+    """
+    address = client_ip(request.META)
+    until = lockout.account_locked_until(username)
+    if until is not None:
+        # Refused without checking the password: guessing must not continue, and
+        # the answer must not tell whether the guess was right.
+        verdict = lockout.login_failed(username=username, address=address, via=via, count_account=False,
+                                       reason="refused: account locked after repeated failures")
+        raise SignInLocked(_locked_message(verdict.retry_after))
     user = auth.authenticate(request, username=username, password=password)
     if user is None:
-        locked = [lockout.record_failure(subject) for subject in subjects]
-        _record_failure(username, "wrong username or password" + ("; now locked" if any(locked) else ""))
-        if any(locked):
-            raise SignInLocked(_locked_message())
+        verdict = lockout.login_failed(username=username, address=address, reason=WRONG, via=via)
+        if verdict.locked:
+            raise SignInLocked(_locked_message(verdict.retry_after))
         raise SignInFailed(_("The username or password is not correct."))
-    # Only the username's counter: a valid account must not reset an address
-    # that is spraying passwords at other accounts.
-    lockout.clear(subjects[0])
+    lockout.login_succeeded(username)
+    return user
+
+
+def refuse_valid_user(request, *, user, reason: str, via: str) -> None:
+    """A right password for an account that may not use this page (audited, aggregated;
+    not counted against the account, whose password was right)."""
+    lockout.login_failed(username=user.get_username(), address=client_ip(request.META), reason=reason, via=via,
+                         count_account=False)
+
+
+def record_sign_in(user, *, via: str) -> None:
+    audit_record(actor=Actor.for_user(user), action="auth.login", target=user, after={"via": via})
+
+
+def sign_in(request, *, username: str, password: str, via: str = "portal"):
+    """Authenticate and start a session; raise SignInLocked / SignInFailed otherwise."""
+    user = check_credentials(request, username=username, password=password, via=via)
     auth.login(request, user)
-    audit_record(actor=Actor.for_user(user), action="auth.login", target=user)
+    record_sign_in(user, via=via)
     return user
 
 
@@ -78,3 +89,4 @@ def sign_out(request) -> None:
     if user is not None and user.is_authenticated:
         audit_record(actor=Actor.for_user(user), action="auth.logout", target=user)
     auth.logout(request)
+
