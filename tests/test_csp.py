@@ -72,6 +72,8 @@ def test_redoc_bundle_loads_nothing_from_a_cdn():
     bundle, _ = _redoc_bundle()
     assert b"cdn.redoc.ly" not in bundle
     assert b"/static/img/api-docs-logo.svg" in bundle  # the logo the sidebar shows instead
+    # Its <style> elements take the nonce of its own <script> tag, even those made at load time.
+    assert bundle.count(b".nc=(document.currentScript||{}).nonce||void 0;") == 1
     assert not bundle.rstrip().endswith(b".map")  # its map is not served at this address
 
 

@@ -4,7 +4,8 @@ drf-spectacular's packaged templates start the viewers from inline scripts and
 styles, and ReDoc's bundle loads its "API docs by Redocly" logo from a CDN. Here
 the pages use project templates without inline code (templates/api/), Swagger's
 start-up script comes from the split view's `?script` URL, and ReDoc's bundle is
-served with the CDN address replaced by a logo of ours.
+served with the CDN address replaced by a logo of ours, and taking the page's CSP
+nonce for the <style> elements it creates from its own <script nonce> tag.
 """
 import functools
 import hashlib
@@ -23,6 +24,10 @@ REDOC_BUNDLE = "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
 # Any absolute address on Redocly's CDN (today only the logo); a bundle upgrade that
 # adds another one is caught by tests/test_csp.py::test_redoc_bundle_loads_nothing_from_a_cdn.
 _CDN_URL = re.compile(rb"https://cdn\.redoc\.ly/[^\"'`\s)]*")
+# webpack's slot for the nonce of the <style> elements the bundle creates (__webpack_nonce__),
+# set as the bundle runs: some are made before Redoc.init could pass its `nonce` option.
+_WEBPACK_NONCE = re.compile(rb"\b([A-Za-z_$][\w$]*)\.nc=void 0;")
+NONCE_FROM_SCRIPT = rb"\1.nc=(document.currentScript||{}).nonce||void 0;"
 # The map file stays next to the original bundle, not under this URL.
 _SOURCE_MAP = re.compile(rb"\n//# sourceMappingURL=\S+\s*$")
 
@@ -49,6 +54,7 @@ def _redoc_bundle() -> tuple[bytes, str]:
     if not path:
         raise Http404("ReDoc bundle missing")
     data = _CDN_URL.sub(static("img/api-docs-logo.svg").encode(), Path(path).read_bytes())
+    data = _WEBPACK_NONCE.sub(NONCE_FROM_SCRIPT, data, count=1)
     data = _SOURCE_MAP.sub(b"\n", data)
     return data, hashlib.sha256(data).hexdigest()[:32]
 
