@@ -1,5 +1,7 @@
 """Content-Security-Policy (paas/csp.py): every HTML page carries a strict policy, and
 no template or script puts inline code or style attributes on a page."""
+import base64
+import hashlib
 import re
 from pathlib import Path
 
@@ -7,6 +9,7 @@ import pytest
 from django.test import Client
 
 from paas.api.docs import _redoc_bundle
+from paas.api.renderers import csp_hash
 
 from .csp_pages import make_platform, portal_pages
 
@@ -138,6 +141,34 @@ def test_server_error_page_carries_the_policy(db):
     response = Client(raise_request_exception=False).get("/boom/")
     assert response.status_code == 500 and b"Something went wrong" in response.content
     assert_strict(response)
+
+
+@pytest.mark.urls("tests.csp_urls")
+def test_browsable_api_allows_only_drf_own_style_attributes(db):
+    response = Client().get("/browsable/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    policy = policy_of(response)
+    assert policy["script-src"] == ["'self'"] and policy["style-src-attr"][0] == "'unsafe-hashes'"
+    html = response.content.decode()
+    # The one <style> block (Pygments' colours) is allowed by its hash, nothing else inline.
+    blocks = re.findall(r"<style>(.*?)</style>", html, re.S)
+    assert policy["style-src"] == ["'self'", *(csp_hash(b) for b in blocks)]
+    values = set(re.findall(r'\sstyle="([^"]*)"', html))
+    assert values, "DRF's page has style attributes"
+    for value in values:
+        digest = base64.b64encode(hashlib.sha256(value.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy["style-src-attr"], value
+    assert [p for p in inline_code(html) if not p.startswith(("style attribute", "<style> block"))] == []
+
+
+@pytest.mark.urls("tests.csp_urls")
+def test_django_debug_pages_go_without_the_policy_other_pages_keep_it(settings, db):
+    # The technical 404/500 pages are inline styles and scripts; they exist with DEBUG only.
+    settings.DEBUG = True
+    response = Client().get("/no-such-page/")
+    assert response.status_code == 404 and b"DEBUG = True" in response.content
+    assert "Content-Security-Policy" not in response
+    assert "Content-Security-Policy" in Client().get("/accounts/login/")
 
 
 def test_api_json_and_the_swagger_script_carry_the_policy(personas, login):
