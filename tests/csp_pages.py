@@ -61,6 +61,8 @@ def portal_pages(platform, tenant) -> dict[str, str]:
         "admin-index": "/admin/",
         "admin-tenant-list": "/admin/tenants/tenant/",
         "admin-tenant-change": f"/admin/tenants/tenant/{tenant.pk}/change/",
+        "admin-tenant-add": "/admin/tenants/tenant/add/",
+        "admin-membership-change": f"/admin/tenants/membership/{tenant.memberships.first().pk}/change/",
         "admin-environment-permissions": f"/admin/tenants/environment/{tenant.environments.get(slug='prod').pk}"
                                          "/permissions/",
         "admin-audit-list": "/admin/audit/auditevent/",

@@ -136,6 +136,12 @@ def test_login_and_error_pages_carry_the_policy(db, personas, login):
     assert_strict(missing)
 
 
+def test_csrf_failure_page_is_ours_and_carries_the_policy(db):
+    response = Client(enforce_csrf_checks=True).post("/accounts/login/", {"username": "x", "password": "y"})
+    assert response.status_code == 403 and b"The form could not be accepted" in response.content
+    assert_strict(response)
+
+
 @pytest.mark.urls("tests.csp_urls")
 def test_server_error_page_carries_the_policy(db):
     response = Client(raise_request_exception=False).get("/boom/")
