@@ -18,6 +18,7 @@ a change on a live system) and CSP_REPORT_URI (where browsers POST violation rep
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 
 HEADER = "Content-Security-Policy"
 REPORT_ONLY_HEADER = "Content-Security-Policy-Report-Only"
@@ -55,14 +56,17 @@ def build_policy(request, response) -> str:
     inline = [f"'nonce-{nonce}'"] if isinstance(nonce, Nonce) and nonce.used else []
     # 'self' covers ws:/wss: of this host in CSP 3, but not in every browser still in
     # use; the explicit source is this host only (get_host() is checked against ALLOWED_HOSTS).
-    socket = f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"
+    try:
+        sockets = [f"{'wss' if request.is_secure() else 'ws'}://{request.get_host()}"]
+    except DisallowedHost:  # the 400 answering a forged Host header gets the policy too
+        sockets = []
     directives = {
         "default-src": ["'self'"],
         "script-src": ["'self'", *inline],
         "style-src": ["'self'", *inline],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
-        "connect-src": ["'self'", socket],
+        "connect-src": ["'self'", *sockets],
         "worker-src": ["'self'"],
         "frame-src": ["'none'"],
         "object-src": ["'none'"],

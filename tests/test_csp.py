@@ -136,6 +136,12 @@ def test_login_and_error_pages_carry_the_policy(db, personas, login):
     assert_strict(missing)
 
 
+def test_a_forged_host_still_gets_the_policy(db):
+    response = Client(HTTP_HOST="evil.example").get("/accounts/login/")
+    assert response.status_code == 400
+    assert policy_of(response)["connect-src"] == ["'self'"]
+
+
 def test_csrf_failure_page_is_ours_and_carries_the_policy(db):
     response = Client(enforce_csrf_checks=True).post("/accounts/login/", {"username": "x", "password": "y"})
     assert response.status_code == 403 and b"The form could not be accepted" in response.content
