@@ -1,10 +1,10 @@
 """/api/: the versioned REST API (v1/), its OpenAPI schema and the documentation pages.
 
-The docs pages use only the vendored drf-spectacular-sidecar files and, like the
-schema, need a signed-in user or a token (SPECTACULAR_SETTINGS.SERVE_PERMISSIONS).
+The docs pages use only the vendored drf-spectacular-sidecar files (see docs.py) and,
+like the schema, need a signed-in user or a token (SPECTACULAR_SETTINGS.SERVE_PERMISSIONS).
 """
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from clusters.api.urls import register as register_cluster_api
@@ -12,7 +12,7 @@ from clusters.federation.api.urls import register as register_federation_api
 from paas.audit.api import AuditEventViewSet
 from tenants.api import views as tenant_views
 
-from . import views
+from . import docs, views
 from .base import TENANT_PREFIX
 
 app_name = "api"
@@ -32,6 +32,7 @@ urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", views.LocalRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("docs/", docs.SwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", docs.LocalRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("redoc/redoc.standalone.js", docs.redoc_bundle, name="redoc-bundle"),
 ]

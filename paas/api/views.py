@@ -1,9 +1,6 @@
-"""API views that belong to no app: who am I, and the local-only ReDoc page."""
-from django.http import HttpResponse
-from django.template import engines
+"""API views that belong to no app: who am I (the documentation pages are in docs.py)."""
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularRedocView
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -53,30 +50,3 @@ class MeView(ActorMixin, APIView):
         data = {"id": user.pk, "username": user.get_username(), "email": user.email, "is_staff": user.is_staff,
                 "memberships": memberships, "token": self.actor.token}
         return Response(self.render(MeSerializer, data))
-
-
-# The packaged ReDoc template loads Google Fonts; this page must load nothing from
-# outside the portal, so it keeps only the local (sidecar) bundle.
-_REDOC_PAGE = """<!DOCTYPE html>
-<html>
-  <head>
-    <title>{{ title }}</title>
-    <meta charset="utf-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <style>body { margin: 0; padding: 0; }</style>
-  </head>
-  <body>
-    <redoc spec-url="{{ schema_url }}"></redoc>
-    <script src="{{ redoc_standalone }}"></script>
-  </body>
-</html>
-"""
-
-
-class LocalRedocView(SpectacularRedocView):
-    @extend_schema(exclude=True)
-    def get(self, request, *args, **kwargs):
-        template = engines["django"].from_string(_REDOC_PAGE)
-        context = {"title": self.title, "redoc_standalone": self._redoc_standalone(),
-                   "schema_url": self._get_schema_url(request)}
-        return HttpResponse(template.render(context, request))
