@@ -26,7 +26,7 @@ TENANT_PERMISSIONS = {
     "manage_members": _("Invite and remove members and change their roles (not owners)"),
     "manage_owners": _("Grant and revoke the owner role"),
     "manage_environments": _("Create and edit environments"),
-    "manage_quotas": _("Set quotas per environment"),
+    "request_quota": _("Ask platform operators for other quotas per environment; cancel pending requests"),
     "use_api_tokens": _("Create and revoke one's own API tokens"),
     "manage_api_tokens": _("See and revoke every member's API tokens"),
     "view_audit": _("Browse and export the tenant's audit trail"),
