@@ -176,8 +176,9 @@ class Quota(models.Model):
 class QuotaRequest(models.Model):
     """A tenant's request for other limits on one environment, decided by a platform operator.
 
-    It holds the complete set of limits asked for (not a delta), and the quota as it
-    was when asked, so an operator sees what changes and the tenant sees what it got.
+    It holds the complete set of limits asked for and the quota as it was when asked:
+    the difference is what the tenant wants changed, and only that is applied when an
+    operator approves (other limits keep whatever value they have by then).
     """
 
     class State(models.TextChoices):

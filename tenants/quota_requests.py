@@ -24,7 +24,7 @@ from paas.permissions import authorize, authorize_platform
 from paas.realtime import emit
 
 from .models import Environment, Quota, QuotaRequest
-from .services import QUOTA_FIELDS, SET_QUOTA, quota_check_values, quota_update
+from .services import SET_QUOTA, quota_check_values, quota_update
 
 
 def _notify(request: QuotaRequest, kind: str) -> None:
@@ -101,8 +101,10 @@ def quota_request_approve(*, actor: Actor, request: QuotaRequest, comment: str =
     with transaction.atomic():
         request = _locked_pending(request)
         quota = Quota.objects.get(environment=request.environment)
-        # Re-validated against the quota as it is now; a DomainError rolls the approval back.
-        quota_update(actor=actor, quota=quota, **{name: getattr(request, name) for name in QUOTA_FIELDS})
+        # Only the limits the tenant asked to change: another limit an operator changed
+        # meanwhile stays as it is. Re-validated against the quota as it is now (e.g. cpuset
+        # cores against a CPU quota lowered since); a DomainError rolls the approval back.
+        quota_update(actor=actor, quota=quota, **{name: asked for name, _was, asked in request.changes()})
         _decide(actor, request, QuotaRequest.State.APPROVED, comment)
     return request
 
