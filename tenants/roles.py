@@ -21,7 +21,7 @@ class Role(models.TextChoices):
 # per tenant object through guardian; several also exist on individual objects
 # (e.g. an Application) so one person can be granted them on that object only.
 TENANT_PERMISSIONS = {
-    "view_tenant": _("See the tenant, its environments, members and quotas"),
+    "view_tenant": _("See the tenant, its environments, members, quotas and quota requests"),
     "change_tenant": _("Rename the tenant and edit its description"),
     "manage_members": _("Invite and remove members and change their roles (not owners)"),
     "manage_owners": _("Grant and revoke the owner role"),

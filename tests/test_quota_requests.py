@@ -305,3 +305,21 @@ def test_page_request_form_errors_and_cancel(personas, login, tenant):
     request = QuotaRequest.objects.get()
     assert owner.post(f"/tenants/acme/quota-requests/{request.pk}/cancel/").status_code == 302
     assert QuotaRequest.objects.get().state == "cancelled"
+
+
+# --- demo data -------------------------------------------------------------------
+
+def test_demo_shows_one_pending_request_to_an_operator_who_may_decide_it(db):
+    from django.contrib.auth import get_user_model
+
+    from paas.demo import load_demo
+
+    load_demo()
+    load_demo()  # idempotent: still one request
+    request = QuotaRequest.objects.get()
+    assert (request.tenant.slug, request.environment.slug, request.state) == ("acme", "pre", "pending")
+    operator = get_user_model().objects.get(username="operator")
+    assert operator.has_perm("tenants.set_quota") and operator.has_perm("tenants.view_quotarequest")
+    qr.quota_request_approve(actor=Actor.for_user(operator), request=request)
+    load_demo()  # a decided request stays decided; no new one
+    assert list(QuotaRequest.objects.values_list("state", flat=True)) == ["approved"]
