@@ -323,3 +323,42 @@ def test_demo_shows_one_pending_request_to_an_operator_who_may_decide_it(db):
     qr.quota_request_approve(actor=Actor.for_user(operator), request=request)
     load_demo()  # a decided request stays decided; no new one
     assert list(QuotaRequest.objects.values_list("state", flat=True)) == ["approved"]
+
+
+def test_the_database_allows_one_pending_request_per_environment(tenant, owner_actor):
+    """The constraint behind the service's check: two concurrent requests cannot both be pending."""
+    from django.db import IntegrityError, transaction
+
+    first = ask(owner_actor, tenant, pods=60)
+    duplicate = QuotaRequest(tenant=tenant, environment=first.environment, reason="race", previous=first.previous,
+                             **first.requested_values())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        duplicate.save()
+    duplicate.state = QuotaRequest.State.CANCELLED
+    duplicate.save()  # only pending ones are limited
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_turns_manage_quotas_grants_into_request_quota():
+    """Existing owners and admins held manage_quotas on their tenant; after the migration
+    they hold request_quota instead and nobody holds a tenant grant to set quotas."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("tenants", "0001_initial")])
+    try:
+        ct = ContentType.objects.get(app_label="tenants", model="tenant")
+        Permission.objects.filter(content_type=ct, codename__in=["request_quota", "manage_quotas"]).delete()
+        old = Permission.objects.create(content_type=ct, codename="manage_quotas", name="Set quotas per environment")
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([("tenants", "0002_quota_requests")])
+        old.refresh_from_db()
+        assert old.codename == "request_quota"  # same row: every guardian grant on it carries over
+        assert not Permission.objects.filter(codename="manage_quotas").exists()
+    finally:
+        call_command("migrate", verbosity=0)
