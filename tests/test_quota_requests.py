@@ -303,6 +303,7 @@ def test_page_request_form_errors_and_cancel(personas, login, tenant):
     assert response.status_code == 200 and "current quota" in response.content.decode()
     owner.post("/tenants/acme/quotas/dev/request/", {**same, "pods": "60"})
     request = QuotaRequest.objects.get()
+    assert "already asked for other limits here" in owner.get("/tenants/acme/quotas/dev/request/").content.decode()
     assert owner.post(f"/tenants/acme/quota-requests/{request.pk}/cancel/").status_code == 302
     assert QuotaRequest.objects.get().state == "cancelled"
 

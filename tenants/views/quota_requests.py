@@ -38,8 +38,10 @@ def quota_request_create(request, slug, env):
         else:
             messages.success(request, _("Request sent; platform operators will decide on it."))
             return redirect("tenants:quotas", slug=tenant.slug)
+    pending = quota_requests_visible_to(actor).filter(environment=quota.environment,
+                                                      state=QuotaRequest.State.PENDING).first()
     context = tenant_context(actor, tenant, "quotas")
-    context.update({"form": form, "quota": quota, "environment": quota.environment})
+    context.update({"form": form, "quota": quota, "environment": quota.environment, "pending": pending})
     return render(request, "tenants/quota_request_form.html", context)
 
 
