@@ -9,8 +9,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from paas.actors import Actor
-from tenants import services
-from tenants.models import Membership, Tenant
+from tenants import quota_requests, services
+from tenants.models import Membership, QuotaRequest, Tenant
 from tenants.roles import Role
 
 DEMO_PASSWORD = "paas-demo-2026"
@@ -29,7 +29,7 @@ DEMO_ACCOUNTS = [
 
 OPERATOR_GROUP = "Platform operators"
 OPERATOR_PERMISSIONS = ["add_tenant", "view_tenant", "view_audit", "view_environment", "view_membership",
-                        "view_quota", "view_apitoken"]
+                        "view_quota", "change_quota", "set_quota", "view_quotarequest", "view_apitoken"]
 
 OPERATOR_CLUSTER_PERMISSIONS = [
     "view_region", "add_region", "change_region", "delete_region",
@@ -89,3 +89,15 @@ def load_demo(stdout=None) -> None:
         if stdout:
             stdout.write(f"tenant {slug}: {tenant.environments.count()} environments, "
                          f"{tenant.memberships.count()} members")
+    _demo_quota_request()
+
+
+def _demo_quota_request() -> None:
+    """One pending request for the operator's queue (only if Acme never asked: a decided one stays decided)."""
+    acme = Tenant.objects.get(slug="acme")
+    if QuotaRequest.objects.filter(tenant=acme).exists():
+        return
+    owner = get_user_model().objects.get(username="owner")
+    quota_requests.quota_request_create(
+        actor=Actor.for_user(owner), environment=acme.environments.get(slug="pre"), cpu_millicores=8000,
+        memory_mib=16384, reason="Load test of the new settlement batch before the year-end peak.")

@@ -11,10 +11,11 @@ from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdmin
 
 from paas.admin import AuditedObjectPermissionsMixin, ServiceAdminMixin, admin_actor, adopt, error_message
-from paas.permissions import NotPermitted, can, can_create_tenant
+from paas.errors import DomainError
+from paas.permissions import NotPermitted, can, can_create_tenant, can_platform
 
-from . import selectors, services
-from .models import ApiToken, Environment, Membership, Quota, Tenant
+from . import quota_requests, selectors, services
+from .models import ApiToken, Environment, Membership, Quota, QuotaRequest, Tenant
 from .roles import Role
 
 
@@ -183,14 +184,20 @@ class MembershipAdmin(TenantScopedAdmin):
 
 @admin.register(Quota)
 class QuotaAdmin(TenantScopedAdmin):
+    """Staff who are tenant members see their quotas read-only; only platform operators
+    (tenants.set_quota) change them, as in the portal and the API."""
+
     selector = staticmethod(selectors.quotas_visible_to)
-    change_codename = "manage_quotas"
     list_display = ("environment", "cpu_millicores", "memory_mib", "ephemeral_storage_mib",
                     "exclusive_cpuset_cores", "pods", "updated_at")
     list_select_related = ("tenant", "environment")
     search_fields = ("tenant__slug", "environment__slug")
     readonly_fields = ("tenant", "environment", "updated_at")
     fields = ("tenant", "environment", *services.QUOTA_FIELDS, "updated_at")
+
+    def has_change_permission(self, request, obj=None):
+        return (admin.ModelAdmin.has_change_permission(self, request, obj)
+                and can_platform(admin_actor(request), services.SET_QUOTA))
 
     def has_add_permission(self, request):
         return False  # every environment gets its quota when it is created
@@ -201,6 +208,49 @@ class QuotaAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         services.quota_update(actor=admin_actor(request), quota=obj,
                               **{f: form.cleaned_data[f] for f in form.changed_data if f in services.QUOTA_FIELDS})
+
+
+@admin.register(QuotaRequest)
+class QuotaRequestAdmin(TenantScopedAdmin):
+    """Read-only: requests are made and decided in the portal or the API (a rejection needs
+    a comment for the tenant). Operators may approve from here in bulk, through the service."""
+
+    selector = staticmethod(selectors.quota_requests_visible_to)
+    list_display = ("id", "tenant", "environment", "state", "requested_by", "created_at", "decided_by",
+                    "decided_at")
+    list_filter = ("state",)
+    list_select_related = ("tenant", "environment", "requested_by", "decided_by")
+    search_fields = ("tenant__slug", "environment__slug", "reason")
+    readonly_fields = ("tenant", "environment", "state", *services.QUOTA_FIELDS, "previous", "reason",
+                       "requested_by", "created_at", "decided_by", "decided_at", "comment")
+    fields = readonly_fields
+    actions = ["approve"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_approve_permission(self, request):
+        return self.has_view_permission(request) and can_platform(admin_actor(request), services.SET_QUOTA)
+
+    @admin.action(description=_("Approve selected pending quota requests"), permissions=["approve"])
+    def approve(self, request, queryset):
+        actor = admin_actor(request)
+        approved = 0
+        for quota_request in queryset.filter(state=QuotaRequest.State.PENDING).select_related("environment"):
+            try:
+                quota_requests.quota_request_approve(actor=actor, request=quota_request)
+                approved += 1
+            except (DomainError, NotPermitted) as exc:
+                self.message_user(request, f"{quota_request.environment}: {error_message(exc)}", messages.ERROR)
+        if approved:
+            self.message_user(request, gettext("Approved %(count)d quota request(s).") % {"count": approved},
+                              messages.SUCCESS)
 
 
 @admin.register(ApiToken)

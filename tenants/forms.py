@@ -7,7 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import ApiToken, Environment, Quota, Tenant
+from .models import ApiToken, Environment, Quota, QuotaRequest, Tenant
 from .roles import Role
 
 
@@ -129,6 +129,26 @@ class QuotaForm(forms.Form):
         for name, unit in self.UNITS.items():
             values[name] = int((values[name] * unit).quantize(Decimal(1), rounding=ROUND_HALF_UP))
         return values
+
+
+class QuotaRequestForm(QuotaForm):
+    """The limits a tenant asks for (prefilled with the current ones) and why."""
+
+    reason = forms.CharField(
+        label=_("Reason"), max_length=QuotaRequest.MAX_REASON, widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What needs the extra capacity, and from when; platform operators decide on this."),
+    )
+
+    def service_values(self) -> dict[str, int]:
+        values = super().service_values()
+        values.pop("reason")
+        return values
+
+
+class QuotaDecisionForm(forms.Form):
+    comment = forms.CharField(label=_("Comment"), required=False, max_length=QuotaRequest.MAX_REASON,
+                              widget=forms.Textarea(attrs={"rows": 2}),
+                              help_text=_("Required to reject; the tenant sees it."))
 
 
 class TokenCreateForm(forms.Form):

@@ -35,7 +35,7 @@ class Tenant(models.Model):
             ("manage_members", "Invite and remove members and change their roles"),
             ("manage_owners", "Grant and revoke the owner role"),
             ("manage_environments", "Create and edit environments"),
-            ("manage_quotas", "Set quotas per environment"),
+            ("request_quota", "Ask platform operators for other quotas per environment"),
             ("use_api_tokens", "Create and revoke one's own API tokens"),
             ("manage_api_tokens", "See and revoke every member's API tokens"),
             ("view_audit", "Browse and export the tenant's audit trail"),
@@ -134,6 +134,7 @@ class Quota(models.Model):
     MAX_MEMORY_MIB = 100 * 1024 * 1024
     MAX_DISK_MIB = 1024 * 1024 * 1024
     MAX_PODS = 1_000_000
+    LIMITS = ("cpu_millicores", "memory_mib", "ephemeral_storage_mib", "exclusive_cpuset_cores", "pods")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="quotas")
     environment = models.OneToOneField(Environment, on_delete=models.CASCADE, related_name="quota")
@@ -156,6 +157,8 @@ class Quota(models.Model):
         ordering = ["tenant__name", "environment__slug"]
         verbose_name = _("quota")
         verbose_name_plural = _("quotas")
+        # Quotas are the platform's ceiling on a tenant: only operators (a global grant) set them.
+        permissions = [("set_quota", "Set any tenant environment's quota and decide quota requests")]
 
     def __str__(self):
         return f"quota {self.environment}"
@@ -167,6 +170,79 @@ class Quota(models.Model):
             "ephemeral_storage_mib": self.ephemeral_storage_mib,
             "exclusive_cpuset_cores": self.exclusive_cpuset_cores,
             "pods": self.pods,
+        }
+
+
+class QuotaRequest(models.Model):
+    """A tenant's request for other limits on one environment, decided by a platform operator.
+
+    It holds the complete set of limits asked for and the quota as it was when asked:
+    the difference is what the tenant wants changed, and only that is applied when an
+    operator approves (other limits keep whatever value they have by then).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    MAX_REASON = 2000
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="quota_requests")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="quota_requests")
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    reason = models.TextField(_("reason"), max_length=MAX_REASON)
+    cpu_millicores = models.PositiveIntegerField(
+        _("CPU (millicores)"), validators=[MaxValueValidator(Quota.MAX_CPU_MILLICORES)])
+    memory_mib = models.PositiveBigIntegerField(
+        _("memory (MiB)"), validators=[MaxValueValidator(Quota.MAX_MEMORY_MIB)])
+    ephemeral_storage_mib = models.PositiveBigIntegerField(
+        _("ephemeral disk (MiB)"), validators=[MaxValueValidator(Quota.MAX_DISK_MIB)])
+    exclusive_cpuset_cores = models.PositiveIntegerField(
+        _("exclusive cpuset cores"), validators=[MaxValueValidator(Quota.MAX_CPU_MILLICORES // 1000)])
+    pods = models.PositiveIntegerField(_("pods"), validators=[MaxValueValidator(Quota.MAX_PODS)])
+    # The quota when the request was made (Quota.audit_fields()).
+    previous = models.JSONField(_("quota when requested"), default=dict)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                     related_name="+", verbose_name=_("requested by"))
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    comment = models.TextField(_("decision comment"), blank=True, max_length=MAX_REASON)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("quota request")
+        verbose_name_plural = _("quota requests")
+        constraints = [
+            # One open question per environment: a second one must wait, or the first be cancelled.
+            models.UniqueConstraint(fields=["environment"], condition=models.Q(state="pending"),
+                                    name="quotarequest_one_pending_per_environment"),
+        ]
+
+    def __str__(self):
+        return f"quota request #{self.pk} {self.environment}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == self.State.PENDING
+
+    def requested_values(self) -> dict:
+        return {name: getattr(self, name) for name in Quota.LIMITS}
+
+    def changes(self) -> list[tuple[str, int | None, int]]:
+        """[(field, value when requested, value asked)] for the fields that differ."""
+        asked = self.requested_values()
+        return [(name, self.previous.get(name), value) for name, value in asked.items()
+                if self.previous.get(name) != value]
+
+    def audit_fields(self) -> dict:
+        return {
+            "environment": self.environment.slug, "state": self.state, "reason": self.reason,
+            "requested": self.requested_values(), "previous": self.previous, "comment": self.comment,
         }
 
 

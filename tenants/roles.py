@@ -21,12 +21,12 @@ class Role(models.TextChoices):
 # per tenant object through guardian; several also exist on individual objects
 # (e.g. an Application) so one person can be granted them on that object only.
 TENANT_PERMISSIONS = {
-    "view_tenant": _("See the tenant, its environments, members and quotas"),
+    "view_tenant": _("See the tenant, its environments, members, quotas and quota requests"),
     "change_tenant": _("Rename the tenant and edit its description"),
     "manage_members": _("Invite and remove members and change their roles (not owners)"),
     "manage_owners": _("Grant and revoke the owner role"),
     "manage_environments": _("Create and edit environments"),
-    "manage_quotas": _("Set quotas per environment"),
+    "request_quota": _("Ask platform operators for other quotas per environment; cancel pending requests"),
     "use_api_tokens": _("Create and revoke one's own API tokens"),
     "manage_api_tokens": _("See and revoke every member's API tokens"),
     "view_audit": _("Browse and export the tenant's audit trail"),

@@ -5,9 +5,9 @@ from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
 from paas.actors import Actor
-from paas.permissions import can
+from paas.permissions import can, can_platform
 
-from .models import ApiToken, Environment, Membership, Quota, Tenant
+from .models import ApiToken, Environment, Membership, Quota, QuotaRequest, Tenant
 
 
 def tenants_visible_to(actor: Actor) -> QuerySet[Tenant]:
@@ -82,3 +82,21 @@ def tokens_visible_to(actor: Actor) -> QuerySet[ApiToken]:
 
 def user_role(user, tenant: Tenant) -> str | None:
     return Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+
+
+def quota_requests_visible_to(actor: Actor) -> QuerySet[QuotaRequest]:
+    """Requests of the tenants the actor sees; every tenant's for those who decide them (operators)."""
+    requests = QuotaRequest.objects.select_related("tenant", "environment", "requested_by", "decided_by")
+    if can_platform(actor, "tenants.set_quota"):
+        return requests
+    return requests.filter(tenant__in=tenants_visible_to(actor))
+
+
+def quota_request_get(actor: Actor, pk, *, tenant: Tenant | None = None) -> QuotaRequest:
+    requests = quota_requests_visible_to(actor)
+    if tenant is not None:
+        requests = requests.filter(tenant=tenant)
+    try:
+        return requests.get(pk=pk)
+    except (QuotaRequest.DoesNotExist, ValueError):
+        raise Http404("No such quota request.") from None

@@ -18,7 +18,7 @@ from guardian.shortcuts import assign_perm, get_user_perms, remove_perm
 from paas.actors import Actor
 from paas.audit.services import audit_record, diff
 from paas.errors import Conflict, DomainError
-from paas.permissions import NotPermitted, authorize, can, can_create_tenant
+from paas.permissions import NotPermitted, authorize, authorize_platform, can, can_create_tenant
 from paas.realtime import emit
 
 from .models import ApiToken, Environment, Membership, Quota, Tenant
@@ -262,27 +262,41 @@ def member_remove(*, actor: Actor, membership: Membership) -> None:
 
 # --- quotas -----------------------------------------------------------------
 
-QUOTA_FIELDS = ("cpu_millicores", "memory_mib", "ephemeral_storage_mib", "exclusive_cpuset_cores", "pods")
+QUOTA_FIELDS = Quota.LIMITS
+# The platform permission (a global grant: operators, superusers) that sets quotas.
+SET_QUOTA = "tenants.set_quota"
 
 
-def quota_update(*, actor: Actor, quota: Quota, **values) -> Quota:
-    authorize(actor, "manage_quotas", quota, action="tenant.quota.update")
+def quota_check_values(target, values: dict) -> None:
+    """Apply `values` to `target` (a Quota or QuotaRequest) and check them: known fields,
+    whole numbers within the model's bounds, exclusive cores covered by the CPU quota."""
     unknown = set(values) - set(QUOTA_FIELDS)
     if unknown:
         raise DomainError(_("Unknown quota fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))})
+    for key, value in values.items():
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = -1
+        if isinstance(value, bool) or number < 0 or (isinstance(value, float) and value != number):
+            raise DomainError(_("Must be zero or a positive whole number."), field=key)
+        setattr(target, key, number)
+    _validate(target, exclude=[f.name for f in target._meta.fields if f.name not in QUOTA_FIELDS])
+    if target.exclusive_cpuset_cores * 1000 > target.cpu_millicores:
+        raise DomainError(
+            _("Exclusive cpuset cores (%(cores)s) need at least %(millicores)s millicores of CPU quota.")
+            % {"cores": target.exclusive_cpuset_cores, "millicores": target.exclusive_cpuset_cores * 1000},
+            field="exclusive_cpuset_cores")
+
+
+def quota_update(*, actor: Actor, quota: Quota, **values) -> Quota:
+    """Set an environment's quota. Platform operators only: the quota is the platform's
+    ceiling on the tenant, so its members ask for more (tenants.quota_requests)."""
+    authorize_platform(actor, SET_QUOTA, quota, action="tenant.quota.update")
     with transaction.atomic():
         quota = Quota.objects.select_for_update().select_related("environment", "tenant").get(pk=quota.pk)
         before = quota.audit_fields()
-        for key, value in values.items():
-            if value is None or int(value) < 0:
-                raise DomainError(_("Must be zero or a positive whole number."), field=key)
-            setattr(quota, key, int(value))
-        _validate(quota, exclude=["tenant", "environment"])
-        if quota.exclusive_cpuset_cores * 1000 > quota.cpu_millicores:
-            raise DomainError(
-                _("Exclusive cpuset cores (%(cores)s) need at least %(millicores)s millicores of CPU quota.")
-                % {"cores": quota.exclusive_cpuset_cores, "millicores": quota.exclusive_cpuset_cores * 1000},
-                field="exclusive_cpuset_cores")
+        quota_check_values(quota, values)
         old, new = diff(before, quota.audit_fields())
         if not new:
             return quota

@@ -57,7 +57,7 @@ def personas(tenant, other_tenant):
     users["outsider"] = outsider
     operator = UserFactory(username="operator", is_staff=True)
     operator.user_permissions.add(*Permission.objects.filter(
-        content_type__app_label="tenants", codename__in=["add_tenant", "view_tenant", "view_audit"]))
+        content_type__app_label="tenants", codename__in=["add_tenant", "view_tenant", "view_audit", "set_quota"]))
     users["operator"] = operator
     users["superuser"] = UserFactory(username="root", is_staff=True, is_superuser=True)
     return users

@@ -361,3 +361,56 @@ def test_an_operator_can_lift_a_lock_and_it_is_audited(settings, client):
     assert client.post(url(row, "delete"), {"post": "yes"}).status_code == 302
     assert AuditEvent.objects.filter(action="admin.loginthrottle.delete", target_label="account:dev").exists()
     assert Client().post("/accounts/login/", {"username": "dev", "password": PASSWORD}).status_code == 302
+
+# --- quotas belong to the platform ---------------------------------------------
+
+def test_owner_cannot_raise_their_quota_in_the_admin(personas, login, tenant):
+    owner = staff(personas["owner"], "view_quota", "change_quota")
+    quota = Quota.objects.get(tenant=tenant, environment__slug="dev")
+    client = login(owner)
+    assert client.get(url(quota, "change")).status_code == 200  # read-only view
+    data = {"cpu_millicores": 64000, "memory_mib": 8192, "ephemeral_storage_mib": 20480,
+            "exclusive_cpuset_cores": 0, "pods": 50}
+    assert client.post(url(quota, "change"), data).status_code == 403
+    quota.refresh_from_db()
+    assert quota.cpu_millicores == 4000
+
+
+def test_operator_sets_a_quota_in_the_admin(personas, login, tenant):
+    operator = staff(personas["operator"], "view_quota", "change_quota")  # set_quota from the persona
+    quota = Quota.objects.get(tenant=tenant, environment__slug="dev")
+    client = login(operator)
+    data = form_data(client.get(url(quota, "change")))
+    data["pods"] = "75"
+    since = last_event_id()
+    assert client.post(url(quota, "change"), data).status_code == 302
+    quota.refresh_from_db()
+    assert quota.pods == 75
+    assert [(e.action, e.user_id) for e in new_events(since)] == [("tenant.quota.update", operator.pk)]
+
+
+def test_quota_requests_are_read_only_and_operators_approve_in_bulk(personas, login, tenant, other_tenant):
+    from paas.actors import Actor
+    from tenants.models import QuotaRequest
+    from tenants.quota_requests import quota_request_create
+
+    mine = quota_request_create(actor=Actor.for_user(personas["owner"]), reason="more",
+                                environment=tenant.environments.get(slug="dev"), pods=60)
+    theirs = quota_request_create(actor=Actor.for_user(personas["outsider"]), reason="more",
+                                  environment=other_tenant.environments.get(slug="dev"), pods=70)
+    owner = login(staff(personas["owner"], "view_quotarequest"))
+    response = owner.get(url(QuotaRequest))
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [mine]
+    assert response.context["action_form"] is None  # no approve action for tenant members
+    assert owner.get(url(mine, "change")).status_code == 200
+    assert owner.post(url(mine, "change"), {"state": "approved"}).status_code == 403
+
+    operator = login(staff(personas["operator"], "view_quotarequest"))
+    assert set(operator.get(url(QuotaRequest)).context["cl"].result_list) == {mine, theirs}
+    since = last_event_id()
+    response = operator.post(url(QuotaRequest), {"action": "approve", "_selected_action": [mine.pk, theirs.pk]})
+    assert response.status_code == 302
+    assert set(QuotaRequest.objects.values_list("state", flat=True)) == {"approved"}
+    assert Quota.objects.get(tenant=other_tenant, environment__slug="dev").pods == 70
+    assert [e.action for e in new_events(since)].count("tenant.quota_request.approve") == 2

@@ -5,7 +5,8 @@ tenants/roles.py ROLE_PERMISSIONS, and `test_table_follows_role_permissions`
 checks it against that matrix so the two cannot drift apart:
 - owner and admin hold every management permission;
 - developer, approver, viewer and auditor hold view_tenant and use_api_tokens;
-- the operator holds platform-wide view_tenant and add_tenant, nothing more;
+- the operator holds platform-wide view_tenant, add_tenant and set_quota, nothing more:
+  only operators set quotas and decide quota requests; owners and admins ask (request_quota);
 - the outsider owns globex only, so acme does not exist for them (404);
 - the revoked token belongs to the developer: its owner may revoke it, and so may
   those with manage_api_tokens; to anyone else it is invisible (404).
@@ -39,6 +40,15 @@ ACTIONS = {
     "remove member": ("delete", "tenants/acme/members/extra/", None),
     "list quotas": ("get", "tenants/acme/quotas/", None),
     "patch quota": ("patch", "tenants/acme/quotas/dev/", {"pods": 60}),
+    "put quota": ("put", "tenants/acme/quotas/dev/", {"cpu_millicores": 8000, "memory_mib": 8192,
+                                                       "ephemeral_storage_mib": 20480,
+                                                       "exclusive_cpuset_cores": 0, "pods": 60}),
+    "list quota requests": ("get", "tenants/acme/quota-requests/", None),
+    "request quota": ("post", "tenants/acme/quota-requests/", {"environment": "dev", "pods": 60, "reason": "x"}),
+    "cancel quota request": ("post", "tenants/acme/quota-requests/{quota_request}/cancel/", None),
+    "list all quota requests": ("get", "quota-requests/", None),
+    "approve quota request": ("post", "quota-requests/{quota_request}/approve/", {"comment": "ok"}),
+    "reject quota request": ("post", "quota-requests/{quota_request}/reject/", {"comment": "no"}),
     "list tokens": ("get", "tenants/acme/tokens/", None),
     "create token": ("post", "tenants/acme/tokens/", {"name": "ci"}),
     "revoke token": ("delete", "tenants/acme/tokens/{token}/", None),
@@ -60,7 +70,14 @@ EXPECTED = {
     "patch member":       (200,  200,  403,  403,  403,  403,  403,  404),
     "remove member":      (204,  204,  403,  403,  403,  403,  403,  404),
     "list quotas":        (200,  200,  200,  200,  200,  200,  200,  404),
-    "patch quota":        (200,  200,  403,  403,  403,  403,  403,  404),
+    "patch quota":        (403,  403,  403,  403,  403,  403,  200,  404),
+    "put quota":          (403,  403,  403,  403,  403,  403,  200,  404),
+    "list quota requests": (200, 200,  200,  200,  200,  200,  200,  404),
+    "request quota":      (201,  201,  403,  403,  403,  403,  403,  404),
+    "cancel quota request": (200, 200, 403,  403,  403,  403,  403,  404),
+    "list all quota requests": (200, 200, 200, 200, 200,  200,  200,  200),
+    "approve quota request": (403, 403, 403,  403,  403,  403,  200,  404),
+    "reject quota request": (403, 403, 403,  403,  403,  403,  200,  404),
     "list tokens":        (200,  200,  200,  200,  200,  200,  200,  404),
     "create token":       (201,  201,  201,  201,  201,  201,  403,  404),
     "revoke token":       (204,  204,  204,  404,  404,  404,  404,  404),
@@ -75,9 +92,14 @@ ACTION_PERMISSION = {
     "create environment": "manage_environments", "patch environment": "manage_environments",
     "delete environment": "manage_environments",
     "add member": "manage_members", "patch member": "manage_members", "remove member": "manage_members",
-    "patch quota": "manage_quotas",
+    "list quota requests": "view_tenant",
+    "request quota": "request_quota", "cancel quota request": "request_quota",
     "create token": "use_api_tokens",
 }
+
+# Platform permissions: no tenant role holds them, whatever the tenant says (403 for every role).
+PLATFORM_ACTIONS = {"patch quota": "tenants.set_quota", "put quota": "tenants.set_quota",
+                    "approve quota request": "tenants.set_quota", "reject quota request": "tenants.set_quota"}
 
 CASES = [(persona, name) for name in ACTIONS for persona in PERSONAS]
 
@@ -92,11 +114,16 @@ def _fresh_cache():
 @pytest.fixture
 def world(personas, tenant):
     """acme with its personas, one extra viewer to change/remove, an account to add,
-    and a token of the developer's to revoke."""
+    a token of the developer's to revoke and a pending quota request (test) to decide."""
+    from paas.actors import Actor
+    from tenants.quota_requests import quota_request_create
+
     add_member(tenant, UserFactory(username="extra"), "viewer")
     UserFactory(username="newbie")
     token, _ = make_token(personas["developer"], tenant, name="developer-ci")
-    return {"token": token.pk}
+    quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
+                                         environment=tenant.environments.get(slug="test"), reason="load", pods=99)
+    return {"token": token.pk, "quota_request": quota_request.pk}
 
 
 def send(client, name, world):
@@ -124,6 +151,8 @@ def test_table_follows_role_permissions():
             assert allowed == (codename in granted), (role, name)
             if not allowed:
                 assert EXPECTED[name][column] == 403, (role, name)
+        for name in PLATFORM_ACTIONS:
+            assert EXPECTED[name][column] == 403, (role, name)
         may_revoke = role == "developer" or "manage_api_tokens" in granted
         assert EXPECTED["revoke token"][column] == (204 if may_revoke else 404), role
 

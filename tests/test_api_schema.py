@@ -24,6 +24,13 @@ ENDPOINTS = [
     "/api/v1/tenants/{tenant_slug}/tokens/",
     "/api/v1/tenants/{tenant_slug}/tokens/{id}/",
     "/api/v1/tenants/{tenant_slug}/tokens/{id}/revoke/",
+    "/api/v1/tenants/{tenant_slug}/quota-requests/",
+    "/api/v1/tenants/{tenant_slug}/quota-requests/{id}/",
+    "/api/v1/tenants/{tenant_slug}/quota-requests/{id}/cancel/",
+    "/api/v1/quota-requests/",
+    "/api/v1/quota-requests/{id}/",
+    "/api/v1/quota-requests/{id}/approve/",
+    "/api/v1/quota-requests/{id}/reject/",
 ]
 
 
@@ -45,6 +52,9 @@ def test_schema_is_an_openapi_3_document_with_the_endpoints(personas, login):
     assert "put" not in schema["paths"]["/api/v1/tenants/{slug}/"]  # partial updates only
     assert "delete" not in schema["paths"]["/api/v1/tenants/{slug}/"]  # tenants are archived, never deleted
     assert schema["components"]["securitySchemes"]["apiToken"]["scheme"] == "bearer"
+    # Operators set quotas (PATCH or PUT); the 403 for everyone else is documented.
+    quota = schema["paths"]["/api/v1/tenants/{tenant_slug}/quotas/{environment}/"]
+    assert {"patch", "put"} <= set(quota) and "403" in quota["put"]["responses"]
 
 
 def test_schema_is_served_to_a_token_too(personas, tenant):

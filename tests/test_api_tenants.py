@@ -264,11 +264,36 @@ def test_quota_list_retrieve_and_update(personas, login):
     assert sorted(slugs(owner.get(f"{ACME}/quotas/"), "environment")) == ["dev", "pre", "prod", "test"]
     assert slugs(owner.get(f"{ACME}/quotas/?kind=prod"), "environment") == ["prod"]
     assert owner.get(f"{ACME}/quotas/prod/").json()["cpu_millicores"] == 4000
+    operator = login(personas["operator"])
     mark = audit_mark()
-    response = call(owner, "patch", f"{ACME}/quotas/prod/", {"cpu_millicores": 8000, "exclusive_cpuset_cores": 2})
+    response = call(operator, "patch", f"{ACME}/quotas/prod/", {"cpu_millicores": 8000, "exclusive_cpuset_cores": 2})
     assert response.status_code == 200
     assert response.json()["cpu_millicores"] == 8000 and response.json()["exclusive_cpuset_cores"] == 2
     assert events_since(mark) == [("tenant.quota.update", "success")]
+
+
+def test_quota_put_sets_every_limit_and_needs_them_all(personas, login):
+    operator = login(personas["operator"])
+    body = {"cpu_millicores": 2000, "memory_mib": 4096, "ephemeral_storage_mib": 1024,
+            "exclusive_cpuset_cores": 1, "pods": 10}
+    response = call(operator, "put", f"{ACME}/quotas/dev/", body)
+    assert response.status_code == 200
+    assert {k: response.json()[k] for k in body} == body
+    response = call(operator, "put", f"{ACME}/quotas/dev/", {"pods": 11})
+    assert response.status_code == 400 and "cpu_millicores" in error(response)["fields"]
+
+
+@pytest.mark.parametrize("persona", ["owner", "admin", "developer", "viewer"])
+@pytest.mark.parametrize("method", ["patch", "put"])
+def test_tenant_members_cannot_set_their_quota(personas, login, persona, method):
+    body = {"cpu_millicores": 64000, "memory_mib": 8192, "ephemeral_storage_mib": 20480,
+            "exclusive_cpuset_cores": 0, "pods": 500}
+    mark = audit_mark()
+    response = call(login(personas[persona]), method, f"{ACME}/quotas/dev/", body)
+    assert response.status_code == 403
+    assert error(response)["message"]
+    assert events_since(mark) == [("tenant.quota.update", "denied")]
+    assert Quota.objects.get(environment__tenant__slug="acme", environment__slug="dev").cpu_millicores == 4000
 
 
 @pytest.mark.parametrize("body, field", [
@@ -277,7 +302,7 @@ def test_quota_list_retrieve_and_update(personas, login):
     ({"memory_mib": 10**12}, "memory_mib"),
 ])
 def test_quota_validation_names_the_field(personas, login, body, field):
-    response = call(login(personas["owner"]), "patch", f"{ACME}/quotas/dev/", body)
+    response = call(login(personas["operator"]), "patch", f"{ACME}/quotas/dev/", body)
     assert response.status_code == 400
     assert field in error(response)["fields"]
 
@@ -356,7 +381,8 @@ def test_read_only_token_cannot_write(personas, tenant):
         ("patch", f"{ACME}/", {"name": "X"}, "tenant.update"),
         ("post", f"{ACME}/environments/", {"slug": "qa", "name": "QA", "kind": "dev"}, "tenant.environment.create"),
         ("delete", f"{ACME}/environments/dev/", None, "tenant.environment.delete"),
-        ("patch", f"{ACME}/quotas/dev/", {"pods": 5}, "tenant.quota.update"),
+        ("post", f"{ACME}/quota-requests/", {"environment": "dev", "pods": 60, "reason": "more"},
+         "tenant.quota_request.create"),
         ("delete", f"{ACME}/members/viewer/", None, "tenant.member.remove"),
     ]:
         mark = audit_mark()

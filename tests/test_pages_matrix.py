@@ -3,7 +3,9 @@ matrix calls for, and nothing of acme in what an outsider gets back."""
 import pytest
 from django.test import Client
 
+from paas.actors import Actor
 from tenants.models import Membership
+from tenants.quota_requests import quota_request_create
 
 from .factories import PASSWORD, UserFactory, make_token
 
@@ -26,6 +28,13 @@ VIEW = table(200, outsider=404, anonymous=LOGIN)
 # a successful POST redirects (302); everyone else who can see the tenant gets 403.
 MANAGE_GET = table(403, owner=200, admin=200, outsider=404, anonymous=LOGIN)
 MANAGE_POST = table(403, owner=302, admin=302, outsider=404, anonymous=LOGIN)
+# Platform permissions (tenants.set_quota: set quotas, decide quota requests): operators only,
+# whatever the role in the tenant; an outsider still cannot see acme's pages (404).
+OPERATOR_GET = table(403, operator=200, outsider=404, anonymous=LOGIN)
+OPERATOR_POST = table(403, operator=302, outsider=404, anonymous=LOGIN)
+# The operators' queue is not a tenant's page: everyone else is refused alike.
+PLATFORM_GET = table(403, operator=200, anonymous=LOGIN)
+PLATFORM_POST = table(403, operator=302, anonymous=LOGIN)
 # use_api_tokens: every member role, not operators.
 TOKEN_USE = table(200, operator=403, outsider=404, anonymous=LOGIN)
 
@@ -44,7 +53,9 @@ PAGES = {
     "env-edit-form": ("get", "/tenants/acme/environments/dev/edit/", None, MANAGE_GET),
     "members": ("get", "/tenants/acme/members/", None, VIEW),
     "quotas": ("get", "/tenants/acme/quotas/", None, VIEW),
-    "quota-edit-form": ("get", "/tenants/acme/quotas/dev/edit/", None, MANAGE_GET),
+    "quota-edit-form": ("get", "/tenants/acme/quotas/dev/edit/", None, OPERATOR_GET),
+    "quota-request-form": ("get", "/tenants/acme/quotas/dev/request/", None, MANAGE_GET),
+    "quota-requests": ("get", "/tenants/-/quota-requests/", None, PLATFORM_GET),
     "tokens": ("get", "/tenants/acme/tokens/", None, VIEW),
     "token-create-form": ("get", "/tenants/acme/tokens/new/", None, TOKEN_USE),
     "set-tenant": ("post", "/set-tenant/", {"tenant": "acme"}, table(302, outsider=404)),
@@ -59,7 +70,12 @@ PAGES = {
     "member-add": ("post", "/tenants/acme/members/invite/", {"user": "newcomer", "role": "viewer"}, MANAGE_POST),
     "member-role": ("post", "/tenants/acme/members/{viewer_membership}/role/", {"role": "auditor"}, MANAGE_POST),
     "member-remove": ("post", "/tenants/acme/members/{viewer_membership}/remove/", {}, MANAGE_POST),
-    "quota-edit": ("post", "/tenants/acme/quotas/dev/edit/", QUOTA, MANAGE_POST),
+    "quota-edit": ("post", "/tenants/acme/quotas/dev/edit/", QUOTA, OPERATOR_POST),
+    "quota-request": ("post", "/tenants/acme/quotas/dev/request/", {**QUOTA, "reason": "more"}, MANAGE_POST),
+    "quota-request-cancel": ("post", "/tenants/acme/quota-requests/{quota_request}/cancel/", {}, MANAGE_POST),
+    "quota-request-approve": ("post", "/tenants/-/quota-requests/{quota_request}/approve/", {}, PLATFORM_POST),
+    "quota-request-reject": ("post", "/tenants/-/quota-requests/{quota_request}/reject/", {"comment": "no"},
+                             PLATFORM_POST),
     "token-create": ("post", "/tenants/acme/tokens/new/", {"name": "ci", "scope": "read"}, TOKEN_USE),
     # The developer's token: its owner and token managers may revoke it; to anyone
     # else it is invisible (404), like any object they may not see.
@@ -74,7 +90,10 @@ CASES = [(page, persona) for page in PAGES for persona in PERSONAS]
 def world(personas, tenant):
     UserFactory(username="newcomer")
     dev_token, dev_plaintext = make_token(personas["developer"], tenant, name="dev-ci")
+    quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
+                                         environment=tenant.environments.get(slug="test"), reason="load", pods=99)
     return {
+        "quota_request": quota_request.pk,
         "viewer_membership": Membership.objects.get(tenant=tenant, user=personas["viewer"]).pk,
         "dev_token": dev_token.pk,
         "secrets": [dev_plaintext, dev_token.prefix],
@@ -111,7 +130,8 @@ def test_every_page_is_in_the_matrix():
     tenant_routes = {p.name for p in urls.urlpatterns}
     covered = {"list", "create", "detail", "edit", "archive", "environment-create", "environment-edit",
                "environment-delete", "members", "member-add", "member-role", "member-remove", "quotas",
-               "quota-edit", "tokens", "token-create", "token-revoke"}
+               "quota-edit", "tokens", "token-create", "token-revoke", "quota-request", "quota-request-cancel",
+               "quota-requests", "quota-request-approve", "quota-request-reject"}
     # reactivate needs an archived tenant; covered in test_archived_tenant_is_read_only.
     assert tenant_routes - covered == {"reactivate"}
 

@@ -41,7 +41,7 @@ def owner(personas, login):
     ("tenants:environment-edit", {"slug": "acme", "env": "dev"}, ["Development", 'name="protected"']),
     ("tenants:members", {"slug": "acme"}, ["developer@example.com", "Invite a member", "Approver"]),
     ("tenants:quotas", {"slug": "acme"}, ["4 cores", "20 GiB", "Total", "16 cores"]),
-    ("tenants:quota-edit", {"slug": "acme", "env": "dev"}, ['value="4"', 'value="8"', "GiB"]),
+    ("tenants:quota-request", {"slug": "acme", "env": "dev"}, ['value="4"', 'value="8"', "GiB", 'name="reason"']),
     ("tenants:tokens", {"slug": "acme"}, ["No API tokens yet", "New token"]),
     ("tenants:token-create", {"slug": "acme"}, ["Read-only", "Read-write", "expires_in_days"]),
 ])
@@ -59,7 +59,7 @@ def test_viewer_sees_pages_without_management_controls(personas, login):
     members = content(client.get("/tenants/acme/members/"))
     assert "owner@example.com" in members and "Invite a member" not in members and "Remove" not in members
     quotas = content(client.get("/tenants/acme/quotas/"))
-    assert "4 cores" in quotas and "/quotas/dev/edit/" not in quotas
+    assert "4 cores" in quotas and "/quotas/dev/edit/" not in quotas and "/quotas/dev/request/" not in quotas
 
 
 def test_denied_form_shows_403_page_with_reason(personas, login):
@@ -235,7 +235,37 @@ def test_last_owner_cannot_leave_or_be_demoted(owner, personas, tenant):
 
 # --- quotas -----------------------------------------------------------------
 
-def test_quota_edit_in_human_units(owner, tenant):
+@pytest.fixture
+def operator(personas, login):
+    return login(personas["operator"])
+
+
+def test_owner_is_offered_a_request_not_an_edit(owner):
+    quotas = content(owner.get("/tenants/acme/quotas/"))
+    assert "/quotas/dev/request/" in quotas and "/quotas/dev/edit/" not in quotas
+    assert "Request more" in quotas
+
+
+def test_owner_cannot_set_quotas_and_the_attempt_is_audited(owner, personas, tenant):
+    assert owner.get("/tenants/acme/quotas/dev/edit/").status_code == 403
+    since = last_event_id()
+    response = owner.post("/tenants/acme/quotas/dev/edit/", {
+        "cpu_millicores": "400", "memory_mib": "8", "ephemeral_storage_mib": "20",
+        "exclusive_cpuset_cores": "0", "pods": "50"})
+    assert response.status_code == 403
+    assert Quota.objects.get(environment__tenant=tenant, environment__slug="dev").cpu_millicores == 4000
+    event = AuditEvent.objects.get(id__gt=since)
+    assert (event.action, event.outcome, event.user_id, event.tenant_slug) == (
+        "tenant.quota.update", "denied", personas["owner"].pk, "acme")
+
+
+def test_operator_sees_edit_links(operator):
+    quotas = content(operator.get("/tenants/acme/quotas/"))
+    assert "/quotas/dev/edit/" in quotas and "/quotas/dev/request/" not in quotas
+
+
+def test_quota_edit_in_human_units(operator, tenant):
+    owner = operator
     since = last_event_id()
     response = owner.post("/tenants/acme/quotas/dev/edit/", {
         "cpu_millicores": "8.5", "memory_mib": "16", "ephemeral_storage_mib": "0.5",
@@ -248,7 +278,8 @@ def test_quota_edit_in_human_units(owner, tenant):
     assert "8.5 cores" in content(owner.get("/tenants/acme/quotas/"))
 
 
-def test_quota_edit_validation_error_is_shown_next_to_the_field(owner, tenant):
+def test_quota_edit_validation_error_is_shown_next_to_the_field(operator, tenant):
+    owner = operator
     since = last_event_id()
     response = owner.post("/tenants/acme/quotas/dev/edit/", {
         "cpu_millicores": "4", "memory_mib": "8", "ephemeral_storage_mib": "20",

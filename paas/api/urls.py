@@ -23,6 +23,8 @@ router.register(rf"{TENANT_PREFIX}/environments", tenant_views.EnvironmentViewSe
 router.register(rf"{TENANT_PREFIX}/members", tenant_views.MemberViewSet, basename="member")
 router.register(rf"{TENANT_PREFIX}/quotas", tenant_views.QuotaViewSet, basename="quota")
 router.register(rf"{TENANT_PREFIX}/tokens", tenant_views.TokenViewSet, basename="token")
+router.register(rf"{TENANT_PREFIX}/quota-requests", tenant_views.QuotaRequestViewSet, basename="quota-request")
+router.register("quota-requests", tenant_views.PlatformQuotaRequestViewSet, basename="platform-quota-request")
 
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 register_cluster_api(router)

@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import ApiToken, Environment, Membership, Quota, Tenant
+from tenants.models import ApiToken, Environment, Membership, Quota, QuotaRequest, Tenant
 from tenants.roles import Role
 
 from .serializers import TOKEN_STATUSES
@@ -40,6 +40,16 @@ class QuotaFilter(django_filters.FilterSet):
     class Meta:
         model = Quota
         fields = ["kind"]
+
+
+class QuotaRequestFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=QuotaRequest.State.choices)
+    tenant = django_filters.CharFilter(field_name="tenant__slug", label=_("Tenant slug"))
+    environment = django_filters.CharFilter(field_name="environment__slug", label=_("Environment slug"))
+
+    class Meta:
+        model = QuotaRequest
+        fields = ["state", "tenant", "environment"]
 
 
 class ApiTokenFilter(django_filters.FilterSet):

@@ -7,7 +7,7 @@ in tenants.services, which raise DomainError naming the offending field.
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from tenants.models import ApiToken, Environment, Membership, Quota, Tenant
+from tenants.models import ApiToken, Environment, Membership, Quota, QuotaRequest, Tenant
 from tenants.roles import Role
 from tenants.services import QUOTA_FIELDS
 
@@ -94,12 +94,50 @@ class QuotaSerializer(serializers.ModelSerializer):
 
 
 class QuotaUpdateSerializer(serializers.Serializer):
-    cpu_millicores = serializers.IntegerField(required=False, min_value=0)
-    memory_mib = serializers.IntegerField(required=False, min_value=0)
-    ephemeral_storage_mib = serializers.IntegerField(required=False, min_value=0)
+    """The limits to set (platform operators only); PATCH may leave fields out, PUT gives all."""
+
+    cpu_millicores = serializers.IntegerField(min_value=0, max_value=Quota.MAX_CPU_MILLICORES)
+    memory_mib = serializers.IntegerField(min_value=0, max_value=Quota.MAX_MEMORY_MIB)
+    ephemeral_storage_mib = serializers.IntegerField(min_value=0, max_value=Quota.MAX_DISK_MIB)
     exclusive_cpuset_cores = serializers.IntegerField(
-        required=False, min_value=0, help_text=_("Whole cores; each needs 1000 millicores of CPU quota."))
-    pods = serializers.IntegerField(required=False, min_value=0)
+        min_value=0, max_value=Quota.MAX_CPU_MILLICORES // 1000,
+        help_text=_("Whole cores; each needs 1000 millicores of CPU quota."))
+    pods = serializers.IntegerField(min_value=0, max_value=Quota.MAX_PODS)
+
+
+class QuotaRequestSerializer(serializers.ModelSerializer):
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    environment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, allow_null=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, allow_null=True)
+    previous = serializers.SerializerMethodField(help_text=_("The quota when the request was made."))
+
+    class Meta:
+        model = QuotaRequest
+        fields = ["id", "tenant", "environment", "state", *QUOTA_FIELDS, "previous", "reason", "requested_by",
+                  "created_at", "decided_by", "decided_at", "comment"]
+        read_only_fields = fields
+
+    def get_previous(self, obj) -> dict[str, int]:
+        return obj.previous
+
+
+class QuotaRequestCreateSerializer(QuotaUpdateSerializer):
+    """Limits left out keep their current value; at least one must change."""
+
+    environment = serializers.SlugField(help_text=_("Slug of the environment whose quota should change."))
+    reason = serializers.CharField(max_length=QuotaRequest.MAX_REASON, help_text=_("Why; operators read this."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in QUOTA_FIELDS:
+            self.fields[name].required = False
+
+
+class QuotaDecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="",
+                                    max_length=QuotaRequest.MAX_REASON,
+                                    help_text=_("Shown to the tenant; required to reject."))
 
 
 # --- API tokens -------------------------------------------------------------

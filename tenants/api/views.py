@@ -4,19 +4,22 @@ Nested under tenants/{tenant_slug}/: environments, members, quotas and tokens.
 Nothing here decides who may do what: the services authorize (a denial is a 403
 with an audit record), the selectors scope (another tenant's object is a 404).
 """
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from paas.api.base import ActorMixin, TenantChildViewSet
-from tenants import selectors, services
-from tenants.models import ApiToken, Environment, Membership, Quota, Tenant
+from paas.errors import DomainError
+from tenants import quota_requests, selectors, services
+from tenants.models import ApiToken, Environment, Membership, Quota, QuotaRequest, Tenant
 
 from . import filters
 from . import serializers as s
 
 DELETED = {204: OpenApiResponse(description="Done; no content.")}
+FORBIDDEN_SET_QUOTA = OpenApiResponse(description="Only platform operators (tenants.set_quota) set quotas.")
 
 
 @extend_schema(tags=["tenants"])
@@ -133,12 +136,94 @@ class QuotaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantChild
     def visible(self):
         return selectors.quotas_visible_to(self.actor)
 
-    @extend_schema(request=s.QuotaUpdateSerializer, responses=s.QuotaSerializer)
+    @extend_schema(request=s.QuotaUpdateSerializer, responses={200: s.QuotaSerializer, 403: FORBIDDEN_SET_QUOTA})
     def partial_update(self, request, *args, **kwargs):
+        """Change some limits. Platform operators only: tenants ask through quota-requests/."""
+        return self._set(partial=True)
+
+    @extend_schema(request=s.QuotaUpdateSerializer, responses={200: s.QuotaSerializer, 403: FORBIDDEN_SET_QUOTA})
+    def update(self, request, *args, **kwargs):
+        """Set every limit. Platform operators only: tenants ask through quota-requests/."""
+        return self._set(partial=False)
+
+    def _set(self, *, partial: bool):
         quota = self.get_object()
-        data = self.validated(s.QuotaUpdateSerializer, partial=True)
+        data = self.validated(s.QuotaUpdateSerializer, partial=partial)
         quota = services.quota_update(actor=self.actor, quota=quota, **data)
         return Response(self.render(s.QuotaSerializer, quota))
+
+
+@extend_schema(tags=["quotas"])
+class QuotaRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantChildViewSet):
+    """The tenant's requests for other quotas, newest first; platform operators decide them
+    (see /api/v1/quota-requests/)."""
+
+    queryset = QuotaRequest.objects.none()
+    serializer_class = s.QuotaRequestSerializer
+    filterset_class = filters.QuotaRequestFilter
+    ordering_fields = ["created_at", "decided_at", "state"]
+
+    def visible(self):
+        return selectors.quota_requests_visible_to(self.actor)
+
+    @extend_schema(request=s.QuotaRequestCreateSerializer, responses={
+        201: s.QuotaRequestSerializer,
+        409: OpenApiResponse(description="The environment already has a pending request.")})
+    def create(self, request, *args, **kwargs):
+        """Ask for other limits on one environment (request_quota: owners and admins)."""
+        data = self.validated(s.QuotaRequestCreateSerializer)
+        slug = data.pop("environment")
+        environment = selectors.environments_visible_to(self.actor).filter(tenant=self.tenant, slug=slug).first()
+        if environment is None:
+            raise DomainError(_("No environment '%(slug)s' in this tenant.") % {"slug": slug}, field="environment")
+        quota_request = quota_requests.quota_request_create(actor=self.actor, environment=environment, **data)
+        return Response(self.render(s.QuotaRequestSerializer, quota_request), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: s.QuotaRequestSerializer,
+                                            409: OpenApiResponse(description="The request is no longer pending.")})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, *args, **kwargs):
+        """Withdraw a pending request."""
+        quota_request = quota_requests.quota_request_cancel(actor=self.actor, request=self.get_object())
+        return Response(self.render(s.QuotaRequestSerializer, quota_request))
+
+
+@extend_schema(tags=["quotas"])
+class PlatformQuotaRequestViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                                  viewsets.GenericViewSet):
+    """Quota requests across tenants: all of them for platform operators (tenants.set_quota),
+    who approve or reject them; others see their own tenants' requests, read-only.
+    Filter with ?state=pending&tenant=<slug>."""
+
+    queryset = QuotaRequest.objects.none()
+    serializer_class = s.QuotaRequestSerializer
+    filterset_class = filters.QuotaRequestFilter
+    ordering_fields = ["created_at", "decided_at", "state"]
+
+    def get_queryset(self):
+        return selectors.quota_requests_visible_to(self.actor)
+
+    @extend_schema(request=s.QuotaDecisionSerializer, responses={
+        200: s.QuotaRequestSerializer, 403: FORBIDDEN_SET_QUOTA,
+        409: OpenApiResponse(description="The request is no longer pending.")})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, *args, **kwargs):
+        """Apply the requested limits to the environment's quota (re-validated) and close the request."""
+        comment = self.validated(s.QuotaDecisionSerializer)["comment"]
+        quota_request = quota_requests.quota_request_approve(actor=self.actor, request=self.get_object(),
+                                                             comment=comment)
+        return Response(self.render(s.QuotaRequestSerializer, quota_request))
+
+    @extend_schema(request=s.QuotaDecisionSerializer, responses={
+        200: s.QuotaRequestSerializer, 403: FORBIDDEN_SET_QUOTA,
+        409: OpenApiResponse(description="The request is no longer pending.")})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, *args, **kwargs):
+        """Refuse the request; the comment (required) tells the tenant why."""
+        comment = self.validated(s.QuotaDecisionSerializer)["comment"]
+        quota_request = quota_requests.quota_request_reject(actor=self.actor, request=self.get_object(),
+                                                            comment=comment)
+        return Response(self.render(s.QuotaRequestSerializer, quota_request))
 
 
 @extend_schema(tags=["tokens"])

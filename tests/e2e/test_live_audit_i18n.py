@@ -102,7 +102,7 @@ def test_language_switch_to_simplified_chinese(b, personas_e2e, tenant):
 PAGES = [
     "/", "/tenants/", "/tenants/acme/", "/tenants/acme/edit/", "/tenants/acme/environments/new/",
     "/tenants/acme/environments/dev/edit/", "/tenants/acme/members/", "/tenants/acme/quotas/",
-    "/tenants/acme/quotas/dev/edit/", "/tenants/acme/tokens/", "/tenants/acme/tokens/new/", "/audit/",
+    "/tenants/acme/quotas/dev/request/", "/tenants/acme/tokens/", "/tenants/acme/tokens/new/", "/audit/",
 ]
 
 
