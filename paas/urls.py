@@ -20,3 +20,9 @@ urlpatterns = [
 
 admin.site.site_header = settings.PAAS_PRODUCT_NAME
 admin.site.site_title = settings.PAAS_PRODUCT_NAME
+
+# /api/ answers these in its JSON error shape, pages keep the HTML ones (paas.api.errors).
+handler400 = "paas.api.errors.bad_request"
+handler403 = "paas.api.errors.permission_denied"
+handler404 = "paas.api.errors.page_not_found"
+handler500 = "paas.api.errors.server_error"
