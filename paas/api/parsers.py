@@ -2,10 +2,14 @@
 
 - the body is read up to DATA_UPLOAD_MAX_MEMORY_SIZE (Django checks that limit only for
   request.body/request.POST, and DRF streams JSON past it): larger is RequestDataTooBig, a 400;
-- nesting depth is checked on the text before json.loads recurses;
-- the parsed data is walked once for NUL bytes, lone surrogates, huge or non-finite numbers.
+- nesting deeper than MAX_DEPTH is refused: json.loads's own recursion guard stops
+  absurd depths, then a linear scan of the (now known valid) text checks the limit;
+- NUL bytes, lone surrogates, huge or non-finite numbers are refused naming their path.
+  The walk that names the path runs only when the text or the number hooks saw a
+  candidate, so an ordinary body pays little more than json.loads.
 """
 import json
+import math
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -20,6 +24,37 @@ def _refuse_constant(name):
     raise ValueError(_("%(name)s is not valid JSON") % {"name": name})
 
 
+def load_json(text: str):
+    """json.loads, bounded: DomainError naming the path of a refused value."""
+    suspects = []
+
+    def parse_int(digits: str) -> int:
+        if len(digits) > 19:
+            suspects.append(digits)
+            if len(digits) > 100:  # int() refuses > 4300 digits, and is slow before that
+                return safeinput.MAX_INT + 1
+        return int(digits)
+
+    def parse_float(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):
+            suspects.append(literal)
+        return value
+
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_int=parse_int, parse_float=parse_float)
+    except RecursionError:
+        # The C scanner counts its recursion (Py_EnterRecursiveCall): 100,000 levels stop
+        # at the interpreter's limit within milliseconds, as a RecursionError, not a crash.
+        safeinput.refuse_deep_json(text)
+    # On text json.loads accepted (strings well formed) the depth scan is linear; on
+    # arbitrary text its string pattern could backtrack quadratically.
+    safeinput.check_json_depth(text)
+    if suspects or ("\\u" in text and safeinput.JSON_ESCAPE_SUSPECT.search(text)):
+        safeinput.check_data(data, max_nodes=None)  # JSON has no aliases: the size limit bounds it
+    return data
+
+
 class SafeJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -32,10 +67,7 @@ class SafeJSONParser(JSONParser):
             text = raw.decode(encoding)
         except (UnicodeDecodeError, LookupError):
             raise ParseError(_("JSON parse error - the body is not valid %(enc)s") % {"enc": encoding}) from None
-        safeinput.check_json_depth(text)
         try:
-            data = json.loads(text, parse_constant=_refuse_constant)
+            return load_json(text)
         except ValueError as exc:
             raise ParseError(_("JSON parse error - %(e)s") % {"e": exc}) from None
-        safeinput.check_data(data)
-        return data
