@@ -21,6 +21,7 @@ import re
 from itertools import accumulate
 
 import yaml
+from django.core.exceptions import SuspiciousOperation
 from django.utils.translation import gettext as _
 
 from paas.errors import DomainError
@@ -183,3 +184,17 @@ def load_yaml(text: str, root: str = ""):
     data = yaml.load(text, Loader=BoundedSafeLoader)  # noqa: S506 - a SafeLoader subclass
     check_data(data, root)
     return data
+
+
+class RefuseNulMiddleware:
+    """A NUL byte in the URL path or query string is a 400 before any view: PostgreSQL
+    refuses NUL in text, so `/api/v1/tenants/%00/` reached the tenant lookup as a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path_info or "%00" in request.META.get("QUERY_STRING", ""):
+            # SuspiciousOperation -> handler400: the API's JSON shape under /api/, a page elsewhere.
+            raise SuspiciousOperation("NUL byte in the URL")
+        return self.get_response(request)

@@ -85,6 +85,14 @@ def test_unhandled_exception_under_api_is_a_json_500_without_internals(boom_urls
     assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
 
 
+def test_nul_in_the_url_is_a_400_before_any_lookup(operator):
+    # On PostgreSQL the tenant lookup with a NUL slug was a 500 (text cannot hold U+0000).
+    assert error(operator.get(f"{API}/tenants/%00/"), 400)["code"] == "bad_request"
+    assert error(operator.get(f"{API}/tenants/", {"search": "a\x00"}), 400)["code"] == "bad_request"
+    page = operator.get("/tenants/ac%00me/")
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
+
+
 # --- bounded JSON ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("levels", [65, 5_000, 100_000])
