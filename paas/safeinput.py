@@ -143,8 +143,9 @@ def check_data(data, root: str = "", *, max_nodes: int | None = MAX_NODES) -> No
             _fail(path, _("must be a string, number, boolean, list or object (quote dates)"))
 
 
-class _Refused(yaml.MarkedYAMLError):
-    pass
+class YAMLRefused(yaml.MarkedYAMLError):
+    """A construct BoundedSafeLoader refuses; `problem` says which."""
+
 
 
 class BoundedSafeLoader(yaml.SafeLoader):
@@ -160,12 +161,12 @@ class BoundedSafeLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_YAML_ALIASES:
-                raise _Refused(problem=_("more than %(n)s aliases (*name)") % {"n": MAX_YAML_ALIASES},
+                raise YAMLRefused(problem=_("more than %(n)s aliases (*name)") % {"n": MAX_YAML_ALIASES},
                                problem_mark=self.peek_event().start_mark)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _Refused(problem=_("nests deeper than %(n)s levels") % {"n": MAX_DEPTH},
+                raise YAMLRefused(problem=_("nests deeper than %(n)s levels") % {"n": MAX_DEPTH},
                                problem_mark=self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:

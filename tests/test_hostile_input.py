@@ -145,6 +145,15 @@ def test_a_few_aliases_still_load_but_expansion_is_bounded():
         safeinput.load_yaml(wide)
 
 
+def test_kubeconfig_billion_laughs_is_refused():
+    from clusters import validation
+    from paas.errors import DomainError
+
+    laughs = "kind: Config\nclusters: [x]\ncontexts: [x]\n" + LAUGHS + "\nusers: [*i]\n"
+    with pytest.raises(DomainError, match="more than 32 aliases"):
+        validation.parse(laughs)
+
+
 def test_deep_and_large_yaml_is_refused():
     with pytest.raises(yaml.YAMLError, match="deeper than 64"):
         safeinput.load_yaml("[" * 100_000)
