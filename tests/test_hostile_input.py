@@ -149,7 +149,7 @@ def test_kubeconfig_billion_laughs_is_refused():
     from clusters import validation
     from paas.errors import DomainError
 
-    laughs = "kind: Config\nclusters: [x]\ncontexts: [x]\n" + LAUGHS + "\nusers: [*i]\n"
+    laughs = "kind: Config\nclusters: [x]\ncontexts: [x]\n" + LAUGHS + "\nusers: [*f]\n"
     with pytest.raises(DomainError, match="more than 32 aliases"):
         validation.parse(laughs)
 
