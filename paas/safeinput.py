@@ -40,9 +40,18 @@ _DELTA = {"[": 1, "{": 1, "]": -1, "}": -1}
 _JSON_TOKEN = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")\s*:|"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
-# In JSON text a NUL or a surrogate can only be written as a \\u escape (strict UTF-8
-# decoding refuses raw ones): text without such an escape needs no string check.
-JSON_ESCAPE_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+# In JSON text, every value check_data refuses shows up as one of these: a NUL or a
+# surrogate can only be written as a \\u escape (strict UTF-8 decoding refuses raw
+# ones), an integer beyond int64 as 19+ digits, an infinite float as a 3-digit exponent.
+# Text without any of them skips the walk. Two cheap searches rather than one
+# alternation: a literal prefix lets the regex engine skip ahead.
+_ESCAPE_SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_NUMBER_SUSPECT = re.compile(r"[0-9]{19}|[eE][+-]?[0-9]{3}")
+
+
+def json_needs_walk(text: str) -> bool:
+    """Whether JSON text may hold a value check_data refuses (no false negatives)."""
+    return bool(("\\u" in text and _ESCAPE_SUSPECT.search(text)) or _NUMBER_SUSPECT.search(text))
 
 
 class UnsafeInput(DomainError):
@@ -156,6 +165,14 @@ class BoundedSafeLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._aliases = 0
         self._depth = 0
+
+    def fetch_flow_collection_start(self, TokenClass):
+        # The scanner reads ahead through a whole flow nest ("[[[[...") looking for a
+        # possible "key:" before the composer sees the first level: refuse it here.
+        if self.flow_level >= MAX_DEPTH:
+            raise YAMLRefused(problem=_("nests deeper than %(n)s levels") % {"n": MAX_DEPTH},
+                              problem_mark=self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):

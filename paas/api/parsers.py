@@ -5,11 +5,10 @@
 - nesting deeper than MAX_DEPTH is refused: json.loads's own recursion guard stops
   absurd depths, then a linear scan of the (now known valid) text checks the limit;
 - NUL bytes, lone surrogates, huge or non-finite numbers are refused naming their path.
-  The walk that names the path runs only when the text or the number hooks saw a
-  candidate, so an ordinary body pays little more than json.loads.
+  The walk that names the path runs only when the text holds a candidate (a \\u escape
+  of NUL or a surrogate, a 19-digit number, a 3-digit exponent).
 """
 import json
-import math
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -26,23 +25,8 @@ def _refuse_constant(name):
 
 def load_json(text: str):
     """json.loads, bounded: DomainError naming the path of a refused value."""
-    suspects = []
-
-    def parse_int(digits: str) -> int:
-        if len(digits) > 19:
-            suspects.append(digits)
-            if len(digits) > 100:  # int() refuses > 4300 digits, and is slow before that
-                return safeinput.MAX_INT + 1
-        return int(digits)
-
-    def parse_float(literal: str) -> float:
-        value = float(literal)
-        if not math.isfinite(value):
-            suspects.append(literal)
-        return value
-
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_int=parse_int, parse_float=parse_float)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
         # The C scanner counts its recursion (Py_EnterRecursiveCall): 100,000 levels stop
         # at the interpreter's limit within milliseconds, as a RecursionError, not a crash.
@@ -50,7 +34,7 @@ def load_json(text: str):
     # On text json.loads accepted (strings well formed) the depth scan is linear; on
     # arbitrary text its string pattern could backtrack quadratically.
     safeinput.check_json_depth(text)
-    if suspects or ("\\u" in text and safeinput.JSON_ESCAPE_SUSPECT.search(text)):
+    if safeinput.json_needs_walk(text):
         safeinput.check_data(data, max_nodes=None)  # JSON has no aliases: the size limit bounds it
     return data
 
