@@ -20,6 +20,9 @@ from kubernetes import client as k8s
 from kubernetes.config.kube_config import KubeConfigLoader
 from urllib3.util.retry import Retry
 
+from paas import safeinput
+from paas.errors import DomainError
+
 from .crypto import decrypt
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
@@ -40,9 +43,13 @@ class ParsedKubeconfig:
 def parse_kubeconfig(text: str) -> ParsedKubeconfig:
     """Validate a pasted/uploaded kubeconfig; return its server and current context."""
     try:
-        config = yaml.safe_load(text)
+        config = safeinput.load_yaml(text)  # bounded: a pasted kubeconfig is user input (aliases, depth)
     except yaml.YAMLError as exc:
-        raise KubeconfigInvalid(_("Not valid YAML: %(error)s.") % {"error": exc.__class__.__name__}) from None
+        # The class name only (a YAML error quotes the text, which holds credentials), or what was refused.
+        error = exc.problem if isinstance(exc, safeinput.YAMLRefused) else exc.__class__.__name__
+        raise KubeconfigInvalid(_("Not valid YAML: %(error)s.") % {"error": error}) from None
+    except DomainError as exc:
+        raise KubeconfigInvalid(exc.message) from None
     if not isinstance(config, dict) or config.get("kind", "Config") != "Config":
         raise KubeconfigInvalid(_("Not a kubeconfig (expected kind: Config)."))
     for section in ("clusters", "contexts", "users"):

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
+from paas import safeinput
 from paas.errors import DomainError
 
 from . import kube
@@ -65,8 +66,8 @@ def _secret_values(node) -> list[str]:
 
 def _users_section(text: str):
     try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError:
+        loaded = safeinput.load_yaml(text)
+    except (yaml.YAMLError, DomainError):
         return None
     return loaded.get("users") if isinstance(loaded, dict) else None
 

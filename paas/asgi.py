@@ -1,5 +1,5 @@
 """ASGI entry point: HTTP goes to Django, WebSocket to Channels consumers with
-session authentication and an Origin check (AllowedHostsOriginValidator)."""
+session authentication and an Origin check (scheme, host and port: paas.realtime.origin)."""
 import os
 
 from django.core.asgi import get_asgi_application
@@ -9,13 +9,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from paas.realtime.origin import SameOriginValidator  # noqa: E402
 from paas.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "paas.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "paas.context.RequestContextMiddleware",
+    "paas.safeinput.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -224,6 +225,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 3600)))
 CSRF_COOKIE_HTTPONLY = True
+# /api/ answers a CSRF failure in its JSON error shape; pages keep the HTML one.
+CSRF_FAILURE_VIEW = "paas.api.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -281,6 +284,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "paas.api.errors.exception_handler",
+    # Bounded JSON (size, depth, NUL/surrogates, numbers): see paas.safeinput.
+    "DEFAULT_PARSER_CLASSES": [
+        "paas.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": [
         # DRF's own key anonymous clients on X-Forwarded-For as sent; these use client_ip().
         "paas.api.throttles.AnonRateThrottle",

@@ -23,3 +23,9 @@ admin.site.site_header = settings.PAAS_PRODUCT_NAME
 admin.site.site_title = settings.PAAS_PRODUCT_NAME
 # One sign-in path: /admin/login/ uses the portal's lockout and audit.
 admin.site.login_form = AdminLoginForm
+
+# /api/ answers these in its JSON error shape, pages keep the HTML ones (paas.api.errors).
+handler400 = "paas.api.errors.bad_request"
+handler403 = "paas.api.errors.permission_denied"
+handler404 = "paas.api.errors.page_not_found"
+handler500 = "paas.api.errors.server_error"

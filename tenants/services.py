@@ -222,6 +222,28 @@ def member_add(*, actor: Actor, tenant: Tenant, user, role: str) -> Membership:
     return membership
 
 
+def member_invite(*, actor: Actor, tenant: Tenant, identifier: str, role: str) -> Membership | None:
+    """Add an account named by username or e-mail, answering the same whether it exists or not.
+
+    Pages and API show one neutral message for both outcomes, so the member form cannot be
+    used to probe which accounts exist on the platform. Permission and role are checked
+    first, identically for both; None when no active account matches (nothing changes).
+    """
+    if role not in Role.values:
+        raise DomainError(_("Unknown role '%(role)s'.") % {"role": role}, field="role")
+    _authorize_role_change(actor, tenant, "tenant.member.add", role)
+    try:
+        user = resolve_user(identifier)
+    except DomainError:
+        return None
+    return member_add(actor=actor, tenant=tenant, user=user, role=role)
+
+
+def member_invite_message(identifier: str, role: str) -> str:
+    return _("If an active account '%(account)s' exists, it now has the role %(role)s in this tenant; "
+             "the member list shows it.") % {"account": identifier, "role": Role(role).label}
+
+
 def member_change_role(*, actor: Actor, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise DomainError(_("Unknown role '%(role)s'.") % {"role": role}, field="role")

@@ -212,8 +212,9 @@ def test_member_add_change_remove_with_audit(personas, login, tenant):
     owner = login(personas["owner"])
     mark = audit_mark()
     response = call(owner, "post", f"{ACME}/members/", {"user": "NEWBIE@example.com", "role": "viewer"})
-    assert response.status_code == 201 and response.json()["user"] == "newbie"
+    assert response.status_code == 202 and response.json()["user"] == "NEWBIE@example.com"
     assert events_since(mark) == [("tenant.member.add", "success")]
+    assert owner.get(f"{ACME}/members/newbie/").json()["role"] == "viewer"
 
     mark = audit_mark()
     response = call(owner, "patch", f"{ACME}/members/newbie/", {"role": "developer"})
@@ -226,8 +227,21 @@ def test_member_add_change_remove_with_audit(personas, login, tenant):
     assert not Membership.objects.filter(tenant=tenant, user__username="newbie").exists()
 
 
+def test_member_add_does_not_reveal_whether_an_account_exists(personas, login, tenant):
+    UserFactory(username="newbie")
+    owner = login(personas["owner"])
+    mark = audit_mark()
+    answers = {name: call(owner, "post", f"{ACME}/members/", {"user": name, "role": "viewer"})
+               for name in ("nobody", "newbie")}
+    assert {r.status_code for r in answers.values()} == {202}
+    ghost, real = (answers[n].json() for n in ("nobody", "newbie"))
+    assert set(ghost) == set(real) == {"user", "role", "detail"}
+    assert ghost["detail"] == real["detail"].replace("newbie", "nobody")
+    assert events_since(mark) == [("tenant.member.add", "success")]
+    assert not Membership.objects.filter(tenant=tenant, user__username="nobody").exists()
+
+
 @pytest.mark.parametrize("body, status, field", [
-    ({"user": "nobody", "role": "viewer"}, 400, "user"),
     ({"user": "viewer", "role": "viewer"}, 409, "user"),
     ({"user": "outsider", "role": "emperor"}, 400, "role"),
 ])

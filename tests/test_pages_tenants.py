@@ -179,12 +179,19 @@ def test_invite_member_by_username_and_email(owner, tenant):
     assert Membership.objects.filter(tenant=tenant, user__username="mailer").exists()
 
 
-def test_invite_unknown_user_shows_field_error(owner):
+def test_invite_answers_the_same_whether_the_account_exists_or_not(owner, tenant):
+    # The form must not tell which accounts exist on the platform: one status, one message.
+    UserFactory(username="newbie")
     since = last_event_id()
-    response = owner.post("/tenants/acme/members/invite/", {"user": "ghost", "role": "viewer"})
-    assert response.status_code == 400
-    assert "No active account" in content(response) and "is-invalid" in content(response)
-    assert new_actions(since) == []
+    pages = {}
+    for name in ("ghost", "newbie"):
+        response = owner.post("/tenants/acme/members/invite/", {"user": name, "role": "viewer"}, follow=True)
+        assert response.redirect_chain == [("/tenants/acme/members/", 302)]
+        pages[name] = [str(m) for m in response.context["messages"]]
+    assert pages["ghost"] == [pages["newbie"][0].replace("newbie", "ghost")]
+    assert "If an active account" in pages["ghost"][0]
+    assert new_actions(since) == ["tenant.member.add"]  # only the real account was added
+    assert not Membership.objects.filter(tenant=tenant, user__username="ghost").exists()
 
 
 def test_admin_cannot_offer_owner_role(personas, login):

@@ -28,6 +28,7 @@ from .test_celery import celery_worker_fixture, require_redis  # noqa: F401  (th
 
 PATH = "/ws/notifications/"
 ORIGIN = b"http://testserver"
+HOST = b"testserver"  # the Host header a browser sends; the Origin must match it (scheme, host, port)
 QUIET = 0.5  # how long "receives nothing" waits
 EVENT_TIMEOUT = 15  # an event crosses the broker, a worker, Redis pub/sub
 
@@ -55,7 +56,7 @@ def session_headers(login):
     def _headers(user, origin: bytes = ORIGIN) -> list[tuple[bytes, bytes]]:
         client = login(user)
         cookie = f"{django_settings.SESSION_COOKIE_NAME}={client.cookies[django_settings.SESSION_COOKIE_NAME].value}"
-        return [(b"cookie", cookie.encode()), (b"origin", origin)]
+        return [(b"cookie", cookie.encode()), (b"host", HOST), (b"origin", origin)]
 
     return _headers
 
@@ -139,7 +140,7 @@ def test_tenant_events_reach_members_and_not_outsiders(redis_layer, transactiona
 
 def test_unauthenticated_websocket_is_closed(redis_layer, transactional_db):
     async def scenario():
-        communicator = WebsocketCommunicator(application, PATH, headers=[(b"origin", ORIGIN)])
+        communicator = WebsocketCommunicator(application, PATH, headers=[(b"host", HOST), (b"origin", ORIGIN)])
         connected, code = await communicator.connect(timeout=EVENT_TIMEOUT)
         assert not connected
         assert code == 4401
@@ -158,6 +159,53 @@ def test_websocket_from_a_foreign_origin_is_rejected(redis_layer, personas, sess
         await communicator.disconnect(timeout=EVENT_TIMEOUT)
 
     async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize("origin", [b"http://testserver:9999", b"https://testserver", b"http://testserver.evil",
+                                    b"null", b""])
+def test_websocket_from_another_port_or_scheme_of_the_same_host_is_rejected(redis_layer, personas, session_headers,
+                                                                            origin):
+    headers = session_headers(personas["owner"], origin=origin)
+
+    async def scenario():
+        communicator = WebsocketCommunicator(application, PATH, headers=headers)
+        connected, _ = await communicator.connect(timeout=5)
+        assert not connected
+        await communicator.disconnect(timeout=EVENT_TIMEOUT)
+
+    async_to_sync(scenario)()
+
+
+def test_websocket_origin_with_explicit_port_and_trusted_origins(redis_layer, transactional_db, personas,
+                                                                 session_headers, settings):
+    settings.ALLOWED_HOSTS = ["localhost", "portal.example"]
+    settings.CSRF_TRUSTED_ORIGINS = ["https://portal.example"]
+    base = session_headers(personas["owner"])[:1]
+
+    async def scenario():
+        for host, origin in ((b"localhost:8000", b"http://localhost:8000"), (b"portal.example", b"https://portal.example")):
+            communicator = await connect([*base, (b"host", host), (b"origin", origin)])
+            await communicator.disconnect(timeout=EVENT_TIMEOUT)
+        for host, origin in ((b"localhost:8000", b"http://localhost:9999"), (b"evil.example", b"http://evil.example")):
+            communicator = WebsocketCommunicator(application, PATH, headers=[*base, (b"host", host), (b"origin", origin)])
+            connected, _ = await communicator.connect(timeout=5)
+            assert not connected, (host, origin)
+            await communicator.disconnect(timeout=EVENT_TIMEOUT)
+
+    async_to_sync(scenario)()
+
+
+def test_unknown_websocket_path_is_closed_cleanly(redis_layer, personas, session_headers, caplog):
+    headers = session_headers(personas["owner"])
+
+    async def scenario():
+        communicator = WebsocketCommunicator(application, "/ws/nope/", headers=headers)
+        connected, code = await communicator.connect(timeout=5)
+        assert not connected and code == 4404
+        await communicator.disconnect(timeout=EVENT_TIMEOUT)
+
+    async_to_sync(scenario)()
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
 
 
 def test_member_removed_while_connected_stops_receiving(redis_layer, transactional_db, personas, tenant,

@@ -8,6 +8,7 @@ import yaml
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from paas import safeinput
 from paas.errors import DomainError
 
 from .models import FederatedType
@@ -23,12 +24,16 @@ EXAMPLE_OVERRIDES = """# - clusters: [my-cluster]
 MONO = {"class": "font-monospace", "spellcheck": "false", "autocapitalize": "none"}
 
 
-def parse_document(text: str, *, empty):
-    """YAML (JSON is YAML too) -> Python data; `empty` when the text holds nothing."""
+def parse_document(text: str, *, empty, root: str = ""):
+    """YAML (JSON is YAML too) -> Python data; `empty` when the text holds nothing.
+    Bounded (size, aliases, depth, values: paas.safeinput); `root` prefixes the path of a
+    refused value in the message ("template.spec.replicas: ...")."""
     if text is None or not str(text).strip():
         return empty
     try:
-        data = yaml.safe_load(text)
+        data = safeinput.load_yaml(str(text), root)
+    except DomainError as exc:
+        raise forms.ValidationError(exc.message) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = _(" (line %(line)s)") % {"line": mark.line + 1} if mark else ""
@@ -85,16 +90,16 @@ class FederatedResourceForm(forms.Form):
         return cls(data, initial=initial, creating=False)
 
     def clean_template(self):
-        data = parse_document(self.cleaned_data.get("template"), empty={})
+        data = parse_document(self.cleaned_data.get("template"), empty={}, root="template")
         if not isinstance(data, dict) or not data:
             raise forms.ValidationError(_("Give one Kubernetes object (a mapping with apiVersion, kind, metadata)."))
         return data
 
     def clean_placement(self):
-        return parse_document(self.cleaned_data.get("placement"), empty={})
+        return parse_document(self.cleaned_data.get("placement"), empty={}, root="placement")
 
     def clean_overrides(self):
-        return parse_document(self.cleaned_data.get("overrides"), empty=[])
+        return parse_document(self.cleaned_data.get("overrides"), empty=[], root="overrides")
 
     def add_domain_error(self, exc: DomainError) -> None:
         """Show the service's message under the textarea its field path starts with."""

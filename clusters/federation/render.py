@@ -129,9 +129,14 @@ def get_path(obj, dotted: str):
 
 
 def set_path(obj: dict, dotted: str, value) -> None:
+    """ValueError when a step of the path is not an object (e.g. a spec given as a list)."""
     parts = dotted.split(".")
     for part in parts[:-1]:
+        if not isinstance(obj, dict):
+            raise ValueError(_("%(path)s is not an object") % {"path": dotted})
         obj = obj.setdefault(part, {})
+    if not isinstance(obj, dict):
+        raise ValueError(_("%(path)s is not an object") % {"path": dotted})
     obj[parts[-1]] = value
 
 
@@ -157,7 +162,10 @@ def render(template: dict, *, namespace: str | None, planned_replicas: int | Non
     else:
         meta.pop("namespace", None)
     if planned_replicas is not None and replicas_path:
-        set_path(obj, replicas_path, planned_replicas)
+        try:
+            set_path(obj, replicas_path, planned_replicas)
+        except ValueError as exc:
+            raise RenderError(f"template.{replicas_path}", str(exc)) from None
     for i, override in enumerate(overrides or ()):
         if not override_applies(override, cluster_slug, cluster_labels):
             continue

@@ -22,6 +22,10 @@ MAX_TEMPLATE_BYTES = 256 * 1024
 PLACEMENT_KEYS = (*placement_mod.SELECTION_KEYS, "labelSelector", "replicaScheduling")
 SCHEDULING_KEYS = ("type", "totalReplicas", "weights", "min", "max")
 OPS = ("add", "replace", "remove")
+# Replica counts and weights: far above any real fleet, far below PostgreSQL's int4 (the
+# planned share is an IntegerField) — 10**30 used to reach the database as a 500.
+MAX_COUNT = 10_000
+RESERVED_PREFIX = "paas.io/"
 
 
 @dataclass
@@ -82,14 +86,21 @@ def validate_template(ftype, name: str, template) -> dict:
         if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
             fail(f"template.metadata.{key}", _("must map names to string values"))
         for item in values:
-            if str(item).startswith("paas.io/"):
+            if _reserved(item):
                 fail(f"template.metadata.{key}.{item}", _("the paas.io/ prefix is reserved for the platform"))
+    if "spec" in template and not isinstance(template["spec"], dict):
+        fail("template.spec", _("must be an object"))
     if ftype.has_replicas:
-        replicas = template
+        replicas, path = template, "template"
         for part in ftype.replicas_path.split("."):
-            replicas = replicas.get(part) if isinstance(replicas, dict) else None
-        if replicas is not None and (not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0):
-            fail(f"template.{ftype.replicas_path}", _("must be a whole number, zero or more"))
+            # The replica share is written at this path when rendering: every step must be an object.
+            if not isinstance(replicas, dict):
+                fail(path, _("must be an object"))
+            replicas, path = replicas.get(part), f"{path}.{part}"
+            if replicas is None:
+                break
+        if replicas is not None:
+            _count(replicas, f"template.{ftype.replicas_path}")
     if ftype.kind == "Secret":
         for key in ("data", "stringData"):
             values = template.get(key, {})
@@ -125,9 +136,15 @@ def _check_cluster_or_cell(topology: Topology, slug, path: str) -> None:
         fail(path, _unknown("cluster"))
 
 
+def _reserved(key) -> bool:
+    return str(key).lower().startswith(RESERVED_PREFIX)
+
+
 def _count(value, path: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         fail(path, _("must be a whole number, zero or more"))
+    if value > MAX_COUNT:
+        fail(path, _("must be at most %(n)s") % {"n": MAX_COUNT})
     return value
 
 
@@ -222,14 +239,34 @@ def _validate_operation(operation, path: str) -> dict:
     pointer = "/" + "/".join(tokens)
     if any(pointer == p or pointer.startswith(p + "/") for p in PROTECTED_PATHS) or pointer in ("/", "/metadata"):
         fail(f"{path}.path", _("%(p)s identifies the object and cannot be overridden") % {"p": pointer})
-    if tokens[:2] in (["metadata", "labels"], ["metadata", "annotations"]) and len(tokens) > 2 \
-            and tokens[2].startswith("paas.io/"):
-        fail(f"{path}.path", _("the paas.io/ prefix is reserved for the platform"))
     if operation["op"] in ("add", "replace") and "value" not in operation:
         fail(f"{path}.value", _("is required for %(op)s") % {"op": operation["op"]})
     if operation["op"] == "remove" and "value" in operation:
         fail(f"{path}.value", _("remove takes no value"))
+    if tokens[:2] in (["metadata", "labels"], ["metadata", "annotations"]):
+        _check_metadata_map_operation(operation, tokens, path)
     return dict(operation)
+
+
+def _check_metadata_map_operation(operation: dict, tokens: list, path: str) -> None:
+    """Labels/annotations, whether one key or the whole map is set: string values, and
+    no paas.io/ key (render re-adds the platform's own after the overrides)."""
+    setting = operation["op"] in ("add", "replace")
+    value = operation.get("value")
+    if len(tokens) == 2:
+        if setting:
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                fail(f"{path}.value", _("must map names to string values"))
+            for key in value:
+                if _reserved(key):
+                    fail(f"{path}.value.{key}", _("the paas.io/ prefix is reserved for the platform"))
+        return
+    if len(tokens) > 3:
+        fail(f"{path}.path", _("labels and annotations are strings: no path below %(key)s") % {"key": tokens[2]})
+    if _reserved(tokens[2]):
+        fail(f"{path}.path", _("the paas.io/ prefix is reserved for the platform"))
+    if setting and not isinstance(value, str):
+        fail(f"{path}.value", _("must be a string"))
 
 
 def validate_overrides(overrides, topology: Topology) -> list:

@@ -12,6 +12,7 @@ from .emit import tenant_group
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_DEACTIVATED = 4403
+CLOSE_NOT_FOUND = 4404
 
 SEND, SKIP, LEAVE, CLOSE = "send", "skip", "leave", "close"
 
@@ -86,3 +87,11 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             self.tenant_ids.discard(tenant_id)
         elif verdict == CLOSE:
             await self.close(code=CLOSE_DEACTIVATED)
+
+
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Any other ws/ path: refused cleanly. Without it the router raised ValueError
+    ("No route found"), a 500 with a traceback in the logs for each stray client."""
+
+    async def connect(self):
+        await self.close(code=CLOSE_NOT_FOUND)

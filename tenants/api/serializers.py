@@ -78,6 +78,12 @@ class MemberAddSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
+class MemberAddedSerializer(serializers.Serializer):
+    user = serializers.CharField(help_text=_("The username or e-mail address as given."))
+    role = serializers.ChoiceField(choices=Role.choices)
+    detail = serializers.CharField(help_text=_("The same message whether or not such an account exists."))
+
+
 class MemberRoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 

@@ -99,13 +99,16 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantChil
     def visible(self):
         return selectors.memberships_visible_to(self.actor)
 
-    @extend_schema(request=s.MemberAddSerializer, responses={201: s.MembershipSerializer})
+    @extend_schema(request=s.MemberAddSerializer, responses={202: s.MemberAddedSerializer})
     def create(self, request, *args, **kwargs):
-        """Add an existing account (by username or e-mail) with a role."""
+        """Add an existing account (by username or e-mail) with a role.
+
+        The answer is the same 202 whether or not such an account exists (no probing of
+        accounts); the member list shows who was added."""
         data = self.validated(s.MemberAddSerializer)
-        user = services.resolve_user(data["user"])
-        membership = services.member_add(actor=self.actor, tenant=self.tenant, user=user, role=data["role"])
-        return Response(self.render(s.MembershipSerializer, membership), status=status.HTTP_201_CREATED)
+        services.member_invite(actor=self.actor, tenant=self.tenant, identifier=data["user"], role=data["role"])
+        return Response({"user": data["user"], "role": data["role"], "detail": services.member_invite_message(
+            data["user"], data["role"])}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=s.MemberRoleSerializer, responses=s.MembershipSerializer)
     def partial_update(self, request, *args, **kwargs):

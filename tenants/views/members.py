@@ -56,14 +56,14 @@ def member_add(request, slug):
     ensure(request, actor, "manage_members", tenant, action="tenant.member.add")
     form = MemberInviteForm(request.POST, allow_owner=can(actor, "manage_owners", tenant))
     if form.is_valid():
+        identifier, role = form.cleaned_data["user"], form.cleaned_data["role"]
         try:
-            user = services.resolve_user(form.cleaned_data["user"])
-            services.member_add(actor=actor, tenant=tenant, user=user, role=form.cleaned_data["role"])
+            # One answer whether or not the account exists (see services.member_invite).
+            services.member_invite(actor=actor, tenant=tenant, identifier=identifier, role=role)
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(request, _("%(user)s now has the role %(role)s.") % {
-                "user": user.get_username(), "role": Role(form.cleaned_data["role"]).label})
+            messages.success(request, services.member_invite_message(identifier, role))
             return redirect("tenants:members", slug=tenant.slug)
     return _render_members(request, actor, tenant, form, status=400)
 

@@ -95,7 +95,7 @@ class DocumentField(serializers.JSONField):
             from ..forms import parse_document
 
             try:
-                return parse_document(data, empty=None)
+                return parse_document(data, empty=None, root=self.field_name)
             except forms.ValidationError as exc:
                 raise serializers.ValidationError(exc.messages) from None
         return super().to_internal_value(data)

@@ -3,10 +3,10 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run the benchmarks (audit trail, simulator scale, federation) and print their figures."
+    help = "Run the benchmarks (audit trail, simulator scale, federation, input bounds) and print their figures."
 
     def add_arguments(self, parser):
-        parser.add_argument("--only", choices=["audit", "simulator", "federation"], help="run one benchmark")
+        parser.add_argument("--only", choices=["audit", "simulator", "federation", "input"], help="run one benchmark")
         parser.add_argument("--audit-events", type=int, default=100_000, help="audit rows to insert and export")
 
     def handle(self, *args, only=None, audit_events=100_000, **options):
@@ -25,3 +25,8 @@ class Command(BaseCommand):
 
             self.stdout.write(self.style.MIGRATE_HEADING("Federation"))
             federation_bench.main()
+        if only in (None, "input"):
+            from paas import bench_input
+
+            self.stdout.write(self.style.MIGRATE_HEADING("Input bounds (hostile and large documents)"))
+            bench_input.run(out=self.stdout.write)
