@@ -152,7 +152,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -----------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# CELERY_BROKER_URL: a broker apart from the cache/channel layer's Redis (kombu spelling).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task is re-delivered if its worker dies mid-way ...
