@@ -182,6 +182,13 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 # tasks wait for beat) but serves, and taking every web process out of the load
 # balancer for it would turn a degradation into an outage.
 READINESS_REQUIRED = env_list("READINESS_REQUIRED", "database")
+# A Redis that is down or hangs must cost a request a bounded moment, not a worker thread:
+# every cache call (throttling, lockout) and channel-layer send gives up after these.
+CACHE_REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1, "retry_on_timeout": False}
+if REDIS_URL:
+    CACHES["default"]["OPTIONS"] = CACHE_REDIS_OPTIONS
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+        {"address": REDIS_URL, "socket_connect_timeout": 1, "socket_timeout": 2}]
 # --- end workers block ---
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -281,8 +288,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "paas.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "paas.api.throttling.AnonRateThrottle",  # fail open without Redis
+        "paas.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "60/min"),
