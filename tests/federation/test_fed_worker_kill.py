@@ -36,6 +36,12 @@ def shared_services(transactional_db):
         if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
             pytest.fail("DATABASE_URL/REDIS_URL are set but not PostgreSQL/redis://")
         pytest.skip("needs PostgreSQL and Redis shared with child processes (DATABASE_URL, REDIS_URL)")
+    # An earlier transactional test may have flushed the rows the migrations seed.
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("clusters.federation.migrations.0002_builtin_types").seed(apps, None)
 
 
 def start_worker(queues: str) -> subprocess.Popen:
