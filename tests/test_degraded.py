@@ -59,9 +59,7 @@ def timed(call):
 def test_login_works_without_redis(redis_down, personas, client):
     from paas import lockout
 
-    try:
-        lockout.is_locked("login:probe")
-    except Exception:
+    if hasattr(lockout, "cache"):
         # The failed-login lockout is helper "auth"'s (issue 6): it moves the counters to the
         # database. Until that is merged, this branch's lockout still needs the cache.
         pytest.skip("paas.lockout still keeps its counters in the cache")
