@@ -183,12 +183,14 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 # balancer for it would turn a degradation into an outage.
 READINESS_REQUIRED = env_list("READINESS_REQUIRED", "database")
 # A Redis that is down or hangs must cost a request a bounded moment, not a worker thread:
-# every cache call (throttling, lockout) and channel-layer send gives up after these.
+# every cache call (throttling) gives up after these, a channel-layer call after 1 s (down) or 10 s (hung).
 CACHE_REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1, "retry_on_timeout": False}
 if REDIS_URL:
     CACHES["default"]["OPTIONS"] = CACHE_REDIS_OPTIONS
+    # The layer's receive blocks in Redis for up to 5 s (channels_redis brpop_timeout) by
+    # design: its socket timeout must be longer, or every idle connection would time out.
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
-        {"address": REDIS_URL, "socket_connect_timeout": 1, "socket_timeout": 2}]
+        {"address": REDIS_URL, "socket_connect_timeout": 1, "socket_timeout": 10}]
 # --- end workers block ---
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -153,3 +153,22 @@ def test_readyz_is_503_without_the_database(client, db, monkeypatch):
                                                      "required": True,
                                                      "latency_ms": response.json()["checks"]["database"]["latency_ms"]}
     assert "db.internal" not in response.content.decode() and "secret" not in response.content.decode()
+
+
+def test_redis_timeouts_bound_requests_but_not_the_idle_live_socket(monkeypatch):
+    """With REDIS_URL set: cache calls give up fast, while the channel layer's socket timeout
+    outlasts its blocking receive (a shorter one closed every idle WebSocket after 2 s)."""
+    import runpy
+    from pathlib import Path
+
+    from channels_redis.core import RedisChannelLayer
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/9")
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    conf = runpy.run_path(str(Path(__file__).resolve().parents[1] / "paas" / "settings.py"))
+    assert conf["CACHES"]["default"]["OPTIONS"]["socket_timeout"] <= 2
+    host = conf["CHANNEL_LAYERS"]["default"]["CONFIG"]["hosts"][0]
+    assert host["address"] == "redis://127.0.0.1:6379/9"
+    assert host["socket_connect_timeout"] <= 2
+    assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout
+    assert conf["CELERY_BROKER_CONNECTION_TIMEOUT"] <= 5

@@ -165,10 +165,10 @@
     if (!notice) {
       notice = document.createElement("div");
       notice.id = "live-status";
-      notice.className = "alert alert-warning d-flex align-items-center gap-2 small py-2";
+      notice.className = "alert alert-warning small py-2";  // no d-flex: it would override [hidden]
       notice.setAttribute("role", "status");
       var icon = document.createElement("i");
-      icon.className = "bi bi-broadcast";
+      icon.className = "bi bi-broadcast me-2";
       icon.setAttribute("aria-hidden", "true");
       var text = document.createElement("span");
       text.textContent = gettext("Live updates are unavailable: changes are still saved, but this page will " +
