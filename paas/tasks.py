@@ -77,7 +77,9 @@ def enqueue(task, *, args=(), kwargs=None, **options) -> bool:
     counted (paas_task_enqueue_failures in /metrics) instead of raised; returns whether
     the message was sent. Only for work that a periodic job finds again in the database."""
     try:
-        task.apply_async(args=list(args), kwargs=kwargs or {}, **options)
+        if kwargs:
+            options["kwargs"] = kwargs
+        task.apply_async(args=list(args), **options)
     except Exception as exc:  # kombu raises OperationalError, redis-py its own: all mean "not sent"
         logger.warning("broker unavailable: %s not enqueued (%s); the periodic job will pick the work up",
                        task.name, exc.__class__.__name__)
