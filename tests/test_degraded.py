@@ -6,11 +6,13 @@ as usual; throttling fails open; the client is told that live updates are off;
 "Down" is a closed port on 127.0.0.1: connections are refused at once, like a
 stopped Redis. (A Redis that hangs is bounded by the socket timeouts in settings.)
 """
+import asyncio
 import socket
 import time
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer
 from channels.testing import WebsocketCommunicator
 
 from paas.celery import app as celery_app
@@ -172,3 +174,40 @@ def test_redis_timeouts_bound_requests_but_not_the_idle_live_socket(monkeypatch)
     assert host["socket_connect_timeout"] <= 2
     assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout
     assert conf["CELERY_BROKER_CONNECTION_TIMEOUT"] <= 5
+
+
+class FlakyLayer(InMemoryChannelLayer):
+    """Receives nothing until told to fail, as a Redis that goes away would."""
+
+    gate = {"fail": False}
+
+    async def receive(self, channel):
+        while not self.gate["fail"]:
+            await asyncio.sleep(0.02)
+        raise ConnectionError("Redis went away")
+
+
+def test_websocket_told_when_the_layer_fails_after_connecting(personas, settings):
+    """Redis goes away while a browser is connected: it gets the notice and a 4503 close
+    (it reconnects with backoff), instead of the connection dying with an error."""
+    from paas.asgi import application
+
+    gate = FlakyLayer.gate = {"fail": False}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": f"{__name__}.FlakyLayer"}}
+
+    async def run():
+        communicator = WebsocketCommunicator(application, "/ws/notifications/",
+                                             headers=[(b"origin", b"http://testserver"), (b"host", b"testserver")])
+        communicator.scope["user"] = personas["developer"]
+        connected, _ = await communicator.connect(timeout=10)
+        hello = await communicator.receive_json_from(timeout=10)
+        gate["fail"] = True
+        notice = await communicator.receive_json_from(timeout=10)
+        closed = await communicator.receive_output(timeout=10)
+        await communicator.disconnect()
+        return connected, hello, notice, closed
+
+    connected, hello, notice, closed = async_to_sync(run)()
+    assert connected and hello["type"] == "hello"
+    assert notice == {"type": "unavailable", "reason": "live-updates"}
+    assert closed == {"type": "websocket.close", "code": 4503}
