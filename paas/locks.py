@@ -11,7 +11,8 @@ by the operating system or the database server the moment their holder is gone:
   session, and the lock goes with it. A dedicated connection, not the thread's
   Django connection: that one is closed and reopened by Django on its own
   schedule (CONN_MAX_AGE, health checks, errors), which would drop the lock
-  mid-run, or keep it after the run when a release is missed.
+  mid-run, or keep it after the run when a release is missed. (Session-level locks
+  need a session per client: PgBouncer in transaction-pooling mode would break them.)
 - SQLite (development, one machine by definition): an exclusive `flock` on a file
   under VAR_DIR/locks. The kernel releases it when the holder's file descriptor
   is closed, which includes the process dying. flock locks belong to the open file
