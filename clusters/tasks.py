@@ -2,7 +2,7 @@
 one `check_cluster_health` per cluster on that cluster's cell queue, so a slow or
 dead cell only ever delays the workers that serve it."""
 from paas.actors import Actor
-from paas.tasks import cluster_task, idempotent_task
+from paas.tasks import cluster_task, enqueue, idempotent_task
 
 from . import health
 from .models import Cluster
@@ -15,7 +15,7 @@ CHECK_EXPIRES = 25
 def check_all_clusters() -> int:
     clusters = list(Cluster.objects.select_related("cell").only("pk", "cell__slug"))
     for cluster in clusters:
-        check_cluster_health.apply_async(args=[cluster.pk], queue=cluster.cell.queue, expires=CHECK_EXPIRES)
+        enqueue(check_cluster_health, args=[cluster.pk], queue=cluster.cell.queue, expires=CHECK_EXPIRES)
     return len(clusters)
 
 

@@ -156,7 +156,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -----------------------------------------------------------------
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# CELERY_BROKER_URL: a broker apart from the cache/channel layer's Redis (kombu spelling).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task is re-delivered if its worker dies mid-way ...
@@ -166,8 +167,35 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"paas.realtime.*": {"queue": "realtime"}}
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# --- Workers and Redis outages (issue 6) ---
+# Redis hands an unacknowledged message (acks_late) to another worker once it has been
+# out for the visibility timeout. It must outlast the longest a worker may legitimately
+# hold one: a retry's countdown (the message is held until its ETA; backoff is capped at
+# PaasTask.retry_backoff_max = 300 s) plus the hardest time limit (300 s), plus a margin.
+# Any longer only delays the return of a killed worker's messages (it was 1 h).
+TASK_RETRY_BACKOFF_MAX = 300  # read by paas.tasks.PaasTask
+CELERY_BROKER_VISIBILITY_TIMEOUT = TASK_RETRY_BACKOFF_MAX + CELERY_TASK_TIME_LIMIT + 60
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+# A web request that enqueues a task while the broker is down must fail fast (paas.tasks.enqueue
+# logs it and beat catches up), not hang for kombu's default retries.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+# Readiness (/readyz): dependencies whose failure makes this process not ready (503).
+# Only the database by default: without Redis the portal degrades (no live updates,
+# tasks wait for beat) but serves, and taking every web process out of the load
+# balancer for it would turn a degradation into an outage.
+READINESS_REQUIRED = env_list("READINESS_REQUIRED", "database")
+# A Redis that is down or hangs must cost a request a bounded moment, not a worker thread:
+# every cache call (throttling) gives up after these, a channel-layer call after 1 s (down) or 10 s (hung).
+CACHE_REDIS_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1, "retry_on_timeout": False}
+if REDIS_URL:
+    CACHES["default"]["OPTIONS"] = CACHE_REDIS_OPTIONS
+    # The layer's receive blocks in Redis for up to 5 s (channels_redis brpop_timeout) by
+    # design: its socket timeout must be longer, or every idle connection would time out.
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+        {"address": REDIS_URL, "socket_connect_timeout": 1, "socket_timeout": 10}]
+# --- end workers block ---
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -291,7 +319,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        # DRF's own key anonymous clients on X-Forwarded-For as sent; these use client_ip().
+        # Keyed on the real client address (TRUSTED_PROXIES); fail open without Redis.
         "paas.api.throttles.AnonRateThrottle",
         "paas.api.throttles.UserRateThrottle",
     ],

@@ -45,7 +45,7 @@ class ChildSpec:
 
 
 class ChildExited(Exception):
-    """A child stopped on its own: the set is no longer complete, so runall must not go on."""
+    """A child stopped on its own and ``restart=False``: the set is no longer complete."""
 
     def __init__(self, name: str, returncode: int):
         super().__init__(f"child '{name}' exited unexpectedly with status {returncode}")
@@ -53,8 +53,48 @@ class ChildExited(Exception):
         self.returncode = returncode
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When to restart a child that exited on its own, as supervisord does.
+
+    The delay doubles from ``initial`` to ``cap`` with each exit in a row; a child that
+    stayed up ``stable_after`` seconds counts as healthy again (the next delay is
+    ``initial``). After ``crash_loop_after`` quick exits in a row the child is reported
+    as crash-looping, loudly, and is still retried every ``cap`` seconds: what it waits
+    for (a database, a port) may come back, and Ctrl-C is always there.
+    """
+
+    initial: float = 1.0
+    cap: float = 30.0
+    stable_after: float = 60.0
+    crash_loop_after: int = 5
+
+    def delay(self, failures: int) -> float:
+        return min(self.cap, self.initial * 2 ** max(failures - 1, 0))
+
+
+@dataclass
+class _Child:
+    spec: ChildSpec
+    proc: subprocess.Popen[str] | None = None
+    started: float = 0.0
+    failures: int = 0  # exits in a row, each before it was stable
+    restart_at: float | None = None
+    exits: int = 0
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"
+
+
 class Supervisor:
-    """Start children, relay their output with a name prefix, and stop them all together."""
+    """Start children, relay their output with a name prefix, restart those that exit
+    (``restart``, with backoff) and stop them all together."""
 
     def __init__(
         self,
@@ -64,16 +104,26 @@ class Supervisor:
         cwd: Path,
         stop_timeout: float = 10.0,
         out: TextIO = sys.stdout,
+        restart: bool = True,
+        policy: RestartPolicy | None = None,
+        clock=time.monotonic,
     ):
         self.specs = [spec for spec in specs if spec.available()]
         self.env = dict(env)
         self.cwd = cwd
         self.stop_timeout = stop_timeout
         self.out = out
-        self._procs: dict[str, subprocess.Popen[str]] = {}
+        self.restart = restart
+        self.policy = policy or RestartPolicy()
+        self.clock = clock
+        self._children: dict[str, _Child] = {}
         self._pumps: list[threading.Thread] = []
         self._lock = threading.Lock()  # one writer at a time keeps lines from interleaving
         self._stop_requested = threading.Event()
+
+    @property
+    def _procs(self) -> dict[str, subprocess.Popen[str]]:
+        return {name: child.proc for name, child in self._children.items() if child.proc is not None}
 
     def say(self, name: str, text: str) -> None:
         with self._lock:
@@ -93,26 +143,66 @@ class Supervisor:
         return new
 
     def check(self) -> None:
-        """Raise ChildExited if a child has ended (for waits that happen before ``wait()``)."""
-        for name, proc in self._procs.items():
-            if proc.poll() is not None:
-                raise ChildExited(name, proc.returncode)
+        """Look after the children (for waits that happen before ``wait()``): restart those
+        that exited, or raise ChildExited when restarting is off."""
+        now = self.clock()
+        for name, child in self._children.items():
+            proc = child.proc
+            if proc is not None and proc.poll() is not None:
+                if not self.restart:
+                    raise ChildExited(name, proc.returncode)
+                self._exited(child, now)
+            elif proc is not None and child.failures and now - child.started >= self.policy.stable_after:
+                child.failures = 0  # it stayed up: the next exit starts the backoff afresh
+            if child.proc is None and child.restart_at is not None and now >= child.restart_at \
+                    and not self.stop_requested:
+                child.restart_at = None
+                self._launch(child)
+
+    def status(self) -> dict[str, dict]:
+        """name -> {"running", "exits", "failures", "restart_in"}: for tests and reports."""
+        now = self.clock()
+        return {name: {"running": c.proc is not None and c.proc.poll() is None, "exits": c.exits,
+                       "failures": c.failures,
+                       "restart_in": None if c.restart_at is None else max(0.0, c.restart_at - now)}
+                for name, c in self._children.items()}
 
     @property
     def stop_requested(self) -> bool:
         return self._stop_requested.is_set()
 
+    def _exited(self, child: _Child, now: float) -> None:
+        proc = child.proc
+        assert proc is not None
+        _signal_group(proc, signal.SIGKILL)  # what the child left behind (e.g. celery's pool processes)
+        child.proc = None
+        child.exits += 1
+        child.failures = 1 if now - child.started >= self.policy.stable_after else child.failures + 1
+        delay = self.policy.delay(child.failures)
+        child.restart_at = now + delay
+        name = child.spec.name
+        self.say("runall", f"{name} {describe_exit(proc.returncode)}; restarting in {delay:g} s")
+        if child.failures >= self.policy.crash_loop_after:
+            self.say("runall", f"{name} is crash-looping: {child.failures} exits in a row, each within "
+                               f"{self.policy.stable_after:g} s of starting. See its output above; it is retried "
+                               f"every {self.policy.cap:g} s until it stays up or you press Ctrl-C.")
+
     def _start(self, specs: list[ChildSpec]) -> None:
         for spec in specs:
+            child = self._children[spec.name] = _Child(spec)
             try:
-                proc = self._spawn(spec)
+                self._launch(child)
             except OSError as exc:
                 self.stop()
                 raise RuntimeError(f"could not start {spec.name} ({spec.argv[0]}): {exc}") from exc
-            self._procs[spec.name] = proc
-            pump = threading.Thread(target=self._pump, args=(spec.name, proc), daemon=True)
-            pump.start()
-            self._pumps.append(pump)
+
+    def _launch(self, child: _Child) -> None:
+        proc = self._spawn(child.spec)
+        child.proc = proc
+        child.started = self.clock()
+        pump = threading.Thread(target=self._pump, args=(child.spec.name, proc), daemon=True)
+        pump.start()
+        self._pumps.append(pump)
 
     def _spawn(self, spec: ChildSpec) -> subprocess.Popen[str]:
         # start_new_session: each child leads its own process group, so the terminal's
@@ -144,24 +234,28 @@ class Supervisor:
     def request_stop(self) -> None:
         self._stop_requested.set()
 
-    def wait(self) -> None:
-        """Return when a stop is requested; raise ChildExited if a child ends first."""
-        while not self._stop_requested.wait(0.5):
+    def wait(self, poll_interval: float = 0.5) -> None:
+        """Return when a stop is requested, restarting children that exit meanwhile
+        (or raise ChildExited when restarting is off)."""
+        while not self._stop_requested.wait(poll_interval):
             self.check()
 
     def stop(self) -> None:
         """SIGTERM every group, wait up to stop_timeout in total, then SIGKILL what is left."""
-        for proc in self._procs.values():
+        for child in self._children.values():
+            child.restart_at = None  # a pending restart must not happen after the stop
+        procs = self._procs
+        for proc in procs.values():
             if proc.poll() is None:
                 _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
-        for proc in self._procs.values():
+        for proc in procs.values():
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
         # Also sweeps groups whose leader already exited but left children behind.
-        for name, proc in self._procs.items():
+        for name, proc in procs.items():
             if proc.poll() is None:
                 self.say("runall", f"{name} did not stop in {self.stop_timeout:.0f}s; killing it")
             _signal_group(proc, signal.SIGKILL)

@@ -10,11 +10,20 @@ gives them what a task on a shared broker needs to be safe to run twice:
   database or the broker going away for a moment), never for domain errors;
 - finite soft and hard time limits, so a stuck call cannot hold a worker forever;
 - the task id as the request id in the log lines and audit events it produces.
+
+`enqueue()` sends a task without letting a broker outage fail the caller: the
+change that asked for the task is already committed, and the beat jobs that look
+for due work in the database pick it up once the broker is back.
 """
+import logging
+
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from paas import context
+
+logger = logging.getLogger(__name__)
 
 #: Failures worth retrying: the same call is expected to succeed a moment later.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -27,7 +36,9 @@ class PaasTask(Task):
     reject_on_worker_lost = True
     autoretry_for = TRANSIENT_ERRORS
     retry_backoff = True  # 1s, 2s, 4s, ... with jitter
-    retry_backoff_max = 300
+    # Also bounds how long a worker holds a retried message before running it, which the
+    # broker's visibility timeout must outlast (settings.CELERY_BROKER_VISIBILITY_TIMEOUT).
+    retry_backoff_max = settings.TASK_RETRY_BACKOFF_MAX
     retry_jitter = True
     max_retries = 5
     soft_time_limit = 240
@@ -67,3 +78,23 @@ def flush_login_failures() -> int:
     from paas import lockout
 
     return lockout.flush()
+
+def enqueue(task, *, args=(), kwargs=None, **options) -> bool:
+    """`task.apply_async(...)`, except that a broker that cannot be reached is logged and
+    counted (paas_task_enqueue_failures in /metrics) instead of raised; returns whether
+    the message was sent. Only for work that a periodic job finds again in the database."""
+    try:
+        if kwargs:
+            options["kwargs"] = kwargs
+        task.apply_async(args=list(args), **options)
+    except Exception as exc:  # kombu raises OperationalError, redis-py its own: all mean "not sent"
+        logger.warning("broker unavailable: %s not enqueued (%s); the periodic job will pick the work up",
+                       task.name, exc.__class__.__name__)
+        try:
+            from clusters.federation.metrics import ENQUEUE_FAILURES
+
+            ENQUEUE_FAILURES.labels(task.name).inc()
+        except Exception:  # noqa: S110 - metrics are best effort, the warning above is logged
+            pass
+        return False
+    return True

@@ -124,7 +124,10 @@ def test_celery_reads_the_platform_settings():
     assert conf.task_routes["paas.realtime.*"] == {"queue": "realtime"}
     # Redis re-delivers an unacknowledged task after the visibility timeout: it must
     # exceed the longest task, or a slow task would run twice while still running.
-    assert conf.broker_transport_options["visibility_timeout"] > conf.task_time_limit
+    # A retried message is held until its countdown (up to retry_backoff_max) is over, then run.
+    # Any longer than needed delays the return of a killed worker's messages (it was 1 h).
+    longest_hold = PaasTask.retry_backoff_max + conf.task_time_limit
+    assert longest_hold < conf.broker_transport_options["visibility_timeout"] <= longest_hold + 120
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.beat_schedule["expire-api-tokens"]["task"] == "tenants.tasks.expire_api_tokens"
     assert "tenants.tasks.expire_api_tokens" in celery_app.tasks

@@ -33,6 +33,9 @@ RETRIES = Counter("paas_federation_retries", "Propagations scheduled for another
                   registry=REGISTRY)
 TASK_RETRIES = Counter("paas_federation_task_retries", "Celery retries of federation tasks.", ["task"],
                        registry=REGISTRY)
+ENQUEUE_FAILURES = Counter("paas_task_enqueue_failures",
+                           "Tasks not sent because the broker was unreachable (picked up later by beat).",
+                           ["task"], registry=REGISTRY)
 SKIPPED = Counter("paas_federation_unchanged", "Propagations found unchanged (no API call made).",
                   registry=REGISTRY)
 LATENCY = Histogram("paas_federation_propagation_latency_seconds",

@@ -150,10 +150,14 @@ def enqueue_sync(cluster_ids) -> None:
         return
 
     def send():
+        from paas.tasks import enqueue
+
         from .tasks import sync_cluster
 
+        # A broker outage must not turn the committed change into an error: the rows
+        # are dirty in the database and the beat tick enqueues them once it is back.
         for cluster in Cluster.objects.filter(pk__in=ids).select_related("cell").only("pk", "cell__slug"):
-            sync_cluster.apply_async(args=[cluster.pk], queue=cluster.cell.queue)
+            enqueue(sync_cluster, args=[cluster.pk], queue=cluster.cell.queue)
 
     transaction.on_commit(send)
 

@@ -4,7 +4,11 @@
   so a slow or dead cell never holds up another; callers pass queue= explicitly.
 - tick (beat, every few seconds): enqueue a sync for every cluster with due dirty
   rows or a namespace/quota to update, and a status collection for every cluster
-  that is not known to be down. A cache key per cluster keeps one run at a time.
+  that is not known to be down.
+- One run per cluster and kind at a time: a lock that dies with its holder
+  (paas.locks), so a killed worker never leaves a cluster blocked. A short cache
+  key ("queued") only avoids piling up duplicate messages; when the cache is down
+  it fails open (the lock still keeps runs apart).
 """
 import logging
 
@@ -14,13 +18,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from clusters.models import Cluster, PlatformSwitch
-from paas.tasks import cluster_task, idempotent_task
+from paas import locks
+from paas.tasks import cluster_task, enqueue, idempotent_task
 
 from . import metrics, status, sync
 from .models import MemberNamespace, Propagation
 
 logger = logging.getLogger(__name__)
-LOCK_SECONDS = 150  # longer than ClusterTask.time_limit: a killed run's lock expires by itself
 ENQUEUED_SECONDS = 10
 
 
@@ -31,19 +35,23 @@ def _count_retry(sender=None, **kwargs):
         metrics.TASK_RETRIES.labels(name).inc()
 
 
-def _lock(kind: str, cluster_id: int) -> str:
-    return f"federation:{kind}:{cluster_id}"
+def _queued_key(kind: str, cluster_id: int) -> str:
+    return f"federation:queued-{kind}:{cluster_id}"
+
+
+def lock_name(kind: str) -> str:
+    return f"federation.{kind}"
 
 
 def _run_once(kind: str, cluster_id: int, work):
-    key = _lock(kind, cluster_id)
-    cache.delete(_lock(f"queued-{kind}", cluster_id))
-    if not cache.add(key, 1, LOCK_SECONDS):
-        return {"skipped": "already running"}
     try:
+        cache.delete(_queued_key(kind, cluster_id))
+    except Exception:  # the marker only saves duplicate messages; the lock below is what counts
+        logger.warning("cache unavailable: could not clear the queued marker of cluster %s", cluster_id)
+    with locks.held(lock_name(kind), cluster_id) as acquired:
+        if not acquired:
+            return {"skipped": "already running"}
         return work()
-    finally:
-        cache.delete(key)
 
 
 @cluster_task(name="federation.sync_cluster")
@@ -59,8 +67,12 @@ def collect_status(cluster_id: int) -> dict:
 def _enqueue(task, kind: str, clusters) -> int:
     sent = 0
     for cluster in clusters.select_related("cell").only("pk", "cell__slug"):
-        if cache.add(_lock(f"queued-{kind}", cluster.pk), 1, ENQUEUED_SECONDS):
-            task.apply_async(args=[cluster.pk], queue=cluster.cell.queue)
+        try:
+            fresh = cache.add(_queued_key(kind, cluster.pk), 1, ENQUEUED_SECONDS)
+        except Exception:  # no cache: send anyway, a duplicate run skips on the lock
+            logger.warning("cache unavailable: enqueueing %s for cluster %s without the marker", kind, cluster.pk)
+            fresh = True
+        if fresh and enqueue(task, args=[cluster.pk], queue=cluster.cell.queue):
             sent += 1
     return sent
 

@@ -1,7 +1,14 @@
 """WebSocket consumers. Every subscription is permission-checked at connect and
 every event again at delivery, against the database as it is then: a member
 removed while connected stops receiving, a deactivated account is disconnected,
-and an event meant for holders of one permission reaches only them."""
+and an event meant for holders of one permission reaches only them.
+
+Without a channel layer (Redis down) the handshake still succeeds: the client is
+told live updates are unavailable ({"type": "unavailable"}) and the socket is
+closed with CLOSE_LAYER_DOWN, so the browser shows a notice and retries later."""
+import asyncio
+import logging
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
@@ -13,6 +20,11 @@ from .emit import tenant_group
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_DEACTIVATED = 4403
 CLOSE_NOT_FOUND = 4404
+
+CLOSE_LAYER_DOWN = 4503  # the client shows "live updates unavailable" and reconnects with backoff
+UNAVAILABLE = {"type": "unavailable", "reason": "live-updates"}
+
+logger = logging.getLogger(__name__)
 
 SEND, SKIP, LEAVE, CLOSE = "send", "skip", "leave", "close"
 
@@ -55,6 +67,43 @@ def _verdict(user_id, tenant_id, permission, users) -> str:
 class NotificationsConsumer(AsyncJsonWebsocketConsumer):
     """Sends a logged-in user the live events of the tenants they may see."""
 
+    layer_down = False
+    accepted = False
+
+    # AsyncConsumer.__call__ assigns channel_receive (the layer's receive for this channel)
+    # and awaits it next to the socket; a layer that cannot be reached makes that raise,
+    # which would take the connection down with an error. Keep the layer's function and
+    # hand __call__ a guarded one instead.
+    @property
+    def channel_receive(self):
+        return self._guarded_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive):
+        self._layer_receive = receive
+
+    async def _guarded_receive(self):
+        if not self.layer_down:
+            try:
+                return await self._layer_receive()
+            except Exception as exc:  # redis-py's ConnectionError/TimeoutError, or any layer failure
+                await self._layer_failed(exc)
+        await asyncio.Future()  # nothing more from the layer; cancelled when the socket closes
+
+    async def _layer_failed(self, exc: Exception) -> None:
+        if self.layer_down:
+            return
+        self.layer_down = True
+        logger.warning("channel layer unavailable (%s): live updates are off for this connection",
+                       exc.__class__.__name__)
+        if self.accepted:  # otherwise connect() sees layer_down and tells the client
+            await self.send_json(UNAVAILABLE)
+            await self.close(code=CLOSE_LAYER_DOWN)
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -62,14 +111,25 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user_id = user.pk
         self.tenant_ids = await _visible_tenant_ids(self.user_id)
-        for tenant_id in self.tenant_ids:
-            await self.channel_layer.group_add(tenant_group(tenant_id), self.channel_name)
+        try:
+            for tenant_id in self.tenant_ids:
+                await self.channel_layer.group_add(tenant_group(tenant_id), self.channel_name)
+        except Exception as exc:  # see _guarded_receive
+            await self._layer_failed(exc)
         await self.accept()
+        if self.layer_down:
+            self.tenant_ids = set()
+            await self.send_json(UNAVAILABLE)
+            await self.close(code=CLOSE_LAYER_DOWN)
+            return
         await self.send_json({"type": "hello", "tenants": sorted(self.tenant_ids)})
 
     async def disconnect(self, code):
-        for tenant_id in getattr(self, "tenant_ids", set()):
-            await self.channel_layer.group_discard(tenant_group(tenant_id), self.channel_name)
+        try:
+            for tenant_id in getattr(self, "tenant_ids", set()):
+                await self.channel_layer.group_discard(tenant_group(tenant_id), self.channel_name)
+        except Exception:  # the layer is gone: so are its groups, in time (channels_redis group expiry)
+            logger.info("channel layer unavailable: group memberships not discarded")
         self.tenant_ids = set()
 
     async def receive_json(self, content, **kwargs):

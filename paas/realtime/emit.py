@@ -28,8 +28,10 @@ def _send(group: str, message: dict) -> None:
         return
     try:
         async_to_sync(layer.group_send)(group, message)
-    except Exception:  # a dead channel layer must never break the write that already committed
-        logger.warning("live event to %s not delivered", group, exc_info=True)
+    except Exception as exc:  # a dead channel layer must never break the write that already committed
+        # One line, no traceback: while Redis is down this happens on every write.
+        logger.warning("live event to %s not delivered: channel layer unavailable (%s)", group,
+                       exc.__class__.__name__)
 
 
 def to_group(group: str, payload: dict, *, permission: str | None = None, users: Iterable[int] = ()) -> None:

@@ -1,11 +1,10 @@
-"""Portal shell: dashboard, sign-in/out, tenant switcher, health check and the
+"""Portal shell: dashboard, sign-in/out, tenant switcher and the
 placeholder pages of sections that ship in a later release."""
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import DatabaseError, connection
 from django.db.models import Q
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from paas.actors import Actor
 from paas.audit.access import may_audit
@@ -137,15 +136,3 @@ def coming_soon(request, section: str):
     if info is None:
         raise Http404("No such section.")
     return render(request, "web/coming_soon.html", {"section": section, **info})
-
-
-@require_GET
-@never_cache
-def healthz(request):
-    """Liveness and database reachability for load balancers; no details leak."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return JsonResponse({"status": "unavailable"}, status=503)
-    return JsonResponse({"status": "ok"})

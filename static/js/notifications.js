@@ -3,6 +3,11 @@
  * event shown as a Bootstrap toast in #toast-area. Reconnects with exponential
  * backoff (and jitter, so a restarted server is not hit by every tab at once).
  *
+ * When the socket cannot connect, or the server reports that live updates are
+ * unavailable (its channel layer, Redis, is down: message {"type": "unavailable"},
+ * close code 4503), a notice is shown at the top of the page until a connection
+ * says hello again.
+ *
  * Event data is only ever inserted as text (textContent), never as HTML.
  * Labels are translated through Django's JavaScript catalog when the page loads it
  * (window.gettext); #toast-area may also carry data-title / data-tenant-label.
@@ -26,6 +31,7 @@
   var MAX_TOASTS = 5;
   // Closed by the server on purpose (signed out / account deactivated): do not retry.
   var FINAL_CLOSE_CODES = [4401, 4403];
+  var LAYER_DOWN_CODE = 4503;
 
   var LABELS = {
     "tenant.updated": gettext("Tenant updated"),
@@ -149,6 +155,33 @@
     document.dispatchEvent(new CustomEvent("paas:event", {detail: event}));
   }
 
+  // A notice, not a toast: it stays while live updates are off. Text only, no inline style (CSP).
+  function setLiveStatus(available) {
+    var notice = document.getElementById("live-status");
+    if (available) {
+      if (notice) { notice.hidden = true; }
+      return;
+    }
+    if (!notice) {
+      notice = document.createElement("div");
+      notice.id = "live-status";
+      notice.className = "alert alert-warning small py-2";  // no d-flex: it would override [hidden]
+      notice.setAttribute("role", "status");
+      var icon = document.createElement("i");
+      icon.className = "bi bi-broadcast me-2";
+      icon.setAttribute("aria-hidden", "true");
+      var text = document.createElement("span");
+      text.textContent = gettext("Live updates are unavailable: changes are still saved, but this page will " +
+                                 "not update by itself. Reload it to see the latest state.");
+      notice.appendChild(icon);
+      notice.appendChild(text);
+      var main = document.getElementById("main") || body;
+      main.insertBefore(notice, main.firstChild);
+    }
+    notice.hidden = false;
+    document.dispatchEvent(new CustomEvent("paas:live", {detail: {available: false}}));
+  }
+
   function handle(message) {
     var event;
     try {
@@ -156,7 +189,15 @@
     } catch (e) {
       return;
     }
-    if (!event || typeof event !== "object" || event.type === "hello" || event.type === "pong") {
+    if (event && event.type === "hello") {
+      setLiveStatus(true);
+      return;
+    }
+    if (event && event.type === "unavailable") {
+      setLiveStatus(false);
+      return;
+    }
+    if (!event || typeof event !== "object" || event.type === "pong") {
       return;
     }
     if (event.id) {
@@ -206,10 +247,17 @@
       stopPing();
       socket = null;
       if (FINAL_CLOSE_CODES.indexOf(closeEvent.code) === -1) {
+        // Could not connect, lost the server, or told that the live layer is down:
+        // say so until a later connection says hello.
+        if (!leaving || closeEvent.code === LAYER_DOWN_CODE) { setLiveStatus(false); }
         scheduleReconnect();
       }
     });
   }
+
+  // Navigating away closes the socket too: that is no outage worth a notice.
+  var leaving = false;
+  window.addEventListener("pagehide", function () { leaving = true; });
 
   // A tab coming back from sleep should not wait out a long backoff.
   document.addEventListener("visibilitychange", function () {

@@ -8,6 +8,7 @@ from clusters.federation import hooks, services, tasks
 from clusters.federation.demo import load_demo_federation
 from clusters.federation.models import FederatedResource, Propagation
 from clusters.models import EnvironmentBinding, PlatformSwitch
+from paas import locks
 
 from .conftest import SYSTEM, converge, deployment
 
@@ -56,11 +57,9 @@ def test_tick_enqueues_due_clusters_once_and_respects_switches(topology, ftypes)
 def test_one_sync_per_cluster_at_a_time(topology, ftypes):
     create(topology, ftypes)
     cluster = topology["clusters"]["fed-a1"]
-    cache.add(tasks._lock("sync", cluster.pk), 1, 60)
-    try:
+    with locks.held(tasks.lock_name("sync"), cluster.pk) as acquired:
+        assert acquired
         assert tasks.sync_cluster.run(cluster.pk) == {"skipped": "already running"}
-    finally:
-        cache.delete(tasks._lock("sync", cluster.pk))
     result = tasks.sync_cluster.run(cluster.pk)
     assert result["applied"] == 1 and result["cluster"] == "fed-a1"
     assert tasks.sync_cluster.run(10 ** 9) == {"cluster": "", "skipped": "gone", "applied": 0, "deleted": 0,
@@ -119,3 +118,36 @@ def test_a_cluster_holding_federated_objects_cannot_be_deleted(topology, ftypes)
     assert Propagation.objects.get(cluster=cluster).state == "removed"
     cluster.delete()
     assert not Propagation.objects.filter(cluster_id=cluster.pk).exists()
+
+
+def test_a_sync_killed_mid_run_does_not_block_the_next(topology, ftypes):
+    """The per-cluster lock dies with its holder: a SIGKILLed worker's lock is gone at once
+    (the cache lock it replaces blocked every retry for its 150 s TTL)."""
+    import os
+    import signal
+
+    from tests.test_locks import hold_in_child
+
+    create(topology, ftypes)
+    cluster = topology["clusters"]["fed-a1"]
+    child = hold_in_child(tasks.lock_name("sync"), cluster.pk)
+    try:
+        assert tasks.sync_cluster.run(cluster.pk) == {"skipped": "already running"}
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    assert tasks.sync_cluster.run(cluster.pk)["applied"] == 1
+
+
+def test_tick_enqueues_without_the_cache_and_survives_a_broker_outage(topology, ftypes, monkeypatch, caplog):
+    """With Redis down the queued marker fails open and a failed send is logged, not raised."""
+    create(topology, ftypes, placement={"cells": ["cell-a"]})
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(tasks.cache, "add", broken)
+    with mock.patch.object(tasks.sync_cluster, "apply_async", side_effect=OSError("broker down")) as send:
+        assert tasks.tick() == {"sync": 0}
+    assert send.call_count == 2
+    assert "not enqueued" in caplog.text

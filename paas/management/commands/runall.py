@@ -7,6 +7,8 @@ environment and stopped together:
    (clusters.demo, then clusters.federation.demo when present);
 2. web (daphne), a Celery worker consuming default, realtime and every cell queue,
    and Celery beat.
+A child that exits on its own is restarted with backoff (1 s doubling to 30 s, reset
+once it has stayed up a minute), as supervisord would; the others keep running.
 The supervision itself lives in ``paas.supervisor``; this module only decides what runs.
 """
 
@@ -155,7 +157,8 @@ def banner(url: str, redis_note: str, clusters: list[str] = ()) -> str:
     if clusters:
         lines.append("  Clusters (slug, cell, API server):")
         lines += list(clusters)
-    lines += ["  Press Ctrl-C to stop everything.", "=" * 64, ""]
+    lines += ["  A process that exits is restarted (backoff 1 s .. 30 s).",
+              "  Press Ctrl-C to stop everything.", "=" * 64, ""]
     return "\n".join(lines)
 
 
