@@ -60,13 +60,11 @@ class AutoSchema(openapi.AutoSchema):
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for code in self.error_codes():
-            entry = self._get_response_for_code(ErrorSerializer, str(code), direction=direction)
-            existing = responses.get(str(code))
-            if existing is None:
-                entry["description"] = str(ERROR_DESCRIPTIONS[code])
-                responses[str(code)] = entry
-            elif "content" not in existing:  # a hand-written description only: give it the shape
-                responses[str(code)] = {**entry, "description": existing["description"]}
+            responses.setdefault(str(code), {"description": str(ERROR_DESCRIPTIONS[code])})
+        for code, existing in responses.items():
+            if code >= "400" and "content" not in existing:  # a description only: give it the shape
+                entry = self._get_response_for_code(ErrorSerializer, code, direction=direction)
+                responses[code] = {**entry, "description": existing["description"]}
         return responses
 
     def error_codes(self) -> list[int]:
