@@ -310,14 +310,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "paas.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "paas.api.schema.AutoSchema",
+    # JSON only: typed input (no "true"/"5" strings to coerce, no blank form fields
+    # silently skipped); any other content type is a 415 in the error shape.
     "EXCEPTION_HANDLER": "paas.api.errors.exception_handler",
-    # Bounded JSON (size, depth, NUL/surrogates, numbers): see paas.safeinput.
-    "DEFAULT_PARSER_CLASSES": [
-        "paas.api.parsers.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (anything else is a 415), bounded (size, depth, NUL/surrogates, numbers): paas.safeinput.
+    "DEFAULT_PARSER_CLASSES": ["paas.api.parsers.SafeJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         # Keyed on the real client address (TRUSTED_PROXIES); fail open without Redis.
         "paas.api.throttles.AnonRateThrottle",
@@ -345,6 +343,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "paas.api.schema.mark_empty_query_values_allowed"],
 }
 
 # --- Logging: one line per record, with the request id; secrets never logged.

@@ -91,3 +91,68 @@ def test_schema_and_docs_need_authentication(db, url):
     response = Client().get(url)
     assert response.status_code in (401, 403) or (response.status_code == 302 and "login" in response["Location"])
     assert b"/api/v1/tenants/" not in response.content
+
+
+# --- the contract details schemathesis found (tests/test_api_contract.py checks the whole API) ---
+
+@pytest.fixture
+def schema_doc(personas, login):
+    return login(personas["viewer"]).get("/api/schema/", HTTP_ACCEPT=OPENAPI_JSON).json()
+
+
+def _ref(response) -> str:
+    return response["content"]["application/json"]["schema"].get("$ref", "")
+
+
+def test_every_operation_documents_its_errors_in_the_error_shape(schema_doc):
+    error = schema_doc["components"]["schemas"]["Error"]
+    assert set(error["required"]) == {"error", "request_id"}
+    for path, operations in schema_doc["paths"].items():
+        for method, operation in operations.items():
+            codes = {c for c in operation["responses"] if c >= "400"}
+            assert {"401", "403", "429"} <= codes, (method, path)
+            if "{" in path:
+                assert "404" in codes, (method, path)
+            if method in ("post", "patch", "delete"):
+                assert {"400", "409"} <= codes, (method, path)
+            if "requestBody" in operation:
+                assert "415" in codes and set(operation["requestBody"]["content"]) == {"application/json"}
+            for code in codes:
+                assert _ref(operation["responses"][code]) == "#/components/schemas/Error", (method, path, code)
+
+
+def test_retrieve_without_query_parameters_documents_no_400(schema_doc):
+    responses = schema_doc["paths"]["/api/v1/tenants/{slug}/"]["get"]["responses"]
+    assert "400" not in responses and "415" not in responses and "409" not in responses
+
+
+def test_regions_and_zones_have_their_own_schemas(schema_doc):
+    paths = schema_doc["paths"]
+    for kind, component in [("regions", "Region"), ("zones", "Zone"), ("cells", "Cell")]:
+        assert _ref(paths[f"/api/v1/{kind}/"]["post"]["responses"]["201"]) == f"#/components/schemas/{component}"
+        detail = paths[f"/api/v1/{kind}/{{slug}}/"]
+        assert _ref(detail["patch"]["responses"]["200"]) == f"#/components/schemas/{component}"
+    region_body = paths["/api/v1/regions/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert region_body["$ref"] == "#/components/schemas/RegionCreateRequest"
+
+
+def test_platform_switch_is_one_object_and_preview_a_plain_list(schema_doc):
+    switch = schema_doc["paths"]["/api/v1/platform-switch/"]["get"]
+    assert _ref(switch["responses"]["200"]) == "#/components/schemas/PlatformSwitch"
+    assert not switch.get("parameters")
+    preview = schema_doc["paths"]["/api/v1/tenants/{tenant_slug}/federated-resources/{id}/preview/"]
+    for method in ("get", "post"):
+        body = preview[method]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert body == {"type": "array", "items": {"$ref": "#/components/schemas/PreviewEntry"}}
+        assert all(p["in"] == "path" for p in preview[method]["parameters"])
+
+
+def test_binding_cell_and_cluster_are_nullable(schema_doc):
+    binding = schema_doc["components"]["schemas"]["Binding"]["properties"]
+    assert binding["cell"]["nullable"] is True and binding["cluster"]["nullable"] is True
+
+
+def test_optional_query_parameters_allow_an_empty_value(schema_doc):
+    parameters = schema_doc["paths"]["/api/v1/tenants/{tenant_slug}/environments/"]["get"]["parameters"]
+    kind = next(p for p in parameters if p["name"] == "kind")
+    assert kind["allowEmptyValue"] is True

@@ -133,8 +133,9 @@ class PlatformSwitchInputSerializer(serializers.Serializer):
 class BindingSerializer(serializers.ModelSerializer):
     tenant = serializers.CharField(source="environment.tenant.slug", read_only=True)
     environment = serializers.CharField(source="environment.slug", read_only=True)
-    cell = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    cluster = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # A binding names either a cell or a cluster; the other is null.
+    cell = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    cluster = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = EnvironmentBinding

@@ -8,7 +8,7 @@ carry platform permissions).
 """
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -26,6 +26,9 @@ DELETED = {204: OpenApiResponse(description="Done; no content.")}
 
 class RegistryViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     lookup_field = "slug"
+    # Any non-slash text reaches the view, so a malformed key is the API's JSON 404
+    # rather than Django's HTML one (the router's default stops at a dot).
+    lookup_value_regex = "[^/]+"
     selector = None  # staticmethod(selectors.<x>_visible_to)
     ordering_fields = ["slug", "name"]
 
@@ -74,10 +77,14 @@ class TopologyViewSet(RegistryViewSet):
 def _topology_schema(create, update, serializer, tag):
     """Class decorator: the OpenAPI description of a TopologyViewSet's writes."""
     def decorate(cls):
-        cls.create = extend_schema(request=create, responses={201: serializer})(cls.create)
-        cls.partial_update = extend_schema(request=update, responses=serializer)(cls.partial_update)
-        cls.destroy = extend_schema(responses={**DELETED, 409: OpenApiResponse(description="Not empty.")})(
-            cls.destroy)
+        # extend_schema_view wraps each inherited method in a function of this class:
+        # annotating TopologyViewSet's own functions would give every subclass the last
+        # class's serializers (regions and zones were documented as cells).
+        cls = extend_schema_view(
+            create=extend_schema(request=create, responses={201: serializer}),
+            partial_update=extend_schema(request=update, responses=serializer),
+            destroy=extend_schema(responses={**DELETED, 409: OpenApiResponse(description="Not empty.")}),
+        )(cls)
         return extend_schema(tags=[tag])(cls)
     return decorate
 
@@ -215,6 +222,8 @@ class PlatformSwitchViewSet(ActorMixin, viewsets.GenericViewSet):
     queryset = PlatformSwitch.objects.none()
     serializer_class = s.PlatformSwitchSerializer
     pagination_class = None
+    filter_backends = []
+    lists_objects = False  # GET answers the one switch, not a list (paas.api.schema)
 
     @extend_schema(responses=s.PlatformSwitchSerializer)
     def list(self, request, *args, **kwargs):
@@ -241,6 +250,7 @@ class BindingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
     queryset = EnvironmentBinding.objects.none()
     serializer_class = s.BindingSerializer
     ordering_fields = ["id", "created_at"]
+    lookup_value_regex = "[^/]+"  # see RegistryViewSet
 
     def get_queryset(self):
         bindings = selectors.bindings_visible_to(self.actor).order_by("id")

@@ -8,10 +8,12 @@ the one JSON error shape by paas.api.errors.exception_handler.
 from functools import cached_property
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
 
 from paas.actors import Actor
 from tenants.selectors import tenant_get
+
+from .strict import type_errors
 
 # URL prefix of everything a tenant owns. Any non-slash text is accepted so that an
 # unknown or foreign tenant answers the API's JSON 404 (from the selector), not
@@ -42,8 +44,13 @@ class ActorMixin:
         return Actor.from_request(self.request)
 
     def validated(self, serializer_class, **kwargs) -> dict:
-        """Check the request body's shape with an input serializer (400 naming the fields)."""
+        """Check the request body's shape with an input serializer (400 naming the fields).
+
+        Values of the wrong JSON type are refused, not coerced (paas.api.strict)."""
         serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), **kwargs)
+        errors = type_errors(serializer, self.request.data)
+        if errors:
+            raise serializers.ValidationError(errors)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
@@ -60,6 +67,9 @@ class TenantChildViewSet(ActorMixin, viewsets.GenericViewSet):
     """
 
     tenant = None
+    # Any non-slash text reaches the view, so a malformed key is the API's JSON 404
+    # rather than Django's HTML one (the router's default stops at a dot).
+    lookup_value_regex = "[^/]+"
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -25,6 +25,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = AuditEventFilter
     pagination_class = AuditCursorPagination
+    lookup_value_regex = "[^/]+"  # a malformed id is the API's JSON 404, not Django's HTML one
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

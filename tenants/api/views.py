@@ -29,6 +29,7 @@ class TenantViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin
     queryset = Tenant.objects.none()  # the real one comes from the selector
     serializer_class = s.TenantSerializer
     lookup_field = "slug"
+    lookup_value_regex = "[^/]+"  # see TenantChildViewSet
     filterset_class = filters.TenantFilter
     ordering_fields = ["name", "slug", "created_at"]
 

@@ -6,6 +6,7 @@ an audit record), selectors scope (another tenant's object is a 404).
 """
 import django_filters
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -38,6 +39,7 @@ class FederatedTypeViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveMod
 
     queryset = FederatedType.objects.none()
     serializer_class = s.FederatedTypeSerializer
+    lookup_value_regex = "[^/]+"  # see TenantChildViewSet
     filterset_fields = ["source", "enabled", "group", "kind"]
     ordering_fields = ["kind", "group", "created_at"]
 
@@ -130,7 +132,7 @@ class FederatedResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @extend_schema(methods=["GET"], request=None, responses=s.PreviewEntrySerializer(many=True))
     @extend_schema(methods=["POST"], request=s.FederatedResourceUpdateSerializer,
                    responses=s.PreviewEntrySerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def preview(self, request, *args, **kwargs):
         """Per cluster: the rendered object and a diff against what the cluster holds.
         POST a proposed template/placement/overrides to preview it without saving."""
@@ -140,13 +142,15 @@ class FederatedResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return Response(preview(actor=self.actor, resource=resource, **proposed))
 
     @extend_schema(responses=s.FederatedResourceDetailSerializer)
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def status(self, request, *args, **kwargs):
         """Aggregated status and the per-cluster rows."""
         return Response(self.render(s.FederatedResourceDetailSerializer, self.get_object()))
 
-    @extend_schema(responses={200: OpenApiResponse(description="Endpoints grouped by cell and zone.")})
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.OBJECT,
+                                                   description="Endpoints grouped by cell and zone."),
+                              400: OpenApiResponse(description="The resource is not a Service.")})
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def endpoints(self, request, *args, **kwargs):
         """Service discovery for a federated Service: endpoints per cluster, cell and zone."""
         return Response(discovery.service_endpoints(self.get_object()))
