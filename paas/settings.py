@@ -204,6 +204,10 @@ if PRODUCTION and not AUDIT_SIGNING_KEY and not (AUDIT_SIGNING_KEY_FILE and Path
 # Outside copy of every checkpoint: file:<path> (JSON lines, append-only), syslog,
 # syslog://host:port, or a dotted CheckpointSink class (paas.audit.sinks).
 AUDIT_CHECKPOINT_SINK = os.environ.get("AUDIT_CHECKPOINT_SINK", f"file:{VAR_DIR / 'audit-checkpoints.jsonl'}")
+# Writes refused with 403/404 before any service saw them (another tenant's object)
+# are audited too (paas.audit.refusals); it needs the authenticated user.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "paas.audit.refusals.RefusedWriteMiddleware")
 CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {"task": "audit.checkpoint", "schedule": timedelta(seconds=60),
                                             "options": {"expires": 60}}
 
