@@ -230,3 +230,14 @@ def test_bad_keys_are_refused():
     for text in ("secret", "ed25519:short", "hmac-sha256:short", "rsa:abc"):
         with pytest.raises(ImproperlyConfigured):
             signing.parse_key(text)
+
+
+def test_a_checkpoint_counts_on_from_the_previous_genuine_one(checkpointed, tamper):
+    """Rows deleted under an earlier checkpoint do not lower the count the next one signs."""
+    first, second, events = checkpointed
+    tamper("audit_auditevent", ("DELETE FROM audit_auditevent WHERE id = %s", [events[3].pk]))
+    record(1, start=50)
+    third = audit_checkpoint_create(actor=SYSTEM)
+    assert third.event_count == 16  # 15 signed before + 1 new, not the 15 rows left
+    code, out = verify()
+    assert code == 1 and f"BROKEN at event #{events[4].pk}" in out

@@ -43,16 +43,23 @@ def signature_valid(record: dict, key: SigningKey) -> bool:
     return key.verify(signed_message(record), str(record.get("signature", "")))
 
 
-def _head() -> tuple[int, int, str]:
-    """(event count, last id, last hash) of the committed trail, read consistently.
+def _head(previous: AuditCheckpoint | None, key: SigningKey) -> tuple[int, int, str]:
+    """(event count, last id, last hash) of the committed trail.
 
     Appends take the chain lock before choosing their id and hold it to commit,
     so ids commit in order: every row up to the newest committed one is visible.
+    Counting starts from the previous checkpoint when it is genuine and still
+    matches its row, so a minute's checkpoint costs the rows since, not the trail.
     """
     last = AuditEvent.objects.order_by("-id").values_list("id", "hash").first()
     if last is None:
         return 0, 0, GENESIS_HASH
-    return AuditEvent.objects.filter(id__lte=last[0]).count(), last[0], last[1]
+    base_count, base_id = 0, 0
+    if (previous is not None and 0 < previous.last_event_id <= last[0]
+            and signature_valid(as_record(previous), key)
+            and AuditEvent.objects.filter(pk=previous.last_event_id, hash=previous.last_hash).exists()):
+        base_count, base_id = previous.event_count, previous.last_event_id
+    return base_count + AuditEvent.objects.filter(id__gt=base_id, id__lte=last[0]).count(), last[0], last[1]
 
 
 def audit_checkpoint_create(*, actor: Actor, force: bool = False) -> AuditCheckpoint | None:
@@ -64,8 +71,8 @@ def audit_checkpoint_create(*, actor: Actor, force: bool = False) -> AuditCheckp
     """
     key = signing_key()
     sink = configured_sink()
-    count, last_id, last_hash = _head()
     newest = AuditCheckpoint.objects.order_by("-id").first()
+    count, last_id, last_hash = _head(newest, key)
     if not force and newest is not None and (newest.event_count, newest.last_event_id, newest.last_hash) == (
             count, last_id, last_hash):
         return None
