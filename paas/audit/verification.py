@@ -69,6 +69,7 @@ def walk(report: Report, events, checkpoints: list[dict]) -> None:
     at = defaultdict(list)
     for record in checkpoints:
         if int(record["last_event_id"]) == 0:  # a checkpoint of the empty trail
+            report.checkpoints_checked += 1
             if int(record["event_count"]) != 0 or record["last_hash"] != GENESIS_HASH:
                 report.problems.append(f"FORGED: {describe(record)} claims events but names no event")
             continue
