@@ -210,6 +210,39 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
+# --- Audit trail: run-time database role and signed checkpoints ----------------
+# DATABASE_URL is the role the application runs as: on PostgreSQL it may only
+# INSERT and SELECT the audit tables. DATABASE_MIGRATE_URL names the owner role
+# (its user, password, host and port; the database stays DATABASE_URL's), used by
+# `migrate` (paas/management/commands/migrate.py), which then grants the run-time
+# role its privileges, and by the test suite to create and flush test databases.
+DATABASE_MIGRATE_URL = os.environ.get("DATABASE_MIGRATE_URL", "")
+DATABASE_OWNER = DATABASE_RUNTIME = None
+if DATABASE_MIGRATE_URL:
+    if not DATABASE_URL:
+        raise ImproperlyConfigured("DATABASE_MIGRATE_URL needs DATABASE_URL (the run-time role) as well.")
+    _owner = dj_database_url.parse(DATABASE_MIGRATE_URL)
+    DATABASE_OWNER = {key: _owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT")}
+    DATABASE_RUNTIME = {key: DATABASES["default"][key] for key in ("USER", "PASSWORD", "HOST", "PORT")}
+# Checkpoints (paas.audit.checkpoints) are signed with a key that is not in the
+# database: "ed25519:<base64 32 bytes>" or "hmac-sha256:<32+ chars>", inline or in
+# a file. Development creates var/audit-signing.key on first use.
+AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
+AUDIT_SIGNING_KEY_FILE = os.environ.get("AUDIT_SIGNING_KEY_FILE",
+                                        "" if PRODUCTION else str(VAR_DIR / "audit-signing.key"))
+if PRODUCTION and not AUDIT_SIGNING_KEY and not (AUDIT_SIGNING_KEY_FILE and Path(AUDIT_SIGNING_KEY_FILE).is_file()):
+    raise ImproperlyConfigured(
+        "PAAS_ENV=production needs an audit signing key: AUDIT_SIGNING_KEY or an existing AUDIT_SIGNING_KEY_FILE.")
+# Outside copy of every checkpoint: file:<path> (JSON lines, append-only), syslog,
+# syslog://host:port, or a dotted CheckpointSink class (paas.audit.sinks).
+AUDIT_CHECKPOINT_SINK = os.environ.get("AUDIT_CHECKPOINT_SINK", f"file:{VAR_DIR / 'audit-checkpoints.jsonl'}")
+# Writes refused with 403/404 before any service saw them (another tenant's object)
+# are audited too (paas.audit.refusals); it needs the authenticated user.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "paas.audit.refusals.RefusedWriteMiddleware")
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {"task": "audit.checkpoint", "schedule": timedelta(seconds=60),
+                                            "options": {"expires": 60}}
+
 # --- Auth -------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     # ModelBackend that refuses a locked account, whichever page calls authenticate().

@@ -34,6 +34,117 @@ def _fresh_lockout_counters():
     cache.clear()
 
 
+TEST_AUDIT_KEY = "ed25519:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="  # 32 fixed bytes, tests only
+
+
+@pytest.fixture(autouse=True)
+def _audit_checkpoint_sink(settings, tmp_path):
+    """Each test signs with a fixed key and writes checkpoints to its own file, never to var/."""
+    settings.AUDIT_SIGNING_KEY = TEST_AUDIT_KEY
+    settings.AUDIT_CHECKPOINT_SINK = f"file:{tmp_path / 'audit-checkpoints.jsonl'}"
+    return tmp_path / "audit-checkpoints.jsonl"
+
+
+# --- PostgreSQL with two roles (DATABASE_MIGRATE_URL set, as in .ci/run) ------
+# The owner creates, migrates (granting the run-time role) and drops the test
+# databases, and flushes them after transactional tests; the tests themselves run
+# as the run-time role, exactly as the application does.
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings):
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    if django_settings.DATABASE_OWNER is not None:
+        from paas.dbroles import use_owner
+
+        use_owner(connection)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    if django_settings.DATABASE_OWNER is None:
+        yield
+        return
+    from paas.dbroles import use_owner, use_runtime
+
+    with django_db_blocker.unblock():
+        use_runtime(connection)
+    yield
+    with django_db_blocker.unblock():
+        use_owner(connection)  # pytest-django drops the test databases after this
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_as_owner():
+    """Django flushes after a transactional test with TRUNCATE: an owner's privilege, and
+    refused on the audit tables by their trigger. Tests only: on PostgreSQL run it as the
+    owner (when there are two roles) with those triggers disabled for the moment."""
+    from contextlib import nullcontext
+
+    from django.conf import settings as django_settings
+    from django.core.management.commands import flush
+    from django.db import connections
+
+    from paas.dbroles import as_owner
+
+    original = flush.Command.handle
+    triggers = [("audit_auditevent", "audit_event_no_truncate"),
+                ("audit_auditcheckpoint", "audit_checkpoint_no_truncate")]
+
+    def handle(self, **options):
+        connection = connections[options["database"]]
+        if connection.vendor != "postgresql":
+            return original(self, **options)
+        role = as_owner(connection) if django_settings.DATABASE_OWNER is not None else nullcontext()
+        with role, connection.cursor() as cursor:
+            for table, trigger in triggers:
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+            try:
+                return original(self, **options)
+            finally:
+                for table, trigger in triggers:
+                    cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flush.Command, "handle", handle)
+        yield
+
+
+@pytest.fixture
+def owner_cursor():
+    """owner_cursor() -> a cursor on the test database as the owner, on a connection of its
+    own (autocommit): what a DBA could do behind the application's back. Without a
+    separate owner (SQLite, one role) it is the test's own connection."""
+    from contextlib import contextmanager
+
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    @contextmanager
+    def _cursor():
+        if django_settings.DATABASE_OWNER is None or connection.vendor != "postgresql":
+            with connection.cursor() as cursor:
+                yield cursor
+            return
+        import psycopg2
+
+        owner = django_settings.DATABASE_OWNER
+        conn = psycopg2.connect(dbname=connection.settings_dict["NAME"], user=owner["USER"],
+                                password=owner["PASSWORD"] or None, host=owner["HOST"], port=owner["PORT"] or None)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                yield cursor
+        finally:
+            conn.close()
+
+    return _cursor
+
+
 @pytest.fixture
 def tenant(db):
     return make_tenant("acme", name="Acme Payments")

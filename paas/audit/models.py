@@ -48,3 +48,29 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.action} by {self.actor_label}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement "the trail had N events, ending with this hash".
+
+    The signing key is never in the database, and every checkpoint is also written
+    to a sink outside it (paas.audit.sinks): that copy is the authority when
+    `audit_verify` looks for truncated or re-chained history. Append-only like the
+    events (trigger and grants in the migrations).
+    """
+
+    created_at = models.DateTimeField(_("time (UTC)"))
+    event_count = models.BigIntegerField(_("events covered"))
+    last_event_id = models.BigIntegerField(_("last event"))
+    last_hash = models.CharField(_("last event hash"), max_length=64)
+    algorithm = models.CharField(_("algorithm"), max_length=16)
+    key_id = models.CharField(_("key id"), max_length=32)
+    signature = models.TextField(_("signature"))
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("audit checkpoint")
+        verbose_name_plural = _("audit checkpoints")
+
+    def __str__(self):
+        return f"checkpoint #{self.pk}: {self.event_count} events up to #{self.last_event_id}"

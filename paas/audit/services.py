@@ -12,6 +12,7 @@ from paas.actors import Actor
 from .chain import GENESIS_HASH, compute_hash
 from .models import AuditEvent
 from .redaction import redact
+from .refusals import note_denied
 
 # Any constant works; it only has to be the same in every process.
 _CHAIN_LOCK_KEY = 7_310_001
@@ -107,6 +108,8 @@ def audit_record(
         event.prev_hash = last or GENESIS_HASH
         event.hash = compute_hash(event.prev_hash, event)
         event.save(force_insert=True)
+    if outcome == AuditEvent.Outcome.DENIED:
+        note_denied()
     return event
 
 
