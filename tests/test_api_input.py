@@ -29,6 +29,12 @@ def owner_api(personas, tenant):
     return Client(headers={"Authorization": f"Bearer {plaintext}"})
 
 
+@pytest.fixture
+def operator_api(personas, login):
+    # Quotas are the platform's to set: only an operator may PATCH them.
+    return login(personas["operator"])
+
+
 def patch_json(client, url, body):
     return client.patch(url, data=json.dumps(body), content_type="application/json")
 
@@ -49,14 +55,15 @@ def assert_invalid(response, field):
     ("/api/v1/tenants/acme/quotas/dev/", {"pods": 5.0}, "pods"),
     ("/api/v1/tenants/acme/quotas/dev/", {"pods": True}, "pods"),
 ])
-def test_wrong_json_types_are_refused_not_coerced(personas, owner_api, tenant, url, body, field):
-    before = owner_api.get(url).json()
-    assert_invalid(patch_json(owner_api, url, body), field)
-    assert owner_api.get(url).json() == before  # nothing changed
+def test_wrong_json_types_are_refused_not_coerced(personas, owner_api, operator_api, tenant, url, body, field):
+    client = operator_api if "/quotas/" in url else owner_api
+    before = client.get(url).json()
+    assert_invalid(patch_json(client, url, body), field)
+    assert client.get(url).json() == before  # nothing changed
 
 
-def test_right_json_types_are_accepted(owner_api, tenant):
-    response = patch_json(owner_api, "/api/v1/tenants/acme/quotas/dev/", {"pods": 7})
+def test_right_json_types_are_accepted(owner_api, operator_api, tenant):
+    response = patch_json(operator_api, "/api/v1/tenants/acme/quotas/dev/", {"pods": 7})
     assert response.status_code == 200 and response.json()["pods"] == 7
     response = patch_json(owner_api, "/api/v1/tenants/acme/environments/dev/", {"protected": True, "name": "Dev"})
     assert response.status_code == 200 and response.json()["protected"] is True
