@@ -59,7 +59,7 @@ def probe(cluster: Cluster) -> HealthReport:
         nodes = count_items(core.list_node)
         pods = count_items(core.list_pod_for_all_namespaces)
     except CredentialsUnreadable:
-        return HealthReport(Cluster.Health.ERROR, error="The stored credentials cannot be decrypted; replace them.")
+        return HealthReport(Cluster.Health.ERROR, error="The stored credentials cannot be decrypted or loaded; replace them.")
     except ApiException as exc:
         return HealthReport(Cluster.Health.ERROR, error=f"HTTP {exc.status} {exc.reason or ''}".strip())
     except Exception as exc:  # connection refused, timeout, TLS: the API cannot be reached

@@ -23,7 +23,7 @@ from urllib3.util.retry import Retry
 from paas import safeinput
 from paas.errors import DomainError
 
-from .crypto import decrypt
+from .crypto import CredentialsUnreadable, decrypt
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -158,11 +158,21 @@ def api_client(cluster) -> GuardedApiClient:
         if found is not None:
             _clients.move_to_end(key)
             return found
-    config = yaml.safe_load(decrypt(cluster.credentials))
+    try:
+        configuration = build_configuration(yaml.safe_load(decrypt(cluster.credentials)))
+    except CredentialsUnreadable:
+        raise
+    except Exception as exc:  # the loader raises ConfigException, KeyError, TypeError...
+        # Registration validates kubeconfigs, but a row edited since (admin, restore, key mix-up) must
+        # read as "cluster unusable", not crash every caller. The loader's own text may quote the
+        # credentials, so only the exception's class is named.
+        raise CredentialsUnreadable(
+            _("The stored kubeconfig cannot be loaded (%(error)s).") % {"error": exc.__class__.__name__}
+        ) from None
     with _lock:
         bucket = _buckets.setdefault(
             cluster.pk, TokenBucket(settings.KUBE_CLIENT_QPS, settings.KUBE_CLIENT_BURST))
-        built = GuardedApiClient(build_configuration(config), cluster_slug=cluster.slug, bucket=bucket)
+        built = GuardedApiClient(configuration, cluster_slug=cluster.slug, bucket=bucket)
         for stale in [k for k in _clients if k[0] == cluster.pk]:
             _clients.pop(stale)
         _clients[key] = built

@@ -25,6 +25,21 @@ def test_check_records_version_nodes_pods(cluster):
     assert cluster.last_checked_at is not None and cluster.last_error == ""
 
 
+def test_a_stored_kubeconfig_that_cannot_be_loaded_is_an_error_state_not_a_crash(cluster):
+    from clusters import kube
+    from clusters.crypto import CredentialsUnreadable, encrypt
+
+    # Decrypts fine but is no kubeconfig the client can load (edited row, restore mix-up).
+    Cluster.objects.filter(pk=cluster.pk).update(credentials=encrypt("users: [{name: x, user: {token: s3cr3t-value}}]"))
+    cluster.refresh_from_db()
+    with pytest.raises(CredentialsUnreadable) as raised:
+        kube.api_client(cluster)
+    assert "s3cr3t-value" not in str(raised.value)
+    checked = health.check_cluster(cluster.pk, actor=HEALTH)
+    assert checked.health == Cluster.Health.ERROR
+    assert "cannot be decrypted or loaded" in checked.last_error
+
+
 def test_down_cluster_becomes_unreachable_and_only_changes_are_audited(topology, kubesim, cluster):
     from clusters import services
     from tests.factories import SYSTEM
