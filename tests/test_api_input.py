@@ -3,7 +3,6 @@ types are refused in the one error shape, never coerced or silently skipped."""
 import json
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.test.client import MULTIPART_CONTENT, encode_multipart
 from rest_framework import serializers
@@ -14,13 +13,6 @@ from paas.api.strict import type_errors
 from .factories import make_token
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
