@@ -363,3 +363,13 @@ def test_migration_turns_manage_quotas_grants_into_request_quota():
         assert not Permission.objects.filter(codename="manage_quotas").exists()
     finally:
         call_command("migrate", verbosity=0)
+
+
+def test_the_operators_queue_is_the_only_active_sidebar_entry(personas, login):
+    import re
+
+    page = login(personas["operator"]).get("/tenants/-/quota-requests/").content.decode()
+    active = re.findall(r'class="sidebar-link active"[^>]*>.*?</i>([^<]+)</a>', page)
+    assert active == ["Quota requests"]
+    tenants_page = login(personas["operator"]).get("/tenants/").content.decode()
+    assert re.findall(r'class="sidebar-link active"[^>]*>.*?</i>([^<]+)</a>', tenants_page) == ["Tenants"]

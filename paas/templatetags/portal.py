@@ -34,12 +34,15 @@ def section_url(section: str) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def nav_active(context, url: str, exact: bool = False) -> str:
+def nav_active(context, url: str, exact: bool = False, unless: str = "") -> str:
+    """"active" when the page is under `url`, except under `unless` (a section with its own entry)."""
     request = context.get("request")
     if request is None:
         return ""
     path = request.path
     hit = path == url if exact or url == "/" else path.startswith(url)
+    if hit and unless and path.startswith(unless):
+        return ""
     return "active" if hit else ""
 
 
