@@ -79,7 +79,9 @@ def test_owner_invites_changes_role_inline_and_cannot_remove_last_owner(b, perso
     invite.locator("#id_user").fill("newbie")
     invite.locator("#id_role").select_option("viewer")
     invite.get_by_role("button", name="Add member").click()
-    expect(page.locator(".portal-messages .alert-success")).to_contain_text("newbie now has the role Viewer")
+    # The same neutral answer whether or not the account exists (no account enumeration).
+    expect(page.locator(".portal-messages .alert-success")).to_contain_text(
+        "If an active account 'newbie' exists, it now has the role Viewer")
     b.check(page)
     row = page.locator("#members-table tbody tr", has_text="newbie@example.com")
     expect(row).to_have_count(1)
