@@ -31,9 +31,10 @@ test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The bench command may not exist yet; say so instead of failing with a Django traceback.
+# The benchmarks use the development database: migrate it first (a fresh clone has none).
 bench: venv
 	@if $(PY) manage.py help bench >/dev/null 2>&1; then \
-		$(PY) manage.py bench; \
+		$(PY) manage.py migrate --noinput -v 0 && $(PY) manage.py bench; \
 	else \
 		echo "bench: no 'bench' management command yet"; \
 	fi
