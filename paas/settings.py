@@ -155,6 +155,15 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Live events (paas.realtime) ---------------------------------------------
+# Events are kept this long (and at most this many per stream) for browsers that
+# missed some; one resume replays at most LIVE_RESUME_LIMIT, beyond it the page reloads.
+LIVE_EVENTS_RETENTION_SECONDS = int(os.environ.get("LIVE_EVENTS_RETENTION_SECONDS", str(24 * 3600)))
+LIVE_EVENTS_KEEP = int(os.environ.get("LIVE_EVENTS_KEEP", "10000"))
+LIVE_RESUME_LIMIT = int(os.environ.get("LIVE_RESUME_LIMIT", "1000"))
+# How often each web process compares its stream heads with the log (a lost last event).
+LIVE_CHECK_SECONDS = float(os.environ.get("LIVE_CHECK_SECONDS", "5"))
+
 # --- Celery -----------------------------------------------------------------
 # CELERY_BROKER_URL: a broker apart from the cache/channel layer's Redis (kombu spelling).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "memory://"
@@ -207,6 +216,8 @@ CELERY_BEAT_SCHEDULE = {
     "federation-tick": {"task": "federation.tick", "schedule": timedelta(seconds=3), "options": {"expires": 3}},
     "federation-collect": {"task": "federation.collect_all", "schedule": timedelta(seconds=3),
                            "options": {"expires": 3}},
+    "prune-live-events": {"task": "paas.tasks.prune_live_events", "schedule": timedelta(minutes=10),
+                          "options": {"expires": 600}},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 

@@ -1,0 +1,12 @@
+"""Live event counters, served at /metrics with the rest (clusters.federation.metrics)."""
+from prometheus_client import Counter
+
+from clusters.federation.metrics import REGISTRY
+
+LOST = Counter("paas_live_events_lost", "Live events the channel layer did not deliver to a web process "
+               "(found by their sequence numbers and sent from the stream log instead).", registry=REGISTRY)
+LATE = Counter("paas_live_events_late", "Live events that reached a web process after their gap was filled "
+               "from the stream log (dropped as duplicates).", registry=REGISTRY)
+DELIVERED = Counter("paas_live_events_delivered", "Live events sent to browser connections.", registry=REGISTRY)
+RESETS = Counter("paas_live_resets", "Resumes answered with reset (the browser was too far behind).",
+                 registry=REGISTRY)
