@@ -147,8 +147,11 @@ def _redis_db_for_test_worker(url: str, worker: str) -> str:
 if REDIS_URL.startswith("redis://") and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
     REDIS_URL = _redis_db_for_test_worker(REDIS_URL, os.environ["PYTEST_XDIST_WORKER"])
 if REDIS_URL:
+    # capacity: one channel per web process receives every live event (paas.realtime.hub);
+    # channels_redis' default of 100 waiting messages would drop a burst.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                    "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000}}
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:

@@ -218,7 +218,7 @@ class Hub:
     async def _repair(self, stream, head, upto):
         missing = await store.abetween(stream, head, upto)
         LOST.inc(upto - head - 1)
-        logger.warning("live events %s#%d..%d were not delivered by the channel layer; "
+        logger.warning("live events %s#%d..%d not received from the channel layer (lost, or late); "
                        "sent from the stream log (%d found)", stream, head + 1, upto - 1, len(missing))
         for message in missing:
             await self._fan_out(message)

@@ -3,8 +3,9 @@ from prometheus_client import Counter
 
 from clusters.federation.metrics import REGISTRY
 
-LOST = Counter("paas_live_events_lost", "Live events the channel layer did not deliver to a web process "
-               "(found by their sequence numbers and sent from the stream log instead).", registry=REGISTRY)
+LOST = Counter("paas_live_events_lost", "Live events a web process did not get from the channel layer in "
+               "order (found by their sequence numbers and sent from the stream log instead); those that "
+               "turned up later are also counted in paas_live_events_late.", registry=REGISTRY)
 LATE = Counter("paas_live_events_late", "Live events that reached a web process after their gap was filled "
                "from the stream log (dropped as duplicates).", registry=REGISTRY)
 DELIVERED = Counter("paas_live_events_delivered", "Live events sent to browser connections.", registry=REGISTRY)
