@@ -166,6 +166,9 @@ LIVE_EVENTS_KEEP = int(os.environ.get("LIVE_EVENTS_KEEP", "10000"))
 LIVE_RESUME_LIMIT = int(os.environ.get("LIVE_RESUME_LIMIT", "1000"))
 # How often each web process compares its stream heads with the log (a lost last event).
 LIVE_CHECK_SECONDS = float(os.environ.get("LIVE_CHECK_SECONDS", "5"))
+# Read-only live queries (session, access, replay) in the thread pool, not on the one
+# thread database_sync_to_async shares: a reconnect storm is served in parallel.
+LIVE_DB_POOL = env_bool("LIVE_DB_POOL", default=True)
 
 # --- Celery -----------------------------------------------------------------
 # CELERY_BROKER_URL: a broker apart from the cache/channel layer's Redis (kombu spelling).

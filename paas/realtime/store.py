@@ -57,13 +57,14 @@ def prune(now=None) -> int:
 
 def pooled(func):
     """`func` as a coroutine run in the thread pool (one database connection per thread).
-    SQLite (development, tests) keeps the single thread: it has one writer, and its
-    in-memory test database locks tables across threads."""
+    SQLite (development) keeps the single thread: it has one writer; so do tests
+    (LIVE_DB_POOL off: a pool thread's connection would not see their transaction)."""
     in_pool = database_sync_to_async(func, thread_sensitive=False)
     serial = database_sync_to_async(func)
 
     async def call(*args, **kwargs):
-        run = serial if connections["default"].vendor == "sqlite" else in_pool
+        pool = settings.LIVE_DB_POOL and connections["default"].vendor != "sqlite"
+        run = in_pool if pool else serial
         return await run(*args, **kwargs)
 
     return call
