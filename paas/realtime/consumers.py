@@ -91,9 +91,10 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
 
     # --- called by the hub ----------------------------------------------------------
 
-    async def send_frame(self, frame: str) -> None:
+    async def send_frame(self, frame: dict) -> None:
+        """An ASGI websocket.send message built once by the hub for many connections."""
         try:
-            await self.send(text_data=frame)
+            await self.base_send(frame)
         except Exception:  # the socket closed meanwhile; disconnect() unsubscribes it
             logger.debug("live frame not sent: connection closing")
 

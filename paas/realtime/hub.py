@@ -18,13 +18,14 @@ stop at once; a deactivated account's connections are closed (4403).
 import asyncio
 import json
 import logging
+import time
 
 from django.conf import settings
 
 from . import store
 from .access import alive_access, may_receive
 from .emit import ACCESS_HANDLER, EVENT_HANDLER, user_group
-from .metrics import DELIVERED, LATE, LOST
+from .metrics import DELIVERED, FAN_OUT, LATE, LOST
 
 logger = logging.getLogger(__name__)
 
@@ -237,8 +238,9 @@ class Hub:
     async def _fan_out(self, message):
         stream, seq = message["stream"], message["seq"]
         self.heads[stream] = seq
+        started = time.perf_counter()
         permission, users = message.get("permission") or "", message.get("users") or ()
-        frames: dict[int, str] = {}  # prev -> encoded frame: one json.dumps per distinct prev
+        frames: dict[int, dict] = {}  # prev -> ASGI message: one json.dumps per distinct prev
         sent = 0
         for conn in list(self.streams.get(stream, ())):
             if not may_receive(conn.access, conn.user_id, stream, permission, users):
@@ -250,13 +252,14 @@ class Hub:
             if seq <= prev:
                 continue  # already sent by a resume
             frame = frames.get(prev)
-            if frame is None:
-                frame = frames[prev] = json.dumps(frame_of(message, prev))
+            if frame is None:  # one ASGI message per distinct prev, shared by those connections
+                frame = frames[prev] = {"type": "websocket.send", "text": json.dumps(frame_of(message, prev))}
             conn.last[stream] = seq
             await conn.send_frame(frame)
             sent += 1
         if sent:
             DELIVERED.inc(sent)
+            FAN_OUT.observe(time.perf_counter() - started)
 
     # --- access changes -----------------------------------------------------------
 

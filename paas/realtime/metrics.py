@@ -1,5 +1,5 @@
 """Live event counters, served at /metrics with the rest (clusters.federation.metrics)."""
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from clusters.federation.metrics import REGISTRY
 
@@ -11,3 +11,6 @@ LATE = Counter("paas_live_events_late", "Live events that reached a web process 
 DELIVERED = Counter("paas_live_events_delivered", "Live events sent to browser connections.", registry=REGISTRY)
 RESETS = Counter("paas_live_resets", "Resumes answered with reset (the browser was too far behind).",
                  registry=REGISTRY)
+FAN_OUT = Histogram("paas_live_fan_out_seconds", "Time a web process takes to hand one event to all its "
+                    "local connections.", buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+                    registry=REGISTRY)
