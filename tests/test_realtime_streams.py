@@ -415,3 +415,24 @@ def test_member_added_while_connected_is_subscribed(personas, tenant, other_tena
     subscribed, event = async_to_sync(scenario)()
     assert subscribed["type"] == "subscribed" and subscribed["stream"] == stream_of(other_tenant)
     assert (event["type"], event["prev"]) == ("now-visible", subscribed["head"])
+
+
+def test_archived_tenant_stops_restricted_deliveries(personas, tenant, session_headers):
+    def archive():
+        services.tenant_update(actor=Actor.for_user(personas["superuser"]), tenant=tenant, is_active=False)
+
+    headers = session_headers(personas["owner"])
+
+    async def scenario():
+        owner = await connect(headers)
+        try:
+            await database_sync_to_async(archive)()
+            assert (await receive(owner))["type"] == "tenant.updated"
+            await asend(tenant, "restricted", permission="manage_api_tokens")
+            await asend(tenant, "open")
+            return await receive(owner)
+        finally:
+            await owner.disconnect()
+
+    # The owner may still see the archived tenant, but no longer manage its tokens.
+    assert async_to_sync(scenario)()["type"] == "open"
