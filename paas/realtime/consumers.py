@@ -53,7 +53,7 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             if layer is None:
                 raise ConnectionError("no channel layer configured")
             self.hub = get_hub(layer)
-            access = await self.hub.user_access(self.user_id)
+            access = await self.hub.user_access(self)
             if access is None:
                 await self.hub.unsubscribe(self)
                 await self.close(code=CLOSE_DEACTIVATED)

@@ -30,6 +30,7 @@ from .metrics import DELIVERED, FAN_OUT, LATE, LOST
 logger = logging.getLogger(__name__)
 
 _hubs: dict[int, "Hub"] = {}  # id(event loop) -> its hub
+REJOIN_SECONDS = 3600
 
 
 def get_hub(layer) -> "Hub":
@@ -54,6 +55,7 @@ class Hub:
         self.access: dict[int, dict] = {}  # user id -> snapshot, kept current by access pushes
         self.lock = asyncio.Lock()  # one event (or access change) handled at a time, in order
         self.tasks: set = set()
+        self.behind: dict[str, int] = {}  # stream -> log head the last check saw ahead of ours
 
     # --- subscription ------------------------------------------------------------
 
@@ -85,17 +87,20 @@ class Hub:
         else:
             await pending
 
-    async def user_access(self, user_id: int):
+    async def user_access(self, conn):
         """The user's snapshot; computed once per process while they have connections here."""
         await self._start()
-        self.users.setdefault(user_id, set())
+        user_id = conn.user_id
+        # Registered first: a last other connection of the user leaving meanwhile must not
+        # take the user's group away from this one.
+        self.users.setdefault(user_id, set()).add(conn)
 
         async def compute():
             self.access[user_id] = await _live_access(user_id)
 
         # Join the user's group before reading access, so no change can slip between the two.
         await self._join(self.user_joins, user_id, user_group(user_id), compute)
-        if user_id not in self.access:  # evicted meanwhile (its last connection left)
+        if user_id not in self.access:
             await compute()
         return self.access[user_id]
 
@@ -103,7 +108,6 @@ class Hub:
         """Watch `streams` for `conn`; returns each stream's head (the prev of its next event)."""
         if self.dead:
             raise ConnectionError("channel layer unavailable")
-        self.users.setdefault(conn.user_id, set()).add(conn)
         new = [s for s in streams if s not in self.streams]
         for stream in new:
             self.streams[stream] = set()
@@ -143,7 +147,7 @@ class Hub:
         if mine is not None:
             mine.discard(conn)
             joined = self.user_joins.get(conn.user_id)
-            if not mine and joined is not None and joined.done():
+            if not mine and (joined is None or joined.done()):  # not while another connection joins
                 del self.users[conn.user_id]
                 self.access.pop(conn.user_id, None)
                 self.user_joins.pop(conn.user_id, None)
@@ -187,12 +191,21 @@ class Hub:
 
     async def _check_periodically(self):
         # Apart from the receive loop: cancelling a pending receive could lose its message.
+        rejoined = time.monotonic()
         while not self.dead:
             await asyncio.sleep(settings.LIVE_CHECK_SECONDS)
             try:
                 await self._check_heads()
+                if time.monotonic() - rejoined > REJOIN_SECONDS:
+                    rejoined = time.monotonic()
+                    await self._rejoin()
             except Exception:
                 logger.exception("live hub: stream heads not checked")
+
+    async def _rejoin(self):
+        """channels_redis forgets group members after its group_expiry (a day): renew ours."""
+        for group in [*self.streams, *(user_group(u) for u in self.users)]:
+            await self.layer.group_add(group, self.channel)
 
     async def _failed(self, exc):
         self.dead = True
@@ -226,14 +239,18 @@ class Hub:
         self.heads[stream] = max(self.heads.get(stream, 0), upto - 1)
 
     async def _check_heads(self):
-        """A lost last event shows no gap until the next one: compare with the log now and then."""
+        """A lost last event shows no gap until the next one: compare with the log now and then.
+        Only a stream still behind what the previous check saw is repaired: an event on its way
+        through the layer right now is not lost."""
         if not self.heads:
             return
         current = await store.aheads(list(self.heads))
         async with self.lock:
             for stream, head in current.items():
-                if stream in self.heads and head > self.heads[stream]:
-                    await self._repair(stream, self.heads[stream], head + 1)
+                seen_before = self.behind.get(stream, 0)
+                if stream in self.heads and self.heads[stream] < min(head, seen_before):
+                    await self._repair(stream, self.heads[stream], min(head, seen_before) + 1)
+            self.behind = {s: h for s, h in current.items() if s in self.heads and h > self.heads[s]}
 
     async def _fan_out(self, message):
         stream, seq = message["stream"], message["seq"]
