@@ -41,9 +41,9 @@ class LoginThrottle(models.Model):
 class LiveStream(models.Model):
     """Head (last assigned sequence number) of one live event stream, e.g. "tenant.12".
 
-    The emitting transaction increments it (INSERT .. ON CONFLICT .. RETURNING, which
-    locks the row until commit), so numbers are gap-free and commit in seq order:
-    the next emitter on the stream waits for this one to commit or roll back."""
+    Publishing an event increments it (INSERT .. ON CONFLICT .. RETURNING, which locks
+    the row until that short transaction commits), so numbers are gap-free and commit
+    in seq order (paas.realtime.emit.publish)."""
 
     name = models.CharField(_("stream"), max_length=100, primary_key=True)
     head = models.BigIntegerField(_("last sequence number"), default=0)

@@ -1,6 +1,6 @@
 """On PostgreSQL, concurrent emitters on one stream get gap-free, unique sequence
-numbers, and a rolled-back emitter leaves no hole (the stream row is locked until
-commit, so numbers also commit in order)."""
+numbers, a rolled-back emitter leaves no hole, and transactions emitting to the same
+streams in opposite orders do not deadlock (numbers are taken after commit)."""
 import os
 import threading
 
@@ -54,3 +54,30 @@ def test_concurrent_emitters_number_without_gaps(monkeypatch):
     seqs = list(LiveEvent.objects.filter(stream="tenant.1").order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, committed + 1))
     assert LiveStream.objects.get(name="tenant.1").head == committed
+
+
+def test_opposite_stream_orders_do_not_deadlock(monkeypatch):
+    monkeypatch.setattr(emit, "_send", lambda group, message: None)
+    start = threading.Barrier(2)
+    errors = []
+
+    def work(streams):
+        try:
+            with transaction.atomic():
+                for stream in streams:
+                    emit.to_group(stream, {"type": "t"})
+                    start.wait(timeout=5)  # each holds its first stream, if emitting locked it
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=work, args=(order,)) for order in (("tenant.1", "tenant.2"),
+                                                                          ("tenant.2", "tenant.1"))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    assert dict(LiveStream.objects.filter(name__startswith="tenant.").values_list("name", "head")) == {
+        "tenant.1": 2, "tenant.2": 2}

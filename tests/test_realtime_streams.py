@@ -58,7 +58,8 @@ def session_headers(login):
 def send(tenant, kind, permission=None, users=()):
     """One event, emitted in its own transaction as the services do."""
     with transaction.atomic():
-        return emit.to_tenant(tenant.pk, {"type": kind}, permission=permission, users=users)
+        emit.to_tenant(tenant.pk, {"type": kind}, permission=permission, users=users)
+    return head(tenant)  # numbered once the transaction committed
 
 
 asend = database_sync_to_async(send)

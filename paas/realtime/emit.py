@@ -1,11 +1,11 @@
 """Live events: numbered, stored, and pushed to Channels groups only after the
 transaction commits, so a browser never sees a change that was rolled back.
 
-Every event belongs to a stream ("tenant.12"; later "release.7") and gets the
-stream's next sequence number inside the emitting transaction (paas.models.LiveStream,
-row-locked until commit: numbers are gap-free and commit in order). The event is
-stored (paas.models.LiveEvent) so a browser that missed it fetches it again, and
-after commit handed to the channel layer with its seq and `sent_at`.
+Every event belongs to a stream ("tenant.12"; later "release.7"). When the emitting
+transaction commits, the event gets the stream's next sequence number and is stored
+(paas.models.LiveStream / LiveEvent, in one short transaction: numbers are gap-free),
+so a browser that missed it fetches it again, and is handed to the channel layer
+with its seq and `sent_at`.
 
 A message on the layer carries the payload (what the browser receives, plus a
 unique "id") and who may receive it (`permission`, `users`). The per-process hub
@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -66,32 +66,45 @@ def _next_seq(stream: str) -> int:
         return cursor.fetchone()[0]
 
 
-def to_group(stream: str, payload: dict, *, permission: str | None = None, users: Iterable[int] = ()) -> int:
-    """Number and store `payload` on `stream` in the current transaction (one is opened
-    if there is none) and send it to the stream's group once that commits; returns the seq.
+def to_group(stream: str, payload: dict, *, permission: str | None = None, users: Iterable[int] = ()) -> None:
+    """Publish `payload` on `stream` once the current transaction commits (at once without one).
 
     `permission` (a tenants.roles codename) limits delivery to connections whose
     user holds it on the stream's tenant; `users` (ids) receive it regardless,
     e.g. the owner of the token an event is about.
     """
-    from paas.models import LiveEvent
-
     payload = {**payload, "id": uuid.uuid4().hex}
     users = sorted({int(u) for u in users})
-    with transaction.atomic():
-        seq = _next_seq(stream)
-        LiveEvent.objects.create(stream=stream, seq=seq, payload=payload, permission=permission or "",
-                                 users=users, created_at=timezone.now())
+    transaction.on_commit(lambda: publish(stream, payload, permission or "", users))
 
-        def send():
-            _send(stream, {"type": EVENT_HANDLER, "stream": stream, "seq": seq, "sent_at": time.time(),
-                           "payload": payload, "permission": permission or "", "users": users})
 
-        transaction.on_commit(send)
+def publish(stream: str, payload: dict, permission: str = "", users: list[int] = ()) -> int | None:
+    """Number and store the event in a transaction of its own, then hand it to the layer.
+
+    Numbered after the change commits, not inside its transaction: holding the stream's
+    head row until a long transaction ends would serialise every writer of the tenant,
+    and two transactions emitting to the same streams in different orders (two federation
+    syncs, say) would deadlock. The short transaction keeps numbers gap-free and in
+    the order events are published."""
+    from paas.models import LiveEvent
+
+    try:
+        with transaction.atomic():
+            seq = _next_seq(stream)
+            LiveEvent.objects.create(stream=stream, seq=seq, payload=payload, permission=permission,
+                                     users=list(users), created_at=timezone.now())
+    except DatabaseError as exc:  # the change itself is committed: count and log, never raise
+        from .metrics import UNPUBLISHED
+
+        UNPUBLISHED.inc()
+        logger.error("live event on %s not published: database error (%s)", stream, exc.__class__.__name__)
+        return None
+    _send(stream, {"type": EVENT_HANDLER, "stream": stream, "seq": seq, "sent_at": time.time(),
+                   "payload": payload, "permission": permission, "users": list(users)})
     return seq
 
 
-def to_tenant(tenant_id: int, payload: dict, *, permission: str | None = None, users: Iterable[int] = ()) -> int:
+def to_tenant(tenant_id: int, payload: dict, *, permission: str | None = None, users: Iterable[int] = ()) -> None:
     return to_group(tenant_stream(tenant_id), {**payload, "tenant_id": tenant_id}, permission=permission,
                     users=users)
 

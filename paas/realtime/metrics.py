@@ -14,3 +14,5 @@ RESETS = Counter("paas_live_resets", "Resumes answered with reset (the browser w
 FAN_OUT = Histogram("paas_live_fan_out_seconds", "Time a web process takes to hand one event to all its "
                     "local connections.", buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
                     registry=REGISTRY)
+UNPUBLISHED = Counter("paas_live_events_unpublished", "Live events not published: the database failed while "
+                      "numbering them after their change had committed.", registry=REGISTRY)
