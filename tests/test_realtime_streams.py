@@ -437,3 +437,22 @@ def test_archived_tenant_stops_restricted_deliveries(personas, tenant, session_h
 
     # The owner may still see the archived tenant, but no longer manage its tokens.
     assert async_to_sync(scenario)()["type"] == "open"
+
+
+def test_access_snapshot_counts_group_grants_and_is_pushed_when_they_change(personas, other_tenant,
+                                                                             monkeypatch):
+    from django.contrib.auth.models import Group
+    from guardian.shortcuts import assign_perm
+
+    from paas.realtime import signals as live_signals
+
+    viewer = personas["viewer"]
+    group = Group.objects.create(name="globex-readers")
+    assign_perm("tenants.view_tenant", group, other_tenant)
+    assert stream_of(other_tenant) not in live_access(viewer.pk)
+    pushed = []
+    monkeypatch.setattr(live_signals, "access_changed", pushed.append)
+    viewer.groups.add(group)
+    assert pushed == [viewer.pk]
+    assert live_access(viewer.pk)[stream_of(other_tenant)] == {"view_tenant"}
+    assert can(Actor.for_user(type(viewer).objects.get(pk=viewer.pk)), "view_tenant", other_tenant)

@@ -24,7 +24,9 @@ ARCHIVED = frozenset(READ_ONLY_PERMISSIONS | {"change_tenant"})  # see paas.perm
 
 
 def live_access(user_id: int) -> dict[str, frozenset[str]] | None:
-    """{stream: codenames held} for an active user; None when the account is gone or inactive."""
+    """{stream: codenames held} for an active user; None when the account is gone or inactive.
+    The account is read again (not taken from the session lookup): the user's group is
+    joined before this runs, so a deactivation is either seen here or pushed after."""
     from tenants.models import Tenant
 
     user = get_user_model().objects.filter(pk=user_id, is_active=True).only("pk", "is_superuser").first()
@@ -35,11 +37,14 @@ def live_access(user_id: int) -> dict[str, frozenset[str]] | None:
     ct = ContentType.objects.get_for_model(Tenant)  # cached by Django after the first call
     granted = set(Permission.objects.filter(Q(user=user) | Q(group__user=user), content_type=ct)
                   .values_list("codename", flat=True).distinct()) & ALL
+    # Role grants (per user) and group grants on tenants, in one query.
+    own = UserObjectPermission.objects.filter(user=user, content_type=ct).values_list(
+        "object_pk", "permission__codename")
+    groups = GroupObjectPermission.objects.filter(group__user=user, content_type=ct).values_list(
+        "object_pk", "permission__codename")
     per_tenant: dict[int, set[str]] = {}
-    for model, who in ((UserObjectPermission, Q(user=user)), (GroupObjectPermission, Q(group__user=user))):
-        rows = model.objects.filter(who, content_type=ct).values_list("object_pk", "permission__codename")
-        for object_pk, codename in rows:
-            per_tenant.setdefault(int(object_pk), set()).add(codename)
+    for object_pk, codename in own.union(groups, all=True):
+        per_tenant.setdefault(int(object_pk), set()).add(codename)
     tenants = Tenant.objects.values_list("pk", "is_active")
     if "view_tenant" not in granted:
         tenants = tenants.filter(pk__in=list(per_tenant))
