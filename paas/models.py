@@ -36,3 +36,43 @@ class LoginThrottle(models.Model):
 
     def __str__(self):
         return f"{self.kind}:{self.key}"
+
+
+class LiveStream(models.Model):
+    """Head (last assigned sequence number) of one live event stream, e.g. "tenant.12".
+
+    Publishing an event increments it (INSERT .. ON CONFLICT .. RETURNING, which locks
+    the row until that short transaction commits), so numbers are gap-free and commit
+    in seq order (paas.realtime.emit.publish)."""
+
+    name = models.CharField(_("stream"), max_length=100, primary_key=True)
+    head = models.BigIntegerField(_("last sequence number"), default=0)
+
+    class Meta:
+        verbose_name = _("live stream")
+        verbose_name_plural = _("live streams")
+
+    def __str__(self):
+        return f"{self.name}@{self.head}"
+
+
+class LiveEvent(models.Model):
+    """One event of a live stream, kept for a while so a browser that missed it
+    (a gap, a reconnect) fetches it again (paas.realtime.replay)."""
+
+    stream = models.CharField(_("stream"), max_length=100)
+    seq = models.BigIntegerField(_("sequence number"))
+    payload = models.JSONField(_("payload"))
+    # Who may receive it besides everyone on the stream: holders of `permission`
+    # (a tenants.roles codename; empty: everyone) and the users listed.
+    permission = models.CharField(_("permission"), max_length=64, blank=True, default="")
+    users = models.JSONField(_("users"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created"), db_index=True)
+
+    class Meta:
+        verbose_name = _("live event")
+        verbose_name_plural = _("live events")
+        constraints = [models.UniqueConstraint(fields=["stream", "seq"], name="live_event_stream_seq")]
+
+    def __str__(self):
+        return f"{self.stream}#{self.seq}"

@@ -147,13 +147,28 @@ def _redis_db_for_test_worker(url: str, worker: str) -> str:
 if REDIS_URL.startswith("redis://") and os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
     REDIS_URL = _redis_db_for_test_worker(REDIS_URL, os.environ["PYTEST_XDIST_WORKER"])
 if REDIS_URL:
+    # capacity: one channel per web process receives every live event (paas.realtime.hub);
+    # channels_redis' default of 100 waiting messages would drop a burst.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                    "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000}}
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Live events (paas.realtime) ---------------------------------------------
+# Events are kept this long (and at most this many per stream) for browsers that
+# missed some; one resume replays at most LIVE_RESUME_LIMIT, beyond it the page reloads.
+LIVE_EVENTS_RETENTION_SECONDS = int(os.environ.get("LIVE_EVENTS_RETENTION_SECONDS", str(24 * 3600)))
+LIVE_EVENTS_KEEP = int(os.environ.get("LIVE_EVENTS_KEEP", "10000"))
+LIVE_RESUME_LIMIT = int(os.environ.get("LIVE_RESUME_LIMIT", "1000"))
+# How often each web process compares its stream heads with the log (a lost last event).
+LIVE_CHECK_SECONDS = float(os.environ.get("LIVE_CHECK_SECONDS", "5"))
+# Read-only live queries (session, access, replay) in the thread pool, not on the one
+# thread database_sync_to_async shares: a reconnect storm is served in parallel.
+LIVE_DB_POOL = env_bool("LIVE_DB_POOL", default=True)
 
 # --- Celery -----------------------------------------------------------------
 # CELERY_BROKER_URL: a broker apart from the cache/channel layer's Redis (kombu spelling).
@@ -207,6 +222,8 @@ CELERY_BEAT_SCHEDULE = {
     "federation-tick": {"task": "federation.tick", "schedule": timedelta(seconds=3), "options": {"expires": 3}},
     "federation-collect": {"task": "federation.collect_all", "schedule": timedelta(seconds=3),
                            "options": {"expires": 3}},
+    "prune-live-events": {"task": "paas.tasks.prune_live_events", "schedule": timedelta(minutes=10),
+                          "options": {"expires": 600}},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 

@@ -98,3 +98,11 @@ def enqueue(task, *, args=(), kwargs=None, **options) -> bool:
             pass
         return False
     return True
+
+
+@idempotent_task(name="paas.tasks.prune_live_events")
+def prune_live_events() -> int:
+    """Beat: drop live events older than the retention (a browser further behind reloads)."""
+    from paas.realtime import store
+
+    return store.prune()

@@ -26,6 +26,14 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _live_reads_on_the_test_thread(settings):
+    # paas.realtime reads in a thread pool in production; there, each thread's own
+    # connection would not see a test's uncommitted rows (and would keep the test
+    # database open at teardown).
+    settings.LIVE_DB_POOL = False
+
+
+@pytest.fixture(autouse=True)
 def _fresh_lockout_counters():
     # API throttle counters live in the shared cache; one test's requests must not throttle another's.
     from django.core.cache import cache

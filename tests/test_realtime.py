@@ -67,7 +67,8 @@ async def connect(headers) -> WebsocketCommunicator:
     assert connected, f"connection refused ({code})"
     hello = await communicator.receive_json_from(timeout=EVENT_TIMEOUT)
     assert hello["type"] == "hello"
-    communicator.tenants = hello["tenants"]
+    communicator.streams = hello["streams"]
+    communicator.tenants = sorted(int(s.split(".")[1]) for s in hello["streams"] if s.startswith("tenant."))
     return communicator
 
 
@@ -223,6 +224,9 @@ def test_member_removed_while_connected_stops_receiving(redis_layer, transaction
             # The owner sees both events, so they were sent; the removed viewer sees neither.
             assert (await next_event(watcher))["type"] == "member.removed"
             assert (await next_event(watcher))["type"] == "tenant.updated"
+            # The removed viewer is told, and gets nothing more.
+            assert await next_event(viewer) == {"type": "unsubscribed", "stream": f"tenant.{tenant.pk}",
+                                                "reason": "access"}
             assert await viewer.receive_nothing(timeout=QUIET)
         finally:
             await disconnect_all(viewer, watcher)
@@ -234,8 +238,10 @@ def test_deactivated_account_is_disconnected(redis_layer, transactional_db, pers
     owner = Actor.for_user(personas["owner"])
     viewer_headers = session_headers(personas["viewer"])
 
-    def deactivate_viewer():
-        type(personas["viewer"]).objects.filter(pk=personas["viewer"].pk).update(is_active=False)
+    def deactivate_viewer():  # as the admin's user form does
+        viewer = type(personas["viewer"]).objects.get(pk=personas["viewer"].pk)
+        viewer.is_active = False
+        viewer.save()
 
     async def scenario():
         viewer = await connect(viewer_headers)

@@ -1,21 +1,26 @@
-"""WebSocket consumers. Every subscription is permission-checked at connect and
-every event again at delivery, against the database as it is then: a member
-removed while connected stops receiving, a deactivated account is disconnected,
-and an event meant for holders of one permission reaches only them.
+"""WebSocket consumers. The notifications socket speaks the live stream protocol
+(docs in README "Live events"): `hello` with the streams this user may watch and
+their heads, numbered events with `prev`, `resume` -> missed events + `resumed` (or
+`reset`), `unsubscribed` when access is lost, 4403 when the account is deactivated.
+
+Who may receive what is decided at subscription time (paas.realtime.access) and
+again when the user's access changes (pushed through the per-user group, see
+paas.realtime.hub); delivering an event costs no database query.
 
 Without a channel layer (Redis down) the handshake still succeeds: the client is
 told live updates are unavailable ({"type": "unavailable"}) and the socket is
 closed with CLOSE_LAYER_DOWN, so the browser shows a notice and retries later."""
-import asyncio
+import json
 import logging
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.contrib.auth import get_user_model
+from channels.layers import get_channel_layer
+from django.conf import settings
 
-from paas.actors import Actor
-
-from .emit import tenant_group
+from . import store
+from .access import may_receive
+from .hub import frame_of, get_hub
+from .metrics import RESETS
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_DEACTIVATED = 4403
@@ -23,86 +28,18 @@ CLOSE_NOT_FOUND = 4404
 
 CLOSE_LAYER_DOWN = 4503  # the client shows "live updates unavailable" and reconnects with backoff
 UNAVAILABLE = {"type": "unavailable", "reason": "live-updates"}
+MAX_RESUME_STREAMS = 200
 
 logger = logging.getLogger(__name__)
 
-SEND, SKIP, LEAVE, CLOSE = "send", "skip", "leave", "close"
-
-
-def _active_user(user_id):
-    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
-
-
-@database_sync_to_async
-def _visible_tenant_ids(user_id) -> set[int]:
-    from tenants.selectors import tenants_visible_to
-
-    user = _active_user(user_id)
-    if user is None:
-        return set()
-    return set(tenants_visible_to(Actor.for_user(user)).values_list("pk", flat=True))
-
-
-@database_sync_to_async
-def _verdict(user_id, tenant_id, permission, users) -> str:
-    """What to do with one event for this connection's user."""
-    from paas.permissions import can
-    from tenants.selectors import tenants_visible_to
-
-    # Re-read the user: the one in the scope is as it was at connect.
-    user = _active_user(user_id)
-    if user is None:
-        return CLOSE
-    if tenant_id is None:
-        return SKIP if permission else SEND
-    actor = Actor.for_user(user)
-    tenant = tenants_visible_to(actor).filter(pk=tenant_id).first()
-    if tenant is None:
-        return LEAVE
-    if permission and user_id not in users and not can(actor, permission, tenant):
-        return SKIP
-    return SEND
-
 
 class NotificationsConsumer(AsyncJsonWebsocketConsumer):
-    """Sends a logged-in user the live events of the tenants they may see."""
+    """Sends a logged-in user the live events of the streams they may watch."""
 
+    # No channel per connection: the process's hub holds the only one and fans out in memory.
+    channel_layer_alias = None
+    hub = None
     layer_down = False
-    accepted = False
-
-    # AsyncConsumer.__call__ assigns channel_receive (the layer's receive for this channel)
-    # and awaits it next to the socket; a layer that cannot be reached makes that raise,
-    # which would take the connection down with an error. Keep the layer's function and
-    # hand __call__ a guarded one instead.
-    @property
-    def channel_receive(self):
-        return self._guarded_receive
-
-    @channel_receive.setter
-    def channel_receive(self, receive):
-        self._layer_receive = receive
-
-    async def _guarded_receive(self):
-        if not self.layer_down:
-            try:
-                return await self._layer_receive()
-            except Exception as exc:  # redis-py's ConnectionError/TimeoutError, or any layer failure
-                await self._layer_failed(exc)
-        await asyncio.Future()  # nothing more from the layer; cancelled when the socket closes
-
-    async def _layer_failed(self, exc: Exception) -> None:
-        if self.layer_down:
-            return
-        self.layer_down = True
-        logger.warning("channel layer unavailable (%s): live updates are off for this connection",
-                       exc.__class__.__name__)
-        if self.accepted:  # otherwise connect() sees layer_down and tells the client
-            await self.send_json(UNAVAILABLE)
-            await self.close(code=CLOSE_LAYER_DOWN)
-
-    async def accept(self, subprotocol=None, headers=None):
-        await super().accept(subprotocol, headers)
-        self.accepted = True
 
     async def connect(self):
         user = self.scope.get("user")
@@ -110,43 +47,132 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user_id = user.pk
-        self.tenant_ids = await _visible_tenant_ids(self.user_id)
+        self.access, self.last, self.held = {}, {}, {}
+        layer = get_channel_layer()
         try:
-            for tenant_id in self.tenant_ids:
-                await self.channel_layer.group_add(tenant_group(tenant_id), self.channel_name)
-        except Exception as exc:  # see _guarded_receive
-            await self._layer_failed(exc)
-        await self.accept()
-        if self.layer_down:
-            self.tenant_ids = set()
+            if layer is None:
+                raise ConnectionError("no channel layer configured")
+            self.hub = get_hub(layer)
+            access = await self.hub.user_access(self)
+            if access is None:
+                await self.hub.unsubscribe(self)
+                await self.close(code=CLOSE_DEACTIVATED)
+                return
+            self.access = access
+            # Events arriving before hello wait in `held`, then go out after it.
+            self.held = {stream: [] for stream in access}
+            heads = await self.hub.subscribe(self, sorted(access))
+        except Exception as exc:  # redis-py's ConnectionError/TimeoutError, or any layer failure
+            logger.warning("channel layer unavailable (%s): live updates are off for this connection",
+                           exc.__class__.__name__)
+            self.layer_down = True
+            if self.hub is not None:
+                await self.hub.unsubscribe(self)
+            await self.accept()
             await self.send_json(UNAVAILABLE)
             await self.close(code=CLOSE_LAYER_DOWN)
             return
-        await self.send_json({"type": "hello", "tenants": sorted(self.tenant_ids)})
+        await self.accept()
+        await self.send_json({"type": "hello", "streams": heads})
+        for stream in list(self.held):
+            await self._flush(stream)
 
     async def disconnect(self, code):
-        try:
-            for tenant_id in getattr(self, "tenant_ids", set()):
-                await self.channel_layer.group_discard(tenant_group(tenant_id), self.channel_name)
-        except Exception:  # the layer is gone: so are its groups, in time (channels_redis group expiry)
-            logger.info("channel layer unavailable: group memberships not discarded")
-        self.tenant_ids = set()
+        if self.hub is not None:
+            await self.hub.unsubscribe(self)
 
     async def receive_json(self, content, **kwargs):
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ping":
             await self.send_json({"type": "pong"})
+        elif content.get("type") == "resume" and isinstance(content.get("after"), dict) and self.hub:
+            await self._resume(content["after"])
 
-    async def paas_event(self, message):
-        payload = message["payload"]
-        tenant_id = payload.get("tenant_id")
-        verdict = await _verdict(self.user_id, tenant_id, message.get("permission"), message.get("users") or ())
-        if verdict == SEND:
-            await self.send_json(payload)
-        elif verdict == LEAVE:
-            await self.channel_layer.group_discard(tenant_group(tenant_id), self.channel_name)
-            self.tenant_ids.discard(tenant_id)
-        elif verdict == CLOSE:
+    # --- called by the hub ----------------------------------------------------------
+
+    async def send_frame(self, frame: dict) -> None:
+        """An ASGI websocket.send message built once by the hub for many connections."""
+        try:
+            await self.base_send(frame)
+        except Exception:  # the socket closed meanwhile; disconnect() unsubscribes it
+            logger.debug("live frame not sent: connection closing")
+
+    async def layer_failed(self) -> None:
+        if self.layer_down:
+            return
+        self.layer_down = True
+        await self.send_json(UNAVAILABLE)
+        await self.close(code=CLOSE_LAYER_DOWN)
+
+    async def access_changed(self, access) -> None:
+        """The user's access was recomputed (the hub's lock is held: no event interleaves)."""
+        if access is None:  # deactivated, or deleted
+            await self.hub.unsubscribe(self)
             await self.close(code=CLOSE_DEACTIVATED)
+            return
+        self.access = access
+        for stream in [s for s in self.last if s not in access]:
+            await self.hub.unsubscribe(self, [stream])
+            await self.send_json({"type": "unsubscribed", "stream": stream, "reason": "access"})
+        gained = sorted(s for s in access if s not in self.last and s not in self.held)
+        if gained:
+            # Not awaited here: subscribing waits for the hub's lock, which our caller holds.
+            self.hub._spawn(self._subscribe_more(gained))
+
+    async def _subscribe_more(self, streams):
+        for stream in streams:
+            self.held[stream] = []
+        heads = await self.hub.subscribe(self, streams)
+        for stream in streams:
+            await self.send_json({"type": "subscribed", "stream": stream, "head": heads[stream]})
+            await self._flush(stream)
+
+    # --- resume ---------------------------------------------------------------------
+
+    async def _resume(self, after: dict) -> None:
+        wanted = {}
+        for stream, seq in list(after.items())[:MAX_RESUME_STREAMS]:
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+                continue
+            if stream not in self.access:  # another tenant's stream, or access lost: nothing
+                await self.send_json({"type": "unsubscribed", "stream": str(stream)[:100], "reason": "access"})
+            elif stream not in self.held:  # not already being replayed
+                wanted[stream] = seq
+        if not wanted:
+            return
+        for stream in wanted:
+            self.held[stream] = []
+        heads = await store.aheads(wanted)
+        limit = settings.LIVE_RESUME_LIMIT
+        for stream, seq in wanted.items():
+            head = heads[stream]
+            missed = await store.aafter(stream, seq, limit + 1) if seq < head else []
+            if seq > head or len(missed) > limit:
+                RESETS.inc()
+                await self.send_json({"type": "reset", "stream": stream, "head": head})
+            else:
+                prev = seq
+                for message in missed:
+                    if may_receive(self.access, self.user_id, stream, message["permission"], message["users"]):
+                        await self.send(text_data=json.dumps(frame_of(message, prev)))
+                        prev = message["seq"]
+                head = max(seq, head)
+                await self.send_json({"type": "resumed", "stream": stream, "head": head})
+            if stream in self.access:
+                self.last[stream] = head
+            await self._flush(stream)
+
+    async def _flush(self, stream) -> None:
+        """Send the live events held for `stream` (newer than what was sent), then stop holding."""
+        pending = self.held.get(stream)
+        while pending:
+            message = pending.pop(0)
+            prev = self.last.get(stream, 0)
+            if message["seq"] > prev:
+                self.last[stream] = message["seq"]
+                await self.send(text_data=json.dumps(frame_of(message, prev)))
+        self.held.pop(stream, None)
 
 
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):
@@ -155,3 +181,4 @@ class NotFoundConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         await self.close(code=CLOSE_NOT_FOUND)
+

@@ -8,6 +8,16 @@
  * close code 4503), a notice is shown at the top of the page until a connection
  * says hello again.
  *
+ * Streams (see README "Live events"): every event carries its stream ("tenant.12"),
+ * its sequence number `seq` and `prev`, the seq of the previous event this connection
+ * was sent on that stream. The client keeps the last seq per stream; when `prev` is
+ * ahead of it (the server or the network lost something) or after a reconnect, it
+ * sends {"type": "resume", "after": {stream: last}} and the server replays what was
+ * missed ("resumed" ends the replay; "reset" means too much was missed: pages reload
+ * their data on the "paas:reset" DOM event). Each event is shown once (deduplicated by
+ * stream and seq) and dispatched as a "paas:event" CustomEvent on document (detail:
+ * the event), so pages can update themselves.
+ *
  * Event data is only ever inserted as text (textContent), never as HTML.
  * Labels are translated through Django's JavaScript catalog when the page loads it
  * (window.gettext); #toast-area may also carry data-title / data-tenant-label.
@@ -82,6 +92,8 @@
   var pingTimer = null;
   var retryTimer = null;
   var seen = [];
+  var last = {};       // stream -> last seq this page has (kept across reconnects)
+  var resuming = {};   // stream -> true while a resume is under way
 
   function toastArea() {
     var area = document.getElementById("toast-area");
@@ -186,6 +198,75 @@
     document.dispatchEvent(new CustomEvent("paas:live", {detail: {available: false}}));
   }
 
+  function send(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify(frame));
+    }
+  }
+
+  function resume(streams) {
+    var after = {};
+    var any = false;
+    streams.forEach(function (stream) {
+      if (!resuming[stream] && typeof last[stream] === "number") {
+        after[stream] = last[stream];
+        resuming[stream] = true;
+        any = true;
+      }
+    });
+    if (any) { send({type: "resume", after: after}); }
+  }
+
+  function hello(streams) {
+    var behind = [];
+    resuming = {};
+    Object.keys(last).forEach(function (stream) {
+      if (!(stream in streams)) { delete last[stream]; }  // no longer watched
+    });
+    Object.keys(streams).forEach(function (stream) {
+      if (typeof last[stream] !== "number") {
+        last[stream] = streams[stream];  // first connection: start from the head
+      } else if (last[stream] !== streams[stream]) {
+        behind.push(stream);  // reconnected: fetch what was missed meanwhile
+      }
+    });
+    resume(behind);
+  }
+
+  // A numbered event: false when already seen (a replay overlapping live delivery).
+  function track(event) {
+    var stream = String(event.stream);
+    var key = stream + "#" + event.seq;
+    if (seen.indexOf(key) !== -1) { return false; }
+    seen.push(key);
+    if (seen.length > 500) { seen.shift(); }
+    var mine = last[stream];
+    if (typeof mine === "number" && typeof event.prev === "number" && event.prev > mine) {
+      resume([stream]);  // something between what we have and this one never arrived
+      if (resuming[stream]) { return true; }
+    }
+    if (typeof mine !== "number" || event.seq > mine) { last[stream] = event.seq; }
+    return true;
+  }
+
+  function control(event) {
+    var stream = String(event.stream);
+    if (event.type === "resumed" || event.type === "reset") {
+      resuming[stream] = false;
+      if (typeof last[stream] !== "number" || event.head > last[stream] || event.type === "reset") {
+        last[stream] = event.head;
+      }
+      if (event.type === "reset") {
+        document.dispatchEvent(new CustomEvent("paas:reset", {detail: event}));
+      }
+    } else if (event.type === "subscribed") {
+      last[stream] = event.head;
+    } else if (event.type === "unsubscribed") {
+      delete last[stream];
+      delete resuming[stream];
+    }
+  }
+
   function handle(message) {
     var event;
     try {
@@ -195,6 +276,11 @@
     }
     if (event && event.type === "hello") {
       setLiveStatus(true);
+      hello(event.streams || {});
+      return;
+    }
+    if (event && ["resumed", "reset", "subscribed", "unsubscribed"].indexOf(event.type) !== -1) {
+      control(event);
       return;
     }
     if (event && event.type === "unavailable") {
@@ -204,10 +290,12 @@
     if (!event || typeof event !== "object" || event.type === "pong") {
       return;
     }
-    if (event.id) {
+    if (typeof event.stream === "string" && typeof event.seq === "number") {
+      if (!track(event)) { return; }
+    } else if (event.id) {
       if (seen.indexOf(event.id) !== -1) { return; }
       seen.push(event.id);
-      if (seen.length > 100) { seen.shift(); }
+      if (seen.length > 500) { seen.shift(); }
     }
     showToast(event);
   }

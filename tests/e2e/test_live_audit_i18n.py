@@ -19,9 +19,9 @@ def test_tenant_change_notifies_members_live_and_not_outsiders(b, personas_e2e, 
     owner_page = b.new_page(personas_e2e["owner"])
     outsider_page = b.new_page(personas_e2e["outsider"])
     hello = [f for f in b.socket_frames(owner_page) if f.get("type") == "hello"][-1]
-    assert tenant.pk in hello["tenants"]
+    assert f"tenant.{tenant.pk}" in hello["streams"]
     hello = [f for f in b.socket_frames(outsider_page) if f.get("type") == "hello"][-1]
-    assert tenant.pk not in hello["tenants"]
+    assert f"tenant.{tenant.pk}" not in hello["streams"]
 
     # The owner, in another tab of the same session, edits acme's description.
     editor = b.new_page(storage_state=owner_page.context.storage_state())

@@ -34,6 +34,10 @@ PROJECT_DIR = Path(__file__).resolve().parents[3]
 # cell (cell.<slug>) found in the database at start; cells created later are added to
 # running workers by clusters.services.cell_create.
 WORKER_QUEUES = "default,realtime"
+# When a thousand browsers reconnect at once (a web process restart) the last ones
+# wait a few seconds for their session and access lookups; daphne's default of 5 s
+# to accept a WebSocket would drop them (see README "Live events").
+DAPHNE_OPTIONS = ("--websocket_connect_timeout", "30")
 WORKER_OPTIONS = ("--concurrency", "2", "-n", "worker@%h")
 SIM_CLUSTERS = 6
 SIM_PORT = 16443
@@ -119,7 +123,7 @@ def child_specs(host: str, port: int, queues: str) -> list[ChildSpec]:
     py = sys.executable  # `-m` so the venv's tools are used even when it is not on PATH
     celery = (py, "-m", "celery", "-A", "paas")
     return [
-        ChildSpec("web", (py, "-m", "daphne", "-b", host, "-p", str(port), "paas.asgi:application")),
+        ChildSpec("web", (py, "-m", "daphne", "-b", host, "-p", str(port), *DAPHNE_OPTIONS, "paas.asgi:application")),
         ChildSpec("worker", (*celery, "worker", "-l", "info", "-Q", queues, *WORKER_OPTIONS)),
         ChildSpec("beat", (*celery, "beat", "-l", "info", "-s", str(var_dir() / "celerybeat-schedule"))),
     ]
