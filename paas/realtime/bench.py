@@ -129,10 +129,11 @@ def _seconds(value: float | None) -> str:
 
 
 class Bench:
-    def __init__(self, out, *, server_dir: Path, deadline: float, grace: float, resume_wait: float,
-                 client_procs: int):
+    def __init__(self, out, *, server_dir: Path, deadline: float, grace: float, max_wait: float,
+                 resume_wait: float, client_procs: int):
         self.out, self.server_dir, self.deadline = out, server_dir, deadline
-        self.grace, self.resume_wait, self.client_procs = grace, resume_wait, client_procs
+        self.grace, self.max_wait = grace, max(grace, max_wait)
+        self.resume_wait, self.client_procs = resume_wait, client_procs
         self.tmp = Path(tempfile.mkdtemp(prefix="paas-bench-realtime-"))
         self.children: list[Child] = []
         self.webs: list[tuple[Child, int]] = []
@@ -151,19 +152,21 @@ class Bench:
         return remaining if cap is None else min(cap, remaining)
 
     # --- services -------------------------------------------------------------------
-    def start(self, users: int) -> None:
+    def start(self, users: int, *, redis_url: str | None, temporary_db: bool) -> None:
         from paas.supervisor import EmbeddedRedis
 
+        # PYTEST_XDIST_WORKER would make settings shift the Redis db number once more.
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PYTEST_", "DJANGO_ALLOW_ASYNC_UNSAFE", "PAAS_TEST_SQLITE"))}
-        redis_url = env.get("REDIS_URL")
+        redis_url = env.get("REDIS_URL") if redis_url is None else redis_url
         if not redis_url:
             self.redis = EmbeddedRedis(self.tmp / "redis" / "redis.db")
             redis_url = self.redis.start()
-        database_url = env.get("DATABASE_URL")
+        database_url = None if temporary_db else env.get("DATABASE_URL")
         if not database_url:
             self.temporary_db = True
             database_url = f"sqlite:///{self.tmp / 'bench.sqlite3'}"
+            env.pop("DATABASE_MIGRATE_URL", None)  # an owner role for another database
         (self.tmp / "prometheus").mkdir()
         env.update({"DJANGO_SETTINGS_MODULE": "paas.settings", "REDIS_URL": redis_url, "DATABASE_URL": database_url,
                     "PAAS_VAR_DIR": str(self.tmp / "var"), "PROMETHEUS_MULTIPROC_DIR": str(self.tmp / "prometheus"),
@@ -259,10 +262,11 @@ class Bench:
         connected = self.connect(watchers, webs)
         self._emit(run, count, rate)
         sent = self.worker.answer(self.left(count / rate + 120))
-        until = sent["done_at"] + self.grace
+        until = sent["done_at"] + self.max_wait
         parts = self._each_client(lambda i: {"cmd": "collect", "run": run, "count": count, "deadline": until,
+                                             "quiet": self.grace, "sent_done": sent["done_at"],
                                              "resume_wait": self.resume_wait},
-                                  self.grace + self.resume_wait + 60)
+                                  self.max_wait + self.resume_wait + 60)
         self.close()
         row = _row(parts, watchers * count)
         row.update(kind=kind, watchers=watchers, events=count, rate=rate, webs=webs,
@@ -271,14 +275,15 @@ class Bench:
                    send_ms_max=max(sent["send_ms"]), emit_s=sent["elapsed_s"])
         return row
 
-    def reconnect(self, watchers: int, count: int, rate: float, window: float, limit: float) -> dict:
-        """Watchers connected, events start, and half a second in every watcher drops and
+    def reconnect(self, watchers: int, count: int, rate: float, window: float, limit: float,
+                  start_in: float) -> dict:
+        """Watchers connected, events start, and `start_in` s later every watcher drops and
         comes back at a random moment within `window` s."""
         run = self._run_id()
         connected = self.connect(watchers, 1)
         self._emit(run, count, rate)
         parts = self._each_client(lambda i: {"cmd": "storm", "run": run, "count": count, "window": window,
-                                             "start_in": 0.5, "deadline_s": limit},
+                                             "start_in": start_in, "deadline_s": limit},
                                   limit + 90)
         sent = self.worker.answer(self.left(count / rate + 60))
         self.close()
@@ -321,7 +326,7 @@ def _events_label(row: dict) -> str:
     return f"{row['events']} at {row['rate']:g}/s"
 
 
-def print_table(out, rows: list[dict], storm: dict | None) -> None:
+def print_table(out, rows: list[dict], storm: dict | None, *, grace: float = 5.0, max_wait: float = 20.0) -> None:
     out("")
     out("| web | watchers | events | connected | delivered | lost | P50 | P99 | via resume | issue 7, before |")
     out("|---|---|---|---|---|---|---|---|---|---|")
@@ -337,7 +342,8 @@ def print_table(out, rows: list[dict], storm: dict | None) -> None:
         out(f"Mass reconnect: {s['watchers']:,} watchers drop and reconnect within {s['window']:g} s while "
             f"{s['events']} events are sent at {s['rate']:g}/s (browser-like retries, jittered backoff, for "
             f"{s['limit']:.0f} s):")
-        out(f"  connected at the first try {s['first_try']:,}/{s['watchers']:,}, in the end "
+        out(f"  connected before {s['connected_before']:,}/{s['watchers']:,}; again at the first try "
+            f"{s['first_try']:,}/{s['watchers']:,}, in the end "
             f"{s['connected']:,}/{s['watchers']:,}; all connected after {_seconds(s['all_connected_s'])}; "
             f"all caught up after {_seconds(s['caught_up_s'])}")
         out(f"  events delivered {s['delivered']:,}/{s['expected']:,} (lost {s['lost']:,}, "
@@ -349,24 +355,32 @@ def print_table(out, rows: list[dict], storm: dict | None) -> None:
     if sends:
         out(f"\nSending (commit + group_send), median per row: {min(sends):.1f}–{max(sends):.1f} ms. "
             f"Latency: receive time - sent_at (server) or the emitter's time before commit.")
+    out(f"Lost: not received once nothing had arrived for {grace:g} s after the last send (at most "
+        f"{max_wait:g} s after it), nor through a resume when the server offers one.")
 
 
 def run(out=print, *, watchers=(10, 100, 300, 1000), events: int = 20, rate: float = 2.0, burst: int = 200,
         burst_watchers: int = 100, burst_rate: float = 222.0, reconnect: int = 1000, reconnect_window: float = 1.0,
-        reconnect_events: int = 10, reconnect_rate: float = 5.0, reconnect_limit: float = 30.0,
-        two_processes: int | None = 1000, grace: float = 5.0, resume_wait: float = 5.0, client_procs: int = 1,
-        timeout: float = 600.0, server_dir: str | Path | None = None) -> dict:
-    """Run the phases that have a size (0/None/() skips one) and print the table; returns the figures."""
+        reconnect_events: int = 20, reconnect_rate: float = 5.0, reconnect_limit: float = 30.0,
+        reconnect_start_in: float = 0.5,
+        two_processes: int | None = 1000, grace: float = 5.0, max_wait: float = 20.0, resume_wait: float = 5.0,
+        client_procs: int = 1, timeout: float = 600.0, server_dir: str | Path | None = None,
+        redis_url: str | None = None, temporary_db: bool = False) -> dict:
+    """Run the phases that have a size (0/None/() skips one) and print the table; returns the figures.
+
+    redis_url: None takes REDIS_URL, "" (or no REDIS_URL) starts an embedded Redis.
+    temporary_db: a fresh SQLite file even when DATABASE_URL is set (the tests' choice).
+    """
     sizes = [*watchers, burst_watchers if burst else 0, reconnect or 0, two_processes or 0]
     bench = Bench(out, server_dir=Path(server_dir or PROJECT_DIR).resolve(), deadline=time.monotonic() + timeout,
-                  grace=grace, resume_wait=resume_wait, client_procs=client_procs)
+                  grace=grace, max_wait=max_wait, resume_wait=resume_wait, client_procs=client_procs)
     rows: list[dict] = []
     storm = None
     previous = signal.getsignal(signal.SIGTERM)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        bench.start(max(sizes))
+        bench.start(max(sizes), redis_url=redis_url, temporary_db=temporary_db)
         bench.add_web()
         for count in watchers:
             out(f"  {count} watchers × {events} events at {rate:g}/s ...")
@@ -376,14 +390,16 @@ def run(out=print, *, watchers=(10, 100, 300, 1000), events: int = 20, rate: flo
             rows.append(bench.fanout("burst", burst_watchers, burst, burst_rate))
         if reconnect:
             out(f"  mass reconnect of {reconnect} watchers ...")
-            storm = bench.reconnect(reconnect, reconnect_events, reconnect_rate, reconnect_window, reconnect_limit)
+            storm = bench.reconnect(reconnect, reconnect_events, reconnect_rate, reconnect_window, reconnect_limit,
+                                    reconnect_start_in)
         if two_processes:
             bench.add_web()
             out(f"  {two_processes} watchers × {events} events on 2 web processes ...")
             rows.append(bench.fanout("fanout", two_processes, events, rate, webs=2))
-        print_table(out, rows, storm)
+        print_table(out, rows, storm, grace=grace, max_wait=max_wait)
     finally:
         bench.stop()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
-    return {"rows": rows, "reconnect": storm}
+    return {"rows": rows, "reconnect": storm, "pids": [child.proc.pid for child in bench.children],
+            "tmp": str(bench.tmp)}

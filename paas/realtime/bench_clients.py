@@ -45,6 +45,7 @@ class Clients:
         self.session: aiohttp.ClientSession | None = None
         self.watchers: list[Watcher] = []
         self.expected: dict[str, int] = {}  # run -> events a watcher should end with
+        self.last_arrival = 0.0  # when the latest benchmark event arrived, at any watcher
 
     async def start(self):
         # One session for all: no cookie jar (each watcher sends its own session cookie).
@@ -132,6 +133,7 @@ class Clients:
         run = data.get("bench_run")
         if run is None:
             return
+        self.last_arrival = now
         got = w.got.setdefault(run, {})
         n = data.get("bench_n")
         if n in got:
@@ -183,7 +185,8 @@ class Clients:
             await asyncio.sleep(0.05)
 
     async def collect(self, c: dict) -> dict:
-        """Wait until every watcher has every event of the run, or the deadline (epoch s). Then,
+        """Wait until every watcher has every event of the run, until nothing has arrived for
+        `quiet` s after the last was sent (`sent_done`), or at most until `deadline` (epoch s). Then,
         if the server speaks the numbered protocol, a watcher still missing events resumes
         once (what a browser does on its next gap or reconnect) and is given resume_wait s."""
         run = c["run"]
@@ -191,7 +194,14 @@ class Clients:
         for w in self.watchers:  # events that arrived before the expectation was known
             if len(w.got.get(run, ())) >= c["count"]:
                 w.done_at.setdefault(run, time.time())
-        await self._until(lambda: self._complete(run), c["deadline"])
+        quiet, sent_done = c.get("quiet", 5), c.get("sent_done", 0)
+
+        def settled():
+            now = time.time()
+            stalled = now - max(self.last_arrival, sent_done) > quiet
+            return self._complete(run) or stalled
+
+        await self._until(settled, c["deadline"])
         resumed = 0
         if not self._complete(run) and any(w.numbered for w in self.watchers):
             for w in self.watchers:
