@@ -221,6 +221,25 @@ class Bench:
                 time.sleep(0.2)
         raise BenchError(f"{web.name} did not answer /healthz within 60 s{web.tail()}")
 
+    def settle(self, cap: float = 30.0) -> float:
+        """Wait until every web process answers /healthz promptly (its sync thread is free again
+        after the previous phase), at most `cap` s; returns how long that took. /healthz is a
+        plain Django view: it runs on the same single thread as the consumers' database work."""
+        start = time.monotonic()
+        until = start + self.left(cap)
+        for _web, port in self.webs:
+            prompt = 0
+            while prompt < 2 and time.monotonic() < until:
+                t0 = time.monotonic()
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):  # noqa: S310
+                        pass
+                except OSError:
+                    pass
+                prompt = prompt + 1 if time.monotonic() - t0 < 0.3 else 0
+                time.sleep(0.1)
+        return round(time.monotonic() - start, 1)
+
     def stop(self) -> None:
         if self.worker is not None and self.setup and not self.temporary_db:
             try:
@@ -280,6 +299,7 @@ class Bench:
 
     def fanout(self, kind: str, watchers: int, count: int, rate: float, webs: int = 1) -> dict:
         run = self._run_id()
+        settle_s = self.settle()
         connected = self.connect(watchers, webs)
         self._emit(run, count, rate)
         sent = self._emitted(count / rate + 120)
@@ -290,7 +310,7 @@ class Bench:
                                   self.max_wait + self.resume_wait + 60)
         self.close()
         row = _row(parts, watchers * count)
-        row.update(kind=kind, watchers=watchers, events=count, rate=rate, webs=webs,
+        row.update(settle_s=settle_s, kind=kind, watchers=watchers, events=count, rate=rate, webs=webs,
                    connected=connected["connected"], connect_s=connected["elapsed_s"],
                    connect_errors=connected["errors"], send_ms_p50=statistics.median(sent["send_ms"]),
                    send_ms_max=max(sent["send_ms"]), emit_s=sent["elapsed_s"])
@@ -301,6 +321,7 @@ class Bench:
         """Watchers connected, events start, and `start_in` s later every watcher drops and
         comes back at a random moment within `window` s."""
         run = self._run_id()
+        settle_s = self.settle()
         connected = self.connect(watchers, 1)
         self._emit(run, count, rate)
         parts = self._each_client(lambda i: {"cmd": "storm", "run": run, "count": count, "window": window,
@@ -311,12 +332,12 @@ class Bench:
         row = _row(parts, watchers * count)
         backs = [p["all_connected_s"] for p in parts]
         caught = [p["caught_up_s"] for p in parts]
-        row.update(kind="reconnect", watchers=watchers, events=count, rate=rate, webs=1, window=window,
+        row.update(settle_s=settle_s, kind="reconnect", watchers=watchers, events=count, rate=rate, webs=1, window=window,
                    limit=limit, connected_before=connected["connected"],
                    first_try=sum(p["first_try"] for p in parts), connected=sum(p["connected"] for p in parts),
                    all_connected_s=None if None in backs else max(backs),
                    caught_up_s=None if None in caught else max(caught),
-                   connect_errors=_merge([p["errors"] for p in parts]), send_ms_p50=statistics.median(sent["send_ms"]))
+                   connect_errors=_merge([p["errors"] for p in parts]), send_ms_p50=statistics.median(sent["send_ms"] or [0]))
         return row
 
 
@@ -372,6 +393,11 @@ def print_table(out, rows: list[dict], storm: dict | None, *, grace: float = 5.0
         if s["connect_errors"]:
             out(f"  failed attempts: {', '.join(f'{k} ×{v}' for k, v in sorted(s['connect_errors'].items()))}")
         out(f"  issue 7, before: {ISSUE_BEFORE[('reconnect', 1000)]}")
+    busy = [f"{r['watchers']:,} ({r['kind']}): {r['settle_s']:g} s" for r in [*rows, *([storm] if storm else [])]
+            if r["settle_s"] >= 1]
+    if busy:
+        out("\nBefore these phases the web process was still busy with the previous one (waited until "
+            "/healthz answered promptly, at most 30 s): " + "; ".join(busy))
     sends = [r["send_ms_p50"] for r in rows]
     if sends:
         out(f"\nSending (commit + group_send), median per row: {min(sends):.1f}–{max(sends):.1f} ms. "
