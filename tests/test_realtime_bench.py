@@ -2,6 +2,8 @@
 end to end at a tiny size: daphne as runall starts it, a Redis channel layer, the emitter
 child and aiohttp watchers. Every event reaches every watcher, the table is printed, and
 nothing is left running or on disk afterwards."""
+import asyncio
+import json
 import os
 
 import pytest
@@ -48,3 +50,68 @@ def test_tiny_fanout_delivers_every_event_and_cleans_up(settings):
 
     assert result["pids"] and not any(_alive(pid) for pid in result["pids"])
     assert not os.path.exists(result["tmp"])
+
+
+# --- the watchers' side of the live stream protocol (paas/realtime/bench_clients.py) ---------
+
+class FakeSocket:
+    closed = False
+
+    def __init__(self):
+        self.sent = []
+
+    async def send_str(self, text):
+        self.sent.append(json.loads(text))
+
+
+def _watcher():
+    from paas.realtime.bench_clients import Clients, Watcher
+
+    clients = Clients()
+    watcher = Watcher({"id": 0, "url": "ws://127.0.0.1:1/ws/notifications/", "origin": "http://127.0.0.1:1",
+                       "cookie": "sessionid=x"})
+    watcher.ws = FakeSocket()
+    clients.watchers.append(watcher)
+    return clients, watcher
+
+
+def _event(seq, prev, n, **extra):
+    return {"type": "bench.event", "stream": "tenant.1", "seq": seq, "prev": prev, "bench_run": "r", "bench_n": n,
+            "bench_sent_at": 100.0, **extra}
+
+
+def test_watcher_resumes_on_a_gap_and_counts_the_replay_once():
+    clients, w = _watcher()
+    clients.expected["r"] = 3
+
+    async def scenario():
+        await clients._on_message(w, {"type": "hello", "streams": {"tenant.1": 10}}, 100.5)
+        await clients._on_message(w, _event(11, 10, 1, sent_at=100.2), 100.5)
+        assert w.ws.sent == []  # no gap: prev is the last seq it has
+        await clients._on_message(w, _event(13, 12, 3), 101.0)  # seq 12 never came
+        assert w.ws.sent == [{"type": "resume", "after": {"tenant.1": 11}}]
+        await clients._on_message(w, _event(12, 11, 2), 101.5)  # the replay
+        await clients._on_message(w, _event(13, 12, 3), 101.5)  # replayed again: already had it
+        await clients._on_message(w, {"type": "resumed", "stream": "tenant.1", "head": 13}, 101.5)
+
+    asyncio.run(scenario())
+    assert sorted(w.got["r"]) == [1, 2, 3] and w.via_resume == 1  # only 2 came through the resume
+    assert w.got["r"][1] == pytest.approx(0.3)  # the server's sent_at wins over the emitter's time
+    assert w.got["r"][3] == pytest.approx(1.0)
+    assert w.last == {"tenant.1": 13} and not w.resuming and w.done_at["r"] == 101.5
+
+
+def test_reconnecting_watcher_resumes_from_its_last_seq_and_old_servers_get_no_resume():
+    clients, w = _watcher()
+
+    async def scenario():
+        w.last = {"tenant.1": 7}
+        await clients._on_message(w, {"type": "hello", "streams": {"tenant.1": 9}}, 1.0)
+        assert w.ws.sent == [{"type": "resume", "after": {"tenant.1": 7}}]
+        w.ws.sent.clear()
+        await clients._on_message(w, {"type": "hello", "tenants": [1]}, 1.0)  # today's server: no streams
+        await clients._on_message(w, {"type": "bench.event", "bench_run": "r", "bench_n": 1,
+                                      "bench_sent_at": 0.5}, 1.0)
+
+    asyncio.run(scenario())
+    assert w.ws.sent == [] and w.got["r"] == {1: 0.5}

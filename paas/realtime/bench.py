@@ -388,8 +388,9 @@ def print_table(out, rows: list[dict], storm: dict | None, *, grace: float = 5.0
             f"{s['first_try']:,}/{s['watchers']:,}, in the end "
             f"{s['connected']:,}/{s['watchers']:,}; all connected after {_seconds(s['all_connected_s'])}; "
             f"all caught up after {_seconds(s['caught_up_s'])}")
+        resets = f", {s['resets']:,} told to reload (reset)" if s["resets"] else ""
         out(f"  events delivered {s['delivered']:,}/{s['expected']:,} (lost {s['lost']:,}, "
-            f"{s['via_resume']:,} through resume), P50 {_seconds(s['p50'])}, P99 {_seconds(s['p99'])}")
+            f"{s['via_resume']:,} through resume{resets}), P50 {_seconds(s['p50'])}, P99 {_seconds(s['p99'])}")
         if s["connect_errors"]:
             out(f"  failed attempts: {', '.join(f'{k} ×{v}' for k, v in sorted(s['connect_errors'].items()))}")
         out(f"  issue 7, before: {ISSUE_BEFORE[('reconnect', 1000)]}")

@@ -124,12 +124,18 @@ class Clients:
             w.resets += kind == "reset"
             return
         stream, seq, prev = data.get("stream"), data.get("seq"), data.get("prev")
+        gap = None
         if isinstance(seq, int) and stream is not None:
             last = w.last.get(stream)
             if last is not None and isinstance(prev, int) and prev > last and stream not in w.resuming:
-                await self._resume(w, {stream: last})  # a gap: events last+1..prev never came
+                gap = {stream: last}  # events last+1..prev never came
             if last is None or seq > last:
                 w.last[stream] = seq
+        self._record(w, data, stream, now)
+        if gap:
+            await self._resume(w, gap)
+
+    def _record(self, w: Watcher, data: dict, stream, now: float) -> None:
         run = data.get("bench_run")
         if run is None:
             return
