@@ -183,7 +183,7 @@ class Bench:
                                          self.left(300))
         self.out(f"  services: Redis {'embedded' if self.redis else 'REDIS_URL'}, database "
                  f"{'temporary SQLite' if self.temporary_db else 'DATABASE_URL'}; {self.emitter_count} emitter(s), "
-                 f"{self.client_procs} client process(es); {users} watchers made in "
+                 f"{self.client_procs} client process(es); {users} watchers of tenant {self.setup['tenant_id']} made in "
                  f"{self.setup['setup_s']:.1f} s (migrate {self.setup['migrate_s']:.1f} s)")
         self.emitters = [self.worker]
         for i in range(1, self.emitter_count):

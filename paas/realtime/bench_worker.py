@@ -27,6 +27,7 @@ def _setup(users: int, migrate: bool) -> dict:
     started = time.monotonic()
     if migrate:
         call_command("migrate", verbosity=0, interactive=False)
+        _far_ids()
     migrated = time.monotonic()
     system = Actor.for_system("bench.realtime")
     tag = f"{os.getpid()}{int(time.time()) % 100000}"
@@ -50,6 +51,23 @@ def _setup(users: int, migrate: bool) -> dict:
     return {"tenant_id": tenant.pk, "tag": tag, "cookie_name": settings.SESSION_COOKIE_NAME,
             "sessions": sessions, "migrate_s": round(migrated - started, 2),
             "setup_s": round(time.monotonic() - migrated, 2)}
+
+
+def _far_ids() -> None:
+    """A fresh database numbers tenants and users from 1, and live groups are named after those ids
+    (tenant.1): on a Redis shared with a running portal, the benchmark's events would reach its
+    browsers. Start the benchmark's ids far away instead."""
+    import random
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return
+    start = random.randrange(10**9, 2 * 10**9)
+    with connection.cursor() as cursor:
+        for table in ("tenants_tenant", "auth_user"):
+            cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [table])
+            cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, start])
 
 
 def _emit(tenant_id: int, run: str, count: int, rate: float, first: int, step: int, start_at: float) -> dict:
