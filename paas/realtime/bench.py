@@ -175,7 +175,8 @@ class Bench:
         (self.tmp / "prometheus").mkdir()
         env.update({"DJANGO_SETTINGS_MODULE": "paas.settings", "REDIS_URL": redis_url, "DATABASE_URL": database_url,
                     "PAAS_VAR_DIR": str(self.tmp / "var"), "PROMETHEUS_MULTIPROC_DIR": str(self.tmp / "prometheus"),
-                    "PYTHONPATH": str(self.server_dir), "PYTHONUNBUFFERED": "1"})
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(self.server_dir), env.get("PYTHONPATH")])),
+                    "PYTHONUNBUFFERED": "1"})
         self.env = env
         self.worker = self._child("worker", [sys.executable, str(HERE / "bench_worker.py")])
         self.worker.answer(self.left(60))
