@@ -14,7 +14,8 @@ happens (their process groups are killed), with a private temporary folder:
 - bench_worker: creates the watchers (tenant, viewer users, a session each) and emits,
   as a Celery worker does; 2 of them by default (runall's worker runs 2 pool processes),
   taking turns with the events of a run, so a burst is not limited by one sender's commits;
-- web: 1 or 2 `python -m daphne ... paas.asgi:application`, as runall runs it;
+- web: 1 or 2 `python -m daphne ... paas.asgi:application`, the argv taken from the measured
+  project's runall (child_specs), so its daphne options are the product's;
 - bench_clients: the watchers, asyncio + aiohttp WebSocket clients.
 The machine's cores are shared by all of them: on a 2-core machine the clients and the
 emitters take CPU from the web process, so the figures are conservative for the server.
@@ -205,10 +206,11 @@ class Bench:
         from paas.supervisor import free_tcp_port
 
         port = free_tcp_port()
-        # As runall starts it: no tuning flags (daphne's own accept timeout and the rest).
-        web = self._child(f"web{len(self.webs) + 1}",
-                          [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "paas.asgi:application"],
-                          talks=False)
+        # Exactly as the measured project's runall starts it (daphne's options, e.g. its accept timeout).
+        argv = self.worker.request({"cmd": "web_argv", "host": "127.0.0.1", "port": port}, self.left(30))["argv"]
+        web = self._child(f"web{len(self.webs) + 1}", argv, talks=False)
+        if not self.webs:
+            self.out(f"  web: {' '.join(argv[1:])}")
         until = time.monotonic() + self.left(60)
         while time.monotonic() < until:
             if web.proc.poll() is not None:

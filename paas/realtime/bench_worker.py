@@ -91,6 +91,14 @@ def _emit(tenant_id: int, run: str, count: int, rate: float, first: int, step: i
     return {"sent": len(send_ms), "send_ms": send_ms, "done_at": time.time()}
 
 
+def _web_argv(host: str, port: int) -> dict:
+    """The web process exactly as this project's `runall` starts it (its daphne options included)."""
+    from paas.management.commands.runall import child_specs
+
+    web = next(spec for spec in child_specs(host, port, "default") if spec.name == "web")
+    return {"argv": list(web.argv)}
+
+
 def _cleanup(tenant_id: int, tag: str) -> dict:
     """Remove what setup made: only on a database that outlives the benchmark (DATABASE_URL)."""
     from django.contrib.auth import get_user_model
@@ -120,6 +128,7 @@ def main() -> None:
         "emit": lambda c: _emit(c["tenant_id"], c["run"], c["count"], c["rate"], c.get("first", 1),
                                 c.get("step", 1), c.get("start_at", time.time())),
         "cleanup": lambda c: _cleanup(c["tenant_id"], c["tag"]),
+        "web_argv": lambda c: _web_argv(c["host"], c["port"]),
     }
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
