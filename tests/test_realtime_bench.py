@@ -115,3 +115,16 @@ def test_reconnecting_watcher_resumes_from_its_last_seq_and_old_servers_get_no_r
 
     asyncio.run(scenario())
     assert w.ws.sent == [] and w.got["r"] == {1: 0.5}
+
+
+def test_bench_command_passes_its_realtime_options(monkeypatch):
+    from django.core.management import call_command
+
+    calls = []
+    monkeypatch.setattr(bench, "run", lambda **kwargs: calls.append(kwargs))
+    call_command("bench", "--only", "realtime", "--watchers", "10,1000", "--burst", "0", "--two-processes", "500",
+                 "--client-procs", "2", "--max-wait", "30")
+    (kwargs,) = calls
+    assert kwargs["watchers"] == (10, 1000) and kwargs["burst"] == 0 and kwargs["two_processes"] == 500
+    assert kwargs["client_procs"] == 2 and kwargs["max_wait"] == 30 and kwargs["reconnect"] == 1000
+    assert kwargs["events"] == 20 and kwargs["rate"] == 2 and kwargs["emitters"] == 2
