@@ -335,12 +335,13 @@ class Bench:
         row = _row(parts, watchers * count)
         backs = [p["all_connected_s"] for p in parts]
         caught = [p["caught_up_s"] for p in parts]
-        row.update(settle_s=settle_s, kind="reconnect", watchers=watchers, events=count, rate=rate, webs=1, window=window,
-                   limit=limit, connected_before=connected["connected"],
+        row.update(settle_s=settle_s, kind="reconnect", watchers=watchers, events=count, rate=rate, webs=1,
+                   window=window, limit=limit, connected_before=connected["connected"],
                    first_try=sum(p["first_try"] for p in parts), connected=sum(p["connected"] for p in parts),
                    all_connected_s=None if None in backs else max(backs),
                    caught_up_s=None if None in caught else max(caught),
-                   connect_errors=_merge([p["errors"] for p in parts]), send_ms_p50=statistics.median(sent["send_ms"] or [0]))
+                   connect_errors=_merge([p["errors"] for p in parts]),
+                   send_ms_p50=statistics.median(sent["send_ms"] or [0]))
         return row
 
 
