@@ -3,11 +3,34 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run the benchmarks (audit trail, simulator scale, federation, input bounds) and print their figures."
+    help = ("Run the benchmarks (audit trail, simulator scale, federation, input bounds, live events fan-out) "
+            "and print their figures.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--only", choices=["audit", "simulator", "federation", "input"], help="run one benchmark")
+        parser.add_argument("--only", choices=["audit", "simulator", "federation", "input", "realtime"], help="run one benchmark")
         parser.add_argument("--audit-events", type=int, default=100_000, help="audit rows to insert and export")
+        live = parser.add_argument_group("realtime (live events fan-out, issue 7)")
+        live.add_argument("--watchers", default="10,100,300,1000",
+                          help="comma-separated watcher counts, one row each (default 10,100,300,1000)")
+        live.add_argument("--events", type=int, default=20, help="events per row (default 20)")
+        live.add_argument("--rate", type=float, default=2.0, help="events per second (default 2)")
+        live.add_argument("--burst", type=int, default=200, help="events in the burst row, 0 to skip (default 200)")
+        live.add_argument("--burst-watchers", type=int, default=100, help="watchers of the burst (default 100)")
+        live.add_argument("--reconnect", type=int, default=1000,
+                          help="watchers in the mass reconnect, 0 to skip (default 1000)")
+        live.add_argument("--two-processes", type=int, default=1000,
+                          help="watchers for the 2 web processes row, 0 to skip (default 1000)")
+        live.add_argument("--grace", type=float, default=5.0,
+                          help="seconds to wait for stragglers after the last event is sent (default 5)")
+        live.add_argument("--max-wait", type=float, default=20.0,
+                          help="at most this many seconds after the last send before the rest counts as lost")
+        live.add_argument("--emitters", type=int, default=2,
+                          help="emitting processes taking turns, as a worker's pool (default 2)")
+        live.add_argument("--client-procs", type=int, default=1, help="WebSocket client processes (default 1)")
+        live.add_argument("--server-dir", default=None,
+                          help="project directory whose web/emitter code is measured (default: this one)")
+        live.add_argument("--realtime-timeout", type=float, default=600.0,
+                          help="overall limit in seconds for the realtime benchmark (default 600)")
 
     def handle(self, *args, only=None, audit_events=100_000, **options):
         from paas.audit import bench as audit_bench
@@ -30,3 +53,16 @@ class Command(BaseCommand):
 
             self.stdout.write(self.style.MIGRATE_HEADING("Input bounds (hostile and large documents)"))
             bench_input.run(out=self.stdout.write)
+        if only in (None, "realtime"):
+            from paas.realtime import bench as realtime_bench
+
+            self.stdout.write(self.style.MIGRATE_HEADING("Live events fan-out (issue 7)"))
+            realtime_bench.run(
+                out=self.stdout.write,
+                watchers=tuple(int(w) for w in options["watchers"].split(",") if w.strip()),
+                events=options["events"], rate=options["rate"], burst=options["burst"],
+                burst_watchers=options["burst_watchers"], reconnect=options["reconnect"],
+                two_processes=options["two_processes"], grace=options["grace"],
+                max_wait=options["max_wait"], client_procs=options["client_procs"],
+                emitters=options["emitters"], server_dir=options["server_dir"],
+                timeout=options["realtime_timeout"])
