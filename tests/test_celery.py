@@ -23,6 +23,7 @@ from paas.tasks import PaasTask
 from tenants.models import ApiToken, Membership
 from tenants.tasks import expire_api_tokens, sync_membership_permissions
 
+from .broker import reset_broker_connections
 from .factories import make_token
 
 
@@ -38,14 +39,6 @@ def require_redis(url: str) -> None:
 def kombu_url(url: str) -> str:
     # kombu spells a unix socket "redis+socket://"; redis-py and channels_redis "unix://".
     return "redis+socket://" + url[len("unix://"):] if url.startswith("unix://") else url
-
-
-def _reset_broker_connections() -> None:
-    # The app caches its connection pools; drop them so the new broker URL is used.
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 class WorkerProbe:
@@ -80,7 +73,7 @@ def celery_worker_fixture(transactional_db, redis_url):
     prefix = f"paas-test-{uuid.uuid4().hex[:12]}:"
     celery_app.conf.broker_url = kombu_url(redis_url)
     celery_app.conf.broker_transport_options = {**(saved["broker_transport_options"] or {}), "global_keyprefix": prefix}
-    _reset_broker_connections()
+    reset_broker_connections()
     probe = WorkerProbe()
     task_postrun.connect(probe.on_task_postrun, weak=False)
     try:
@@ -91,7 +84,7 @@ def celery_worker_fixture(transactional_db, redis_url):
         task_postrun.disconnect(probe.on_task_postrun)
         for key, value in saved.items():
             celery_app.conf[key] = value
-        _reset_broker_connections()
+        reset_broker_connections()
         delete_keys(redis_url, prefix)
 
 

@@ -17,6 +17,7 @@ from channels.testing import WebsocketCommunicator
 
 from paas.celery import app as celery_app
 
+from .broker import reset_broker_connections
 from .factories import PASSWORD
 
 
@@ -24,13 +25,6 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]  # nothing listens once the socket is closed
-
-
-def _reset_broker_connections() -> None:
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture
@@ -44,12 +38,12 @@ def redis_down(settings):
                                            "CONFIG": {"hosts": [url]}}}
     saved = celery_app.conf.broker_url
     celery_app.conf.broker_url = url
-    _reset_broker_connections()
+    reset_broker_connections()
     yield url
     # Back before the autouse cache.clear() of tests/conftest.py runs its teardown.
     settings.CACHES, settings.CHANNEL_LAYERS = caches, layers
     celery_app.conf.broker_url = saved
-    _reset_broker_connections()
+    reset_broker_connections()
 
 
 def timed(call):
