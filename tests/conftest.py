@@ -225,3 +225,17 @@ def _english_after_each_test():
     that match English messages would then depend on test order."""
     yield
     translation.deactivate()
+
+
+@pytest.fixture
+def postgresql_only():
+    """Skip without PostgreSQL; fail when DATABASE_URL is set but names another database.
+
+    Use through `pytest.mark.usefixtures("postgresql_only")` after a django_db mark."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    if os.environ.get("DATABASE_URL"):
+        pytest.fail(f"DATABASE_URL is set but the database is {connection.vendor}, not PostgreSQL.")
+    pytest.skip("needs PostgreSQL (set DATABASE_URL)")

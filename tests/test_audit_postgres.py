@@ -16,18 +16,10 @@ from paas.audit.checkpoints import audit_checkpoint_create
 from paas.audit.models import AuditCheckpoint, AuditEvent
 from paas.audit.services import audit_record
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db]
+pytestmark = [pytest.mark.services, pytest.mark.django_db, pytest.mark.usefixtures("postgresql_only")]
 
 AUDIT_TABLES = ("audit_auditevent", "audit_auditcheckpoint")
 
-
-@pytest.fixture(autouse=True)
-def _postgresql_only(db):
-    if connection.vendor == "postgresql":
-        return
-    if os.environ.get("DATABASE_URL"):
-        pytest.fail(f"DATABASE_URL is set but the database is {connection.vendor}, not PostgreSQL.")
-    pytest.skip("needs PostgreSQL (set DATABASE_URL)")
 
 
 @pytest.fixture

@@ -1,25 +1,16 @@
 """On PostgreSQL, failures counted by concurrent processes are all counted, and a
 lock is recorded once (the counter rows are locked, not read-modify-written)."""
-import os
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from paas import lockout
 from paas.audit.models import AuditEvent
 from paas.models import LoginThrottle
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor == "postgresql":
-        return
-    if os.environ.get("DATABASE_URL"):
-        pytest.fail(f"DATABASE_URL is set but the database is {connection.vendor}, not PostgreSQL.")
-    pytest.skip("needs PostgreSQL (set DATABASE_URL)")
 
 
 def hammer(threads: int, each: int, username: str):

@@ -1,25 +1,16 @@
 """On PostgreSQL, concurrent emitters on one stream get gap-free, unique sequence
 numbers, a rolled-back emitter leaves no hole, and transactions emitting to the same
 streams in opposite orders do not deadlock (numbers are taken after commit)."""
-import os
 import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 
 from paas.models import LiveEvent, LiveStream
 from paas.realtime import emit
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor == "postgresql":
-        return
-    if os.environ.get("DATABASE_URL"):
-        pytest.fail(f"DATABASE_URL is set but the database is {connection.vendor}, not PostgreSQL.")
-    pytest.skip("needs PostgreSQL (set DATABASE_URL)")
 
 
 def test_concurrent_emitters_number_without_gaps(monkeypatch):
