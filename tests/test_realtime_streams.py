@@ -487,3 +487,35 @@ def test_reconnect_storm_everyone_catches_up(personas, tenant, session_headers):
         assert [(f["type"], f.get("seq"), f.get("prev")) for f in frames] == [
             ("a", after + 1, after), ("b", after + 2, after + 1), ("c", after + 3, after + 2),
             ("resumed", None, None)]
+
+
+def test_a_rejoin_while_the_last_watcher_leaves_keeps_the_process_in_the_group(personas, tenant, session_headers,
+                                                                               monkeypatch):
+    """The last watcher's group_discard is still on its way when another connection joins the
+    same stream: the join must land after the discard, or the process silently drops out of
+    the group (events would then come only from the periodic check, here off)."""
+    from channels.layers import InMemoryChannelLayer
+
+    real_discard = InMemoryChannelLayer.group_discard
+
+    async def slow_discard(self, group, channel):
+        await asyncio.sleep(1.0)  # a discard on a busy Redis
+        await real_discard(self, group, channel)
+
+    monkeypatch.setattr(InMemoryChannelLayer, "group_discard", slow_discard)
+    first, second = session_headers(personas["viewer"]), session_headers(personas["developer"])
+
+    async def scenario():
+        leaving = await connect(first)
+        gone = asyncio.ensure_future(leaving.disconnect(timeout=5))  # the discard starts ...
+        await asyncio.sleep(0.05)
+        joining = await connect(second)  # ... and another watcher joins meanwhile
+        await gone
+        try:
+            await asend(tenant, "after-rejoin")
+            return await receive(joining, timeout=3)
+        finally:
+            await joining.disconnect(timeout=5)
+
+    event = async_to_sync(scenario)()
+    assert event["type"] == "after-rejoin"

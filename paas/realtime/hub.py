@@ -54,6 +54,11 @@ class Hub:
         self.user_joins: dict[int, asyncio.Future] = {}
         self.access: dict[int, dict] = {}  # user id -> snapshot, kept current by access pushes
         self.lock = asyncio.Lock()  # one event (or access change) handled at a time, in order
+        # Group adds and discards one at a time: a discard still on its way to Redis when another
+        # connection re-joins the same group would otherwise land after the add and silently
+        # take this process out of the group (events then only arrive through the periodic check).
+        self.group_lock = asyncio.Lock()
+        self.subscribing: dict[str, int] = {}  # stream -> subscribe() calls in flight
         self.tasks: set = set()
         self.behind: dict[str, int] = {}  # stream -> log head the last check saw ahead of ours
 
@@ -76,7 +81,8 @@ class Hub:
         if pending is None:
             pending = joins[key] = self.loop.create_future()
             try:
-                await self.layer.group_add(group, self.channel)
+                async with self.group_lock:
+                    await self.layer.group_add(group, self.channel)
                 await first()
                 pending.set_result(True)
             except BaseException as exc:
@@ -108,16 +114,26 @@ class Hub:
         """Watch `streams` for `conn`; returns each stream's head (the prev of its next event)."""
         if self.dead:
             raise ConnectionError("channel layer unavailable")
-        new = [s for s in streams if s not in self.streams]
-        for stream in new:
-            self.streams[stream] = set()
-            self.early.setdefault(stream, [])
-        for stream in streams:
-            await self._join(self.joining, stream, stream, lambda s=stream: self._read_head(s))
-        async with self.lock:
+        for stream in streams:  # before any await: a last watcher leaving meanwhile keeps the group
+            self.subscribing[stream] = self.subscribing.get(stream, 0) + 1
+        try:
+            new = [s for s in streams if s not in self.streams]
+            for stream in new:
+                self.streams[stream] = set()
+                self.early.setdefault(stream, [])
             for stream in streams:
-                self.streams.setdefault(stream, set()).add(conn)
-                conn.last[stream] = self.heads.get(stream, 0)
+                await self._join(self.joining, stream, stream, lambda s=stream: self._read_head(s))
+            async with self.lock:
+                for stream in streams:
+                    self.streams.setdefault(stream, set()).add(conn)
+                    conn.last[stream] = self.heads.get(stream, 0)
+        finally:
+            for stream in streams:
+                left = self.subscribing.get(stream, 1) - 1
+                if left:
+                    self.subscribing[stream] = left
+                else:
+                    self.subscribing.pop(stream, None)
         return {stream: conn.last[stream] for stream in streams}
 
     async def _read_head(self, stream):
@@ -139,7 +155,7 @@ class Hub:
                 continue
             watchers.discard(conn)
             joined = self.joining.get(stream)
-            if not watchers and joined is not None and joined.done():  # not while another joins
+            if not watchers and joined is not None and joined.done() and not self.subscribing.get(stream):
                 await self._leave(stream)
         if not leaving:
             return
@@ -148,16 +164,22 @@ class Hub:
             mine.discard(conn)
             joined = self.user_joins.get(conn.user_id)
             if not mine and (joined is None or joined.done()):  # not while another connection joins
-                del self.users[conn.user_id]
-                self.access.pop(conn.user_id, None)
-                self.user_joins.pop(conn.user_id, None)
-                await self._discard(user_group(conn.user_id))
+                async with self.group_lock:
+                    if self.users.get(conn.user_id):  # the user connected again meanwhile
+                        return
+                    self.users.pop(conn.user_id, None)
+                    self.access.pop(conn.user_id, None)
+                    self.user_joins.pop(conn.user_id, None)
+                    await self._discard(user_group(conn.user_id))
 
     async def _leave(self, stream):
-        self.streams.pop(stream, None)
-        self.heads.pop(stream, None)
-        self.joining.pop(stream, None)
-        await self._discard(stream)
+        async with self.group_lock:
+            if self.streams.get(stream) or self.subscribing.get(stream):  # watched again meanwhile
+                return
+            self.streams.pop(stream, None)
+            self.heads.pop(stream, None)
+            self.joining.pop(stream, None)
+            await self._discard(stream)
 
     async def _discard(self, group):
         if self.dead or self.channel is None:
