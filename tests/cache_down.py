@@ -5,11 +5,15 @@ from contextlib import contextmanager
 from django.test import override_settings
 
 
-@contextmanager
-def unreachable_cache():
+def closed_port() -> int:
     with socket.socket() as probe:  # a port nothing listens on once the probe closes
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def unreachable_cache():
+    port = closed_port()
     down = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                         "LOCATION": f"redis://127.0.0.1:{port}/2"}}
     # override_settings, not the `settings` fixture: the cache must work again before

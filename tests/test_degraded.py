@@ -7,7 +7,6 @@ as usual; throttling fails open; the client is told that live updates are off;
 stopped Redis. (A Redis that hangs is bounded by the socket timeouts in settings.)
 """
 import asyncio
-import socket
 import time
 
 import pytest
@@ -18,13 +17,8 @@ from channels.testing import WebsocketCommunicator
 from paas.celery import app as celery_app
 
 from .broker import reset_broker_connections
+from .cache_down import closed_port
 from .factories import PASSWORD
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # nothing listens once the socket is closed
 
 
 @pytest.fixture
