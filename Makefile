@@ -32,9 +32,12 @@ test: venv
 
 # The bench command may not exist yet; say so instead of failing with a Django traceback.
 # The benchmarks use the development database: migrate it first (a fresh clone has none).
+# ARGS picks and sizes them, e.g. make bench ARGS="--only federation --clusters 100 --resources 1000"
+# (manage.py bench --help lists every option).
+ARGS ?=
 bench: venv
 	@if $(PY) manage.py help bench >/dev/null 2>&1; then \
-		$(PY) manage.py migrate --noinput -v 0 && $(PY) manage.py bench; \
+		$(PY) manage.py migrate --noinput -v 0 && $(PY) manage.py bench $(ARGS); \
 	else \
 		echo "bench: no 'bench' management command yet"; \
 	fi

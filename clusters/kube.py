@@ -8,6 +8,7 @@ official `kubernetes` client, and every call gets:
 - a call counter (read by metrics and the federation benchmark).
 Nothing here knows about the simulator: it is just another API server.
 """
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from paas.errors import DomainError
 
 from .crypto import CredentialsUnreadable, decrypt
 
+logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -139,12 +141,15 @@ def build_configuration(config: dict) -> k8s.Configuration:
         total=3, connect=2, read=1, backoff_factor=0.3, status_forcelist=RETRY_STATUSES,
         allowed_methods=None, respect_retry_after_header=True, raise_on_status=False,
     )
-    # Enough pooled connections for a worker's threads without opening one per call.
-    configuration.connection_pool_maxsize = 16
+    # One pooled connection per call a sync keeps in flight to the cluster: reused, never
+    # opened per call, and open files stay at clients x this (not threads x clusters).
+    configuration.connection_pool_maxsize = max(1, int(getattr(settings, "FEDERATION_SYNC_CONCURRENCY", 4)))
     return configuration
 
 
-_CACHE_SIZE = 256
+def _cache_size() -> int:
+    """Clients kept (KUBE_CLIENT_CACHE_SIZE, at least the number of registered clusters in use)."""
+    return max(1, int(getattr(settings, "KUBE_CLIENT_CACHE_SIZE", 256)))
 _clients: "OrderedDict[tuple, GuardedApiClient]" = OrderedDict()
 _buckets: dict[int, TokenBucket] = {}
 _lock = threading.Lock()
@@ -173,12 +178,46 @@ def api_client(cluster) -> GuardedApiClient:
         bucket = _buckets.setdefault(
             cluster.pk, TokenBucket(settings.KUBE_CLIENT_QPS, settings.KUBE_CLIENT_BURST))
         built = GuardedApiClient(configuration, cluster_slug=cluster.slug, bucket=bucket)
-        for stale in [k for k in _clients if k[0] == cluster.pk]:
-            _clients.pop(stale)
+        retired = [_clients.pop(k) for k in [k for k in _clients if k[0] == cluster.pk]]
         _clients[key] = built
-        while len(_clients) > _CACHE_SIZE:
-            _clients.popitem(last=False)
+        while len(_clients) > _cache_size():
+            retired.append(_clients.popitem(last=False)[1])
+    for old in retired:
+        _close(old)
     return built
+
+
+def _close(api: GuardedApiClient) -> None:
+    """Release a client's pooled connections (a retired client would otherwise keep its
+    sockets open until the garbage collector finds it)."""
+    try:
+        api.rest_client.pool_manager.clear()
+    except Exception as exc:  # closing is best effort: the client is dropped either way
+        logger.debug("closing a retired client of %s: %s", api.cluster_slug, exc)
+
+
+def forget_cluster(cluster_id: int) -> None:
+    """Drop the client and rate limiter of a cluster that was removed."""
+    with _lock:
+        retired = [_clients.pop(k) for k in [k for k in _clients if k[0] == cluster_id]]
+        _buckets.pop(cluster_id, None)
+    for old in retired:
+        _close(old)
+
+
+def clear_clients() -> None:
+    """Close every cached client (end of a benchmark, tests)."""
+    with _lock:
+        retired = list(_clients.values())
+        _clients.clear()
+        _buckets.clear()
+    for old in retired:
+        _close(old)
+
+
+def cached_clients() -> int:
+    with _lock:
+        return len(_clients)
 
 
 def client_for_kubeconfig(config: dict, *, name: str = "unregistered") -> GuardedApiClient:

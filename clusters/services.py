@@ -25,7 +25,7 @@ from paas.errors import Conflict, DomainError
 from paas.permissions import authorize_platform
 from paas.realtime import emit
 
-from . import validation
+from . import kube, validation
 from .crypto import decrypt, encrypt
 from .models import Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
 
@@ -308,7 +308,7 @@ def cluster_remove(*, actor: Actor, cluster: Cluster) -> None:
     with transaction.atomic():
         tenants = _tenants_bound(_bound_to(cluster))
         audit_record(actor=actor, action="cluster.remove", target=cluster, before=cluster.audit_fields())
-        name, slug = cluster.name, cluster.slug
+        name, slug, cluster_id = cluster.name, cluster.slug, cluster.pk
         try:
             with transaction.atomic():
                 cluster.delete()
@@ -317,6 +317,8 @@ def cluster_remove(*, actor: Actor, cluster: Cluster) -> None:
                              "have moved, then remove it.") % {"name": name}) from None
         hooks.topology_changed(actor=actor, reason=f"cluster {slug} removed")
         _notify(tenants, "cluster.removed", {"name": name, "slug": slug})
+    # Its cached client (and pooled sockets) go with it: the cache holds registered clusters only.
+    transaction.on_commit(lambda: kube.forget_cluster(cluster_id))
 
 
 # --- the global stop switch ------------------------------------------------------

@@ -1,80 +1,60 @@
-"""Federation engine benchmark against the simulator.
+"""Federation engine benchmark against the simulator (issue 8: 100 clusters).
 
-    python manage.py bench --only federation      (or: python -m clusters.federation.bench)
+    make bench ARGS="--only federation --clusters 100 --resources 1000"
+    python manage.py bench --only federation --clusters 10 --resources 1000
+    python -m clusters.federation.bench --clusters 100 --resources 100 --port-base 20000
 
-1. Baselines: plain loops of the official client writing N×C Deployments directly,
-   by create (POST) and by server-side apply (what the engine sends).
-2. Engine: create N federated Deployments placed on C clusters (N×C member objects)
-   through the services, then sync every cluster in a thread pool (in process, no
-   broker, so the engine is what is measured) until nothing is dirty. Reported:
-   wall time to full convergence, Kubernetes API calls, calls per second, and the
-   ratio of that time to the baseline's.
-3. Re-sync of everything unchanged (all rows marked dirty): writes must be 0.
-4. One override changed: objects rewritten (only the cluster it selects).
-5. Latency from saving one change to its convergence in all clusters: P50/P99.
+1. Baselines (unless --no-baseline): plain loops of the official client writing
+   N x C Deployments directly, by create (POST) and by server-side apply.
+2. Engine: create N federated Deployments placed on C clusters through the services
+   while sync rounds run (as workers do in production), until nothing is dirty.
+   A round syncs only the clusters with due work, on a bounded pool (--workers
+   threads, as a worker's concurrency), then recomputes each touched resource's
+   total status once (status.aggregate_pending), as the beat/aggregate task does.
+3. A round with nothing dirty: SQL statements and time.
+4. Unchanged re-sync of everything (all rows marked dirty): writes must be 0; time
+   and microseconds per member object (linear in resources x clusters).
+5. One override for one cluster: objects rewritten, statements and API calls.
+6. Save -> converged in all clusters (rows applied, total status recomputed) for
+   --samples single-object changes: P50/P99, statements and API calls per change.
+7. Peak threads, open file descriptors and RSS of this (engine) process, and RSS
+   after the run once memory is released.
 
-Each of the three writers gets a fresh simulator (a child process with C clusters,
-its own CPU), so none works against objects another left behind; the data goes
-to a throwaway database (Django's test-database machinery) removed at the end.
-Replicas default to 0 so the simulator's pods do not compete with the API server;
---replicas N adds them.
+It runs with DEBUG off (no query log kept), on a throwaway database (SQLite file
+or, with DATABASE_URL, a PostgreSQL test database) and removes its temporary
+directories, kubeconfigs with tokens included, even when it fails. Where the
+issue recorded figures for the same size, they are printed next to today's.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from pathlib import Path
 from unittest import mock
 
-from clusters.simulator.bench import free_port_block
+from .bench_support import (
+    ResourceMonitor,
+    StatementCounter,
+    percentile,
+    release_memory,
+    rss_mib,
+    simulator,
+    throwaway_database,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-
-
-@contextmanager
-def simulator(count: int):
-    """C simulated clusters in a child process; yields {name: kubeconfig path}."""
-    state = Path(tempfile.mkdtemp(prefix="fed-bench-"))
-    port = free_port_block(count + 1)
-    names = [f"bench-{i + 1}" for i in range(count)]
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-m", "clusters.simulator", "--clusters", str(count), "--port", str(port),
-         "--admin-port", str(port + count), "--state-dir", str(state), "--names", ",".join(names),
-         "--ready-delay", "0.5", "--nodes-per-cluster", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        for _ in range(count + 1):
-            if not process.stdout.readline():
-                raise RuntimeError(f"simulator did not start: {process.stderr.read()}")
-        yield {name: state / f"{name}.kubeconfig" for name in names}
-    finally:
-        process.terminate()
-        process.wait(30)
-
-
-@contextmanager
-def throwaway_database():
-    """A fresh, migrated database (SQLite: a temporary file, so threads share it)."""
-    from django.db import connection
-
-    if connection.vendor == "sqlite":
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = str(
-            Path(tempfile.mkdtemp(prefix="fed-bench-db-")) / "bench.sqlite3")
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
-        yield
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+# Figures measured before issue 8 (10 x 1,000 and 100 x 100 / 300, SQLite, this machine).
+BEFORE = {
+    (10, 1000): {"latency": "272 / 320 ms", "change_statements": "131", "idle": "-", "resync": "5.8 s",
+                 "peak": "54 threads / 375 MiB"},
+    (100, 100): {"latency": "3,336 / 4,036 ms", "change_statements": "1,301", "idle": "1.1 s, 412 statements",
+                 "resync": "24.8 s", "peak": "483 threads / 934 MiB"},
+    (100, 300): {"latency": "3,930 / 4,478 ms", "change_statements": "1,301", "idle": "1.1 s",
+                 "resync": "died: database is locked (117 s retried)", "peak": "495 threads / 2.1 GiB"},
+}
 
 
 def _deployment(name: str, replicas: int) -> dict:
@@ -87,7 +67,7 @@ def _deployment(name: str, replicas: int) -> dict:
                          "resources": {"requests": resources, "limits": resources}}]}}}}
 
 
-def _baseline(count: int, clusters_n: int, replicas: int, *, server_side_apply: bool) -> float:
+def _baseline(count: int, clusters_n: int, replicas: int, *, server_side_apply: bool, sim: dict) -> float:
     """Seconds for a plain client loop writing the same objects directly, on a fresh
     simulator of its own: by create (POST), or by server-side apply (what the engine
     sends, which costs the API server more)."""
@@ -95,7 +75,7 @@ def _baseline(count: int, clusters_n: int, replicas: int, *, server_side_apply: 
 
     from .kubeio import apply
 
-    with simulator(clusters_n) as kubeconfigs:
+    with simulator(clusters_n, **sim) as kubeconfigs:
         apis = [config.new_client_from_config(config_file=str(path)) for path in kubeconfigs.values()]
         for api in apis:
             client.CoreV1Api(api).create_namespace({"metadata": {"name": "bench"}})
@@ -137,156 +117,260 @@ def _topology(kubeconfigs: dict, actor):
     return environment, clusters
 
 
-def _sync_round(pool, clusters) -> list:
-    from django.db import connection
+class Engine:
+    """Sync rounds as the workers run them: only clusters with due work, a bounded pool."""
 
-    from . import sync
+    def __init__(self, workers: int):
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench-worker")
 
-    def one(pk):
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def round(self) -> int:
+        """One round; returns how many clusters it synced."""
+        from django.db import connection
+
+        from . import status, sync
+        from .tasks import clusters_due
+
+        due = list(clusters_due().values_list("pk", flat=True))
+
+        def one(pk):
+            try:
+                return sync.sync_cluster(pk, aggregate=False)
+            finally:
+                connection.close()
+
+        reports = list(self.pool.map(one, due))
+        if any(r.recorded for r in reports):
+            status.aggregate_pending()
+        return len(due)
+
+    def converge(self, timeout: float = 1800) -> int:
+        from .models import Propagation
+
+        deadline, rounds = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            self.round()
+            rounds += 1
+            if not Propagation.objects.filter(dirty=True).exists():
+                return rounds
+        raise RuntimeError("the engine did not converge")
+
+    def sync_while(self, creating: threading.Event) -> None:
+        """Rounds until creation has finished and nothing is dirty any more."""
+        from django.db import connection
+
+        from .models import Propagation
+
         try:
-            return sync.sync_cluster(pk)
+            while True:
+                still_creating = creating.is_set()
+                if not self.round():
+                    time.sleep(0.02)
+                if not still_creating and not Propagation.objects.filter(dirty=True).exists():
+                    return
         finally:
             connection.close()
 
-    return list(pool.map(one, [c.pk for c in clusters]))
+
+def _create_all(engine, actor, environment, ftype, count, replicas, figures):
+    from . import services
+
+    started = time.perf_counter()
+    creating = threading.Event()
+    creating.set()
+    syncer = threading.Thread(target=engine.sync_while, args=(creating,), name="bench-sync")
+    syncer.start()
+    try:
+        resources = [services.federated_resource_create(
+            actor=actor, environment=environment, ftype=ftype, name=f"app-{i}",
+            template=_deployment(f"app-{i}", replicas)) for i in range(count)]
+    finally:
+        figures["create_s"] = time.perf_counter() - started
+        creating.clear()
+        syncer.join()
+    figures["converge_s"] = time.perf_counter() - started
+    return resources
 
 
-def _converge(pool, clusters, timeout: float = 900) -> int:
+def _measure_change(engine, counter, change) -> tuple[float, int, int]:
+    """(seconds, statements, API calls) from saving `change` to convergence."""
+    from clusters import kube
+
     from .models import Propagation
 
-    deadline, rounds = time.monotonic() + timeout, 0
-    while time.monotonic() < deadline:
-        _sync_round(pool, clusters)
-        rounds += 1
-        if not Propagation.objects.filter(dirty=True).exists():
-            return rounds
-    raise RuntimeError("the engine did not converge")
+    counter.reset()
+    kube.api_calls.reset()
+    started = time.perf_counter()
+    resource = change()
+    engine.converge()
+    resource.refresh_from_db(fields=["status", "generation"])
+    assert resource.status.get("converged") and resource.status.get("generation") == resource.generation, \
+        "the total status was not recomputed"
+    assert not Propagation.objects.filter(resource=resource, dirty=True).exists()
+    return time.perf_counter() - started, counter.count, kube.api_calls.total()
 
 
-def _sync_while(pool, clusters, creating: threading.Event) -> None:
-    """Sync rounds until creation has finished and nothing is dirty any more."""
+def run(count: int = 1000, clusters_n: int = 10, samples: int = 100, replicas: int = 0, *, workers: int = 8,
+        port_base: int = 0, sim_processes: int = 1, baseline: bool = True, report=print) -> dict:
+    from django.test.utils import override_settings
+
+    with override_settings(DEBUG=False):
+        return _run(count, clusters_n, samples, replicas, workers=workers, port_base=port_base,
+                    sim_processes=sim_processes, baseline=baseline, report=report)
+
+
+def _run(count, clusters_n, samples, replicas, *, workers, port_base, sim_processes, baseline, report) -> dict:
     from django.db import connection
 
-    from .models import Propagation
-
-    try:
-        while True:
-            still_creating = creating.is_set()
-            _sync_round(pool, clusters)
-            if not Propagation.objects.filter(dirty=True).exists():
-                if not still_creating:
-                    return
-                time.sleep(0.05)
-    finally:
-        connection.close()
-
-
-def run(count: int = 1000, clusters_n: int = 10, samples: int = 100, replicas: int = 0, report=print) -> dict:
     from clusters import kube
     from paas.actors import Actor
 
     from . import scheduling, services
     from .models import FederatedType, Propagation
 
-    figures = {"resources": count, "clusters": clusters_n, "objects": count * clusters_n}
-    figures["baseline_s"] = _baseline(count, clusters_n, replicas, server_side_apply=False)
-    figures["baseline_apply_s"] = _baseline(count, clusters_n, replicas, server_side_apply=True)
-    report(f"baseline: plain client loops wrote {count * clusters_n} objects: created in "
-           f"{figures['baseline_s']:.1f} s, server-side applied in {figures['baseline_apply_s']:.1f} s")
-    with simulator(clusters_n) as kubeconfigs, throwaway_database(), \
-            mock.patch.object(scheduling, "enqueue_sync", lambda ids: None), \
-            ThreadPoolExecutor(max_workers=clusters_n) as pool:
-        actor = Actor.for_system("bench")
-        environment, clusters = _topology(kubeconfigs, actor)
-        ftype = FederatedType.objects.get(group="apps", kind="Deployment")
-        kube.api_calls.reset()
-        started = time.perf_counter()
-        # As in production, clusters are synced while resources are still being created
-        # (workers pick up the syncs enqueued on commit); here a loop of sync rounds does it.
-        creating = threading.Event()
-        creating.set()
-        syncer = threading.Thread(target=_sync_while, args=(pool, clusters, creating), name="bench-sync")
-        syncer.start()
+    sim = {"port_base": port_base, "processes": sim_processes}
+    figures = {"resources": count, "clusters": clusters_n, "objects": count * clusters_n, "workers": workers,
+               "database": connection.vendor, "sim_processes": sim_processes, "rss_start_mib": rss_mib()}
+    if baseline:
+        figures["baseline_s"] = _baseline(count, clusters_n, replicas, server_side_apply=False, sim=sim)
+        figures["baseline_apply_s"] = _baseline(count, clusters_n, replicas, server_side_apply=True, sim=sim)
+        report(f"baseline: plain client loops wrote {count * clusters_n} objects: created in "
+               f"{figures['baseline_s']:.1f} s, server-side applied in {figures['baseline_apply_s']:.1f} s")
+    engine = Engine(workers)
+    with simulator(clusters_n, **sim) as kubeconfigs, throwaway_database(), ResourceMonitor() as monitor, \
+            StatementCounter() as counter, mock.patch.object(scheduling, "enqueue_sync", lambda ids: None):
         try:
-            resources = [services.federated_resource_create(
-                actor=actor, environment=environment, ftype=ftype, name=f"app-{i}",
-                template=_deployment(f"app-{i}", replicas)) for i in range(count)]
-        finally:
-            figures["create_s"] = time.perf_counter() - started
-            creating.clear()
-            syncer.join()
-        figures["converge_s"] = time.perf_counter() - started
-        figures["api_calls"] = kube.api_calls.total()
-        figures["calls_per_s"] = figures["api_calls"] / figures["converge_s"]
-        figures["ratio"] = figures["converge_s"] / figures["baseline_s"]
-        assert Propagation.objects.filter(state="applied").count() == count * clusters_n
-        report(f"engine: {count} resources created in {figures['create_s']:.1f} s, all {count * clusters_n} "
-               f"objects converged after {figures['converge_s']:.1f} s, {figures['api_calls']} API calls")
+            actor = Actor.for_system("bench")
+            environment, clusters = _topology(kubeconfigs, actor)
+            ftype = FederatedType.objects.get(group="apps", kind="Deployment")
+            kube.api_calls.reset()
+            resources = _create_all(engine, actor, environment, ftype, count, replicas, figures)
+            figures["api_calls"] = kube.api_calls.total()
+            figures["calls_per_s"] = figures["api_calls"] / figures["converge_s"]
+            assert Propagation.objects.filter(state="applied").count() == count * clusters_n
+            report(f"engine: {count} resources created in {figures['create_s']:.1f} s, all {count * clusters_n} "
+                   f"objects converged after {figures['converge_s']:.1f} s, {figures['api_calls']} API calls")
 
-        Propagation.objects.update(dirty=True)
-        kube.api_calls.reset()
-        started = time.perf_counter()
-        _converge(pool, clusters)
-        figures["resync_s"] = time.perf_counter() - started
-        figures["resync_writes"] = kube.api_calls.total()
-
-        kube.api_calls.reset()
-        services.federated_resource_update(actor=actor, resource=resources[0], overrides=[
-            {"clusters": [clusters[0].slug], "operations": [
-                {"op": "replace", "path": "/spec/template/spec/containers/0/image",
-                 "value": "registry.local/bench/app:2"}]}])
-        _converge(pool, clusters)
-        figures["override_rewrites"] = kube.api_calls.total()
-
-        latencies = []
-        for i in range(samples):
-            resource = resources[(i + 1) % count]
-            template = _deployment(resource.name, replicas)
-            template["spec"]["template"]["spec"]["containers"][0]["image"] = f"registry.local/bench/app:v{i + 3}"
+            counter.reset()
             started = time.perf_counter()
-            services.federated_resource_update(actor=actor, resource=resource, template=template)
-            _converge(pool, clusters)
-            latencies.append(time.perf_counter() - started)
-        latencies.sort()
-        figures["latency_p50_ms"] = statistics.median(latencies) * 1000
-        figures["latency_p99_ms"] = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))] * 1000
-        figures["latency_samples"] = samples
+            engine.round()
+            figures["idle_ms"], figures["idle_statements"] = (time.perf_counter() - started) * 1000, counter.count
+
+            Propagation.objects.update(dirty=True)
+            kube.api_calls.reset()
+            started = time.perf_counter()
+            engine.converge()
+            figures["resync_s"] = time.perf_counter() - started
+            figures["resync_writes"] = kube.api_calls.total()
+            figures["resync_us_per_object"] = figures["resync_s"] / (count * clusters_n) * 1e6
+            report(f"unchanged re-sync of {count * clusters_n} objects: {figures['resync_s']:.1f} s, "
+                   f"{figures['resync_writes']} writes")
+
+            def one_override():
+                return services.federated_resource_update(actor=actor, resource=resources[0], overrides=[
+                    {"clusters": [clusters[0].slug], "operations": [
+                        {"op": "replace", "path": "/spec/template/spec/containers/0/image",
+                         "value": "registry.local/bench/app:2"}]}])
+
+            _s, figures["override_statements"], figures["override_rewrites"] = _measure_change(
+                engine, counter, one_override)
+            latencies, statements, calls = [], [], []
+            for i in range(samples):
+                resource = resources[(i + 1) % count]
+                template = _deployment(resource.name, replicas)
+                template["spec"]["template"]["spec"]["containers"][0]["image"] = f"registry.local/bench/app:v{i + 3}"
+
+                def change(resource=resource, template=template):
+                    return services.federated_resource_update(actor=actor, resource=resource, template=template)
+
+                seconds, sql, api = _measure_change(engine, counter, change)
+                latencies.append(seconds)
+                statements.append(sql)
+                calls.append(api)
+            figures["latency_p50_ms"] = statistics.median(latencies) * 1000
+            figures["latency_p99_ms"] = percentile(latencies, 0.99) * 1000
+            figures["latency_samples"] = samples
+            figures["change_statements"] = statistics.median(statements)
+            figures["change_api_calls"] = statistics.median(calls)
+        finally:
+            engine.close()
+    kube.clear_clients()
+    release_memory()
+    figures.update(peak_threads=monitor.peak_threads, peak_fds=monitor.peak_fds,
+                   peak_rss_mib=monitor.peak_rss_mib, rss_after_mib=rss_mib())
     return figures
 
 
 def table(f: dict) -> str:
+    before = BEFORE.get((f["clusters"], f["resources"]), {}) if f["database"] == "sqlite" else {}
     rows = [
-        ("federated Deployments x clusters", f"{f['resources']} x {f['clusters']} = {f['objects']} objects"),
-        ("creating them (services: validate, plan, audit)", f"{f['create_s']:.1f} s"),
-        ("wall time to full convergence (synced meanwhile)", f"{f['converge_s']:.1f} s"),
-        ("Kubernetes API calls", f"{f['api_calls']}"),
-        ("calls per second", f"{f['calls_per_s']:.0f}"),
-        ("plain client loop (create), same objects", f"{f['baseline_s']:.1f} s"),
-        ("engine time / plain loop", f"{f['ratio']:.2f}"),
-        ("plain server-side-apply loop, same objects", f"{f['baseline_apply_s']:.1f} s"),
-        ("engine time / plain apply loop", f"{f['converge_s'] / f['baseline_apply_s']:.2f}"),
-        ("unchanged re-sync: writes", f"{f['resync_writes']} (in {f['resync_s']:.1f} s)"),
-        ("one override changed: objects rewritten", f"{f['override_rewrites']}"),
-        (f"save -> converged in all clusters ({f['latency_samples']} changes)",
-         f"P50 {f['latency_p50_ms']:.0f} ms / P99 {f['latency_p99_ms']:.0f} ms"),
+        ("federated Deployments x clusters", f"{f['resources']} x {f['clusters']} = {f['objects']} objects "
+                                             f"({f['database']}, {f['workers']} sync workers)", ""),
+        ("creating them (services: validate, plan, audit)", f"{f['create_s']:.1f} s", ""),
+        ("wall time to full convergence (synced meanwhile)", f"{f['converge_s']:.1f} s", ""),
+        ("Kubernetes API calls / per second", f"{f['api_calls']} / {f['calls_per_s']:.0f}", ""),
     ]
-    width = max(len(k) for k, _ in rows)
-    lines = [f"{'measure':<{width}}  value", f"{'-' * width}  {'-' * 30}"]
-    lines += [f"{k:<{width}}  {v}" for k, v in rows]
+    if "baseline_s" in f:
+        rows += [
+            ("plain client loop (create), same objects", f"{f['baseline_s']:.1f} s", ""),
+            ("plain server-side-apply loop, same objects", f"{f['baseline_apply_s']:.1f} s", ""),
+            ("engine time / plain apply loop", f"{f['converge_s'] / f['baseline_apply_s']:.2f}", ""),
+        ]
+    rows += [
+        ("a round with nothing dirty", f"{f['idle_ms']:.1f} ms, {f['idle_statements']} statements",
+         before.get("idle", "")),
+        ("unchanged re-sync: writes, time", f"{f['resync_writes']} writes, {f['resync_s']:.1f} s "
+                                            f"({f['resync_us_per_object']:.0f} us per object)", before.get("resync", "")),
+        ("one override for one cluster: rewrites, statements",
+         f"{f['override_rewrites']} API calls, {f['override_statements']} statements", ""),
+        (f"save -> converged in all clusters, P50 / P99 ({f['latency_samples']} changes)",
+         f"{f['latency_p50_ms']:.0f} / {f['latency_p99_ms']:.0f} ms", before.get("latency", "")),
+        ("statements / API calls for one single-object change",
+         f"{f['change_statements']:.0f} / {f['change_api_calls']:.0f}", before.get("change_statements", "")),
+        ("engine peak threads / open files / RSS",
+         f"{f['peak_threads']} / {f['peak_fds']} / {f['peak_rss_mib']:.0f} MiB", before.get("peak", "")),
+        ("engine RSS before / after the run (memory released)",
+         f"{f['rss_start_mib']:.0f} / {f['rss_after_mib']:.0f} MiB", ""),
+    ]
+    width = max(len(k) for k, _v, _b in rows)
+    value_width = max(len(v) for _k, v, _b in rows)
+    lines = [f"{'measure':<{width}}  {'now':<{value_width}}  before (issue 8)",
+             f"{'-' * width}  {'-' * value_width}  {'-' * 24}"]
+    lines += [f"{k:<{width}}  {v:<{value_width}}  {b}".rstrip() for k, v, b in rows]
     return "\n".join(lines)
+
+
+def add_arguments(parser) -> None:
+    group = parser.add_argument_group("federation (issue 8)")
+    group.add_argument("--resources", type=int, default=1000, help="federated Deployments (default 1000)")
+    group.add_argument("--clusters", type=int, default=10, help="simulated member clusters (default 10)")
+    group.add_argument("--samples", type=int, default=100, help="changes timed for the latency percentiles")
+    group.add_argument("--replicas", type=int, default=0, help="replicas per member Deployment (default 0)")
+    group.add_argument("--workers", type=int, default=8, help="cluster syncs at once, as a worker's concurrency")
+    group.add_argument("--port-base", type=int, default=0,
+                       help="first simulator port (clusters use the next ones, then the admin port); default: free")
+    group.add_argument("--sim-processes", type=int, default=0,
+                       help="simulator processes (default: 2 from 50 clusters on, else 1)")
+    group.add_argument("--no-baseline", action="store_true", help="skip the plain client loops")
+
+
+def run_from_options(options: dict) -> dict:
+    processes = options["sim_processes"] or (2 if options["clusters"] >= 50 else 1)
+    figures = run(options["resources"], options["clusters"], options["samples"], options["replicas"],
+                  workers=options["workers"], port_base=options["port_base"], sim_processes=processes,
+                  baseline=not options["no_baseline"])
+    print(table(figures), flush=True)
+    return figures
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m clusters.federation.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resources", type=int, default=1000)
-    parser.add_argument("--clusters", type=int, default=10)
-    parser.add_argument("--samples", type=int, default=100, help="changes timed for the latency percentiles")
-    parser.add_argument("--replicas", type=int, default=0, help="replicas per member Deployment")
-    args = parser.parse_args([] if argv is None and "manage.py" in sys.argv[0] else argv)
-    figures = run(args.resources, args.clusters, args.samples, args.replicas)
-    print(table(figures), flush=True)
-    return figures
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_from_options(vars(args))
 
 
 if __name__ == "__main__":
@@ -294,4 +378,4 @@ if __name__ == "__main__":
     import django
 
     django.setup()
-    main()
+    main(sys.argv[1:])

@@ -198,3 +198,22 @@ class MemberNamespace(models.Model):
 
     def __str__(self):
         return f"{self.name} @ {self.cluster.slug}"
+
+
+class StatusBacklog(models.Model):
+    """A federated resource whose per-cluster rows changed and whose total status is
+    to be recomputed (status.aggregate_pending). Insert-only from the cluster syncs,
+    so a hundred clusters recording at once never contend on the resource's row, and
+    the total is computed once per resource for all of them, outside their
+    transactions. Rows are deleted once the status is recomputed; a row left by a
+    killed worker is found by the next run (nothing is lost)."""
+
+    resource_id = models.BigIntegerField(_("federated resource"), db_index=True)
+    queued_at = models.DateTimeField(_("queued"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("status backlog entry")
+        verbose_name_plural = _("status backlog")
+
+    def __str__(self):
+        return f"status of resource {self.resource_id}"

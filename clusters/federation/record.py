@@ -5,9 +5,6 @@ while its old version was being applied keeps its new desired hash and stays
 dirty (only the "applied" facts are written), so no change is ever lost.
 """
 from django.db import transaction
-from django.utils import timezone
-
-from paas.realtime import emit
 
 from . import metrics, status
 from .bulk import update_rows
@@ -36,8 +33,15 @@ def _current(ids: list[int]) -> dict[int, tuple]:
 
 
 def _namespaces(run) -> None:
-    MemberNamespace.objects.filter(pk__in=run.checked_namespaces).update(synced_at=run.now)
-    MemberNamespace.objects.filter(cluster=run.cluster, environment_id__in=run.lost_namespaces).update(applied_hash="")
+    # Each statement only when there is something to write: a run over a cluster whose
+    # namespaces are all in place costs no namespace statement at all.
+    if run.checked_namespaces:
+        MemberNamespace.objects.filter(pk__in=run.checked_namespaces).update(synced_at=run.now)
+    if run.lost_namespaces:
+        MemberNamespace.objects.filter(cluster=run.cluster, environment_id__in=run.lost_namespaces).update(
+            applied_hash="")
+    if not run.namespace_rows:
+        return
     known = {m.environment_id: m for m in MemberNamespace.objects.filter(cluster=run.cluster)}
     for environment, name, digest, error in run.namespace_rows:
         member = known.get(environment.pk) or MemberNamespace(cluster=run.cluster, environment=environment)
@@ -121,15 +125,11 @@ def persist(run) -> None:
                 update_rows(Propagation, rows, fields[name])
         for start in range(0, len(drop), CHUNK):
             Propagation.objects.filter(pk__in=drop[start:start + CHUNK]).delete()
-        deleting = [pk for pk, r in touched.items() if r.deleting]
-        alive = set(Propagation.objects.filter(resource_id__in=deleting).values_list("resource_id", flat=True))
-        purge = [pk for pk in deleting if pk not in alive]
-        FederatedResource.objects.filter(pk__in=purge).delete()
-        status.aggregate_many([pk for pk in touched if pk not in purge])
-        by_tenant: dict[int, list[int]] = {}
-        for pk, resource in touched.items():
-            by_tenant.setdefault(resource.tenant_id, []).append(pk)
-        for tenant_id, ids in by_tenant.items():
-            emit.to_tenant(tenant_id, {"type": "federation.synced", "cluster": run.cluster.slug,
-                                       "resources": sorted(ids)[:100], "at": timezone.now().isoformat()},
-                           permission="view_tenant")
+        purge = []
+        if deleting := [pk for pk, r in touched.items() if r.deleting]:
+            alive = set(Propagation.objects.filter(resource_id__in=deleting).values_list("resource_id", flat=True))
+            purge = [pk for pk in deleting if pk not in alive]
+            FederatedResource.objects.filter(pk__in=purge).delete()
+        # The totals are recomputed after this commit, once per resource for all the clusters
+        # that recorded meanwhile (status.aggregate_pending), not here under the write lock.
+        status.queue_aggregation(pk for pk in touched if pk not in purge)

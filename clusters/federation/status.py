@@ -20,14 +20,18 @@ from kubernetes.client import ApiException
 from clusters import kube
 from clusters.crypto import CredentialsUnreadable
 from clusters.models import Cluster
+from paas import locks
+from paas.realtime import emit
 
 from . import kubeio, sensitive
 from .bulk import update_rows
-from .models import FederatedResource, FederatedType, Propagation
+from .models import FederatedResource, FederatedType, Propagation, StatusBacklog
 from .render import MANAGED_BY_LABEL, MANAGER, RESOURCE_LABEL, get_path, namespace_for
 
 logger = logging.getLogger(__name__)
 State = Propagation.State
+AGGREGATE_CHUNK = 500
+BACKLOG_BATCH = 5000
 SUMMED = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas")
 
 
@@ -68,23 +72,65 @@ ROW_FIELDS = ("resource_id", "state", "dirty", "planned_replicas", "status", "er
               "cluster__slug")
 
 
-def aggregate_many(resource_ids) -> None:
+def aggregate_many(resource_ids) -> list[FederatedResource]:
+    """Recompute the totals of these resources from their rows; returns those that changed."""
     ids = sorted(set(resource_ids))
     now = timezone.now()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    changed = []
+    for start in range(0, len(ids), AGGREGATE_CHUNK):
+        chunk = ids[start:start + AGGREGATE_CHUNK]
         resources = {r.pk: r for r in FederatedResource.objects.filter(pk__in=chunk).select_related("ftype")
-                     .only("id", "status", "generation", "ftype__replicas_path")}
+                     .only("id", "tenant_id", "status", "generation", "ftype__replicas_path")}
         rows: dict[int, list] = {pk: [] for pk in resources}
-        for row in Propagation.objects.filter(resource_id__in=chunk).values(*ROW_FIELDS):
+        for row in Propagation.objects.filter(resource_id__in=list(resources)).values(*ROW_FIELDS):
             rows[row["resource_id"]].append(row)
-        changed = []
+        batch = []
         for pk, resource in resources.items():
             summary = aggregate(resource, rows[pk])
             if summary != resource.status:
                 resource.status, resource.status_updated_at = summary, now
-                changed.append(resource)
-        update_rows(FederatedResource, changed, ["status", "status_updated_at"])
+                batch.append(resource)
+        with transaction.atomic():
+            update_rows(FederatedResource, batch, ["status", "status_updated_at"])
+        changed += batch
+    return changed
+
+
+def queue_aggregation(resource_ids) -> None:
+    """Note (in the caller's transaction) that these resources' totals are to be recomputed."""
+    StatusBacklog.objects.bulk_create([StatusBacklog(resource_id=pk) for pk in sorted(set(resource_ids))],
+                                      batch_size=AGGREGATE_CHUNK)
+
+
+def aggregate_pending() -> int:
+    """Recompute the totals of every resource in the backlog, each once however many clusters
+    queued it; returns how many totals changed. One run at a time (a lock that dies with its
+    holder); a caller that finds the lock taken returns at once, because the holder looks at
+    the backlog again after letting the lock go and so sees what that caller queued."""
+    changed = 0
+    while True:
+        with locks.held("federation.status", 0) as acquired:
+            if not acquired:
+                return changed
+            while entries := list(StatusBacklog.objects.order_by("pk").values_list("pk", "resource_id")
+                                  [:BACKLOG_BATCH]):
+                resources = aggregate_many({resource_id for _pk, resource_id in entries})
+                StatusBacklog.objects.filter(pk__lte=entries[-1][0]).delete()
+                changed += len(resources)
+                _announce(resources)
+        if not StatusBacklog.objects.exists():
+            return changed
+
+
+def _announce(resources) -> None:
+    """One live event per tenant for the totals that changed (not one per cluster synced)."""
+    by_tenant: dict[int, list[int]] = {}
+    for resource in resources:
+        by_tenant.setdefault(resource.tenant_id, []).append(resource.pk)
+    at = timezone.now().isoformat()
+    for tenant_id, ids in by_tenant.items():
+        emit.to_tenant(tenant_id, {"type": "federation.synced", "resources": sorted(ids)[:100],
+                                   "count": len(ids), "at": at}, permission="view_tenant")
 
 
 def collect_status(cluster_id: int) -> dict:
@@ -134,10 +180,11 @@ def collect_status(cluster_id: int) -> dict:
             Propagation.objects.filter(Q(pk__in=vanished), state=State.APPLIED, dirty=False).update(
                 dirty=True, applied_hash="", state=State.PENDING, changed_at=timezone.now(),
                 error="the object was missing from the cluster; putting it back")
-        aggregate_many({r.resource_id for r in updated} | {r.resource_id for r in rows if r.pk in vanished})
-        if vanished:
-            from .scheduling import enqueue_sync
+        queue_aggregation({r.resource_id for r in updated} | {r.resource_id for r in rows if r.pk in vanished})
+    aggregate_pending()
+    if vanished:
+        from .scheduling import enqueue_sync
 
-            enqueue_sync([cluster.pk])
+        enqueue_sync([cluster.pk])
     return {"cluster": cluster.slug, "updated": len(updated), "vanished": len(vanished)}
 

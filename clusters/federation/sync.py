@@ -13,6 +13,7 @@ with the error and a retry time (exponential backoff), and the run ends at once:
 other clusters are synced by other tasks and never wait on it.
 """
 import logging
+import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kubernetes.client import ApiException
 
@@ -28,7 +30,7 @@ from clusters import kube
 from clusters.crypto import CredentialsUnreadable
 from clusters.models import Cluster, PlatformSwitch
 
-from . import kubeio, record, sensitive
+from . import kubeio, record, sensitive, status
 from .models import MemberNamespace, Propagation
 from .render import (
     RenderError,
@@ -45,6 +47,7 @@ logger = logging.getLogger(__name__)
 State = Propagation.State
 BATCH = 5000
 CONCURRENCY = 4  # calls in flight per cluster (settings.FEDERATION_SYNC_CONCURRENCY)
+API_THREADS = 16  # threads for member-cluster calls per process (settings.FEDERATION_API_THREADS)
 BACKOFF_BASE, BACKOFF_MAX = 2, 300  # seconds
 
 
@@ -60,6 +63,11 @@ class SyncReport:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the run wrote outcomes (so totals may have changed)."""
+        return bool(self.applied or self.deleted or self.unchanged or self.errors)
 
 
 @dataclass
@@ -78,13 +86,26 @@ def backoff(attempts: int) -> timedelta:
 
 
 def is_paused(cluster: Cluster) -> bool:
-    return cluster.propagation_paused or PlatformSwitch.get().propagation_paused
+    platform = getattr(cluster, "platform_paused", None)  # read with the cluster (cluster_with_switch)
+    if platform is None:
+        platform = PlatformSwitch.get().propagation_paused
+    return cluster.propagation_paused or bool(platform)
+
+
+def cluster_with_switch(cluster_id: int) -> Cluster | None:
+    """The cluster, with the global stop switch read in the same statement (a missing switch
+    row reads as not stopped, as PlatformSwitch.get() would create it)."""
+    switch = PlatformSwitch.objects.filter(pk=1).values("propagation_paused")[:1]
+    return (Cluster.objects.select_related("cell__zone__region")
+            .annotate(platform_paused=Coalesce(Subquery(switch), Value(False)))
+            .filter(pk=cluster_id).first())
 
 
 def due_rows(cluster: Cluster, now):
     return (Propagation.objects.filter(cluster=cluster, dirty=True)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .select_related("resource__ftype", "resource__tenant", "resource__environment__quota")
+            .select_related("resource__ftype", "resource__tenant", "resource__environment__quota",
+                            "resource__environment__tenant")
             .order_by("changed_at", "pk"))
 
 
@@ -102,6 +123,11 @@ def desired_namespace(environment) -> tuple[str, list[dict], str]:
         objects.append(quota_object(name, cpu_millicores=quota.cpu_millicores, memory_mib=quota.memory_mib,
                                     ephemeral_storage_mib=quota.ephemeral_storage_mib, pods=quota.pods))
     return name, objects, stable_hash(objects)
+
+
+def _quota_newer(environment, member: MemberNamespace) -> bool:
+    quota = getattr(environment, "quota", None)
+    return member.synced_at is None or (quota is not None and member.synced_at < quota.updated_at)
 
 
 def status_of(obj: dict | None, fields: list[str], patterns=()) -> dict:
@@ -146,7 +172,7 @@ class ClusterSync:
             member = known.get(pk)
             if member is None or member.applied_hash != digest:
                 stale.append((environment, name, objects, digest))
-            else:
+            elif _quota_newer(environment, member):  # compared now: no longer due for the quota change
                 self.checked_namespaces.append(member.pk)
         return stale
 
@@ -231,12 +257,30 @@ class ClusterSync:
         if len(jobs) <= 1 or self.concurrency <= 1:
             self.outcomes.extend(self.execute(job) for job in jobs)
             return
-        # A few calls in flight per cluster: the work is waiting on the API server, not CPU.
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"sync-{self.cluster.slug}") as pool:
-            self.outcomes.extend(pool.map(self.execute, jobs))
+        # A few calls in flight per cluster (the work waits on the API server, not the CPU):
+        # `concurrency` stripes of jobs, each run in order on the process's shared pool, so
+        # threads stay bounded however many clusters sync at once.
+        stripes = [jobs[i::self.concurrency] for i in range(self.concurrency)]
+        for outcomes in api_pool().map(lambda stripe: [self.execute(job) for job in stripe], stripes):
+            self.outcomes.extend(outcomes)
 
     def persist(self) -> None:
         record.persist(self)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def api_pool() -> ThreadPoolExecutor:
+    """The process's one pool for member-cluster calls (FEDERATION_API_THREADS threads), shared
+    by every cluster sync instead of a pool per cluster per run."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            size = max(1, int(getattr(settings, "FEDERATION_API_THREADS", API_THREADS)))
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="federation-api")
+        return _pool
 
 
 @dataclass
@@ -248,8 +292,18 @@ class Job:
     digest: str = ""
 
 
-def sync_cluster(cluster_id: int, *, now=None, batch: int = BATCH) -> SyncReport:
-    cluster = Cluster.objects.select_related("cell__zone__region").filter(pk=cluster_id).first()
+def sync_cluster(cluster_id: int, *, now=None, batch: int = BATCH, aggregate: bool = True) -> SyncReport:
+    """Sync one cluster's due rows. `aggregate`: recompute the totals of the resources touched
+    right after (status.aggregate_pending); a caller syncing many clusters at once passes False
+    and recomputes once for all of them."""
+    report = _sync_cluster(cluster_id, now=now, batch=batch)
+    if aggregate and report.recorded:
+        status.aggregate_pending()
+    return report
+
+
+def _sync_cluster(cluster_id: int, *, now=None, batch: int = BATCH) -> SyncReport:
+    cluster = cluster_with_switch(cluster_id)
     if cluster is None:
         return SyncReport("", skipped="gone")
     if is_paused(cluster):

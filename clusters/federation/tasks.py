@@ -22,10 +22,12 @@ from paas import locks
 from paas.tasks import cluster_task, enqueue, idempotent_task
 
 from . import metrics, status, sync
-from .models import MemberNamespace, Propagation
+from .models import MemberNamespace, Propagation, StatusBacklog
 
 logger = logging.getLogger(__name__)
 ENQUEUED_SECONDS = 10
+AGGREGATE_KEY = "federation:queued-aggregate"
+AGGREGATE_DELAY = 0.3  # seconds
 
 
 @task_retry.connect
@@ -56,7 +58,35 @@ def _run_once(kind: str, cluster_id: int, work):
 
 @cluster_task(name="federation.sync_cluster")
 def sync_cluster(cluster_id: int) -> dict:
-    return _run_once("sync", cluster_id, lambda: sync.sync_cluster(cluster_id).as_dict())
+    def work():
+        report = sync.sync_cluster(cluster_id, aggregate=False)
+        if report.recorded:
+            request_aggregation()
+        return report.as_dict()
+
+    return _run_once("sync", cluster_id, work)
+
+
+@idempotent_task(name="federation.aggregate_status")
+def aggregate_status() -> dict:
+    """Recompute the totals of the resources whose clusters recorded since the last run."""
+    try:
+        cache.delete(AGGREGATE_KEY)
+    except Exception:  # only saves duplicate messages; aggregate_pending runs one at a time anyway
+        logger.warning("cache unavailable: could not clear the aggregation marker")
+    return {"changed": status.aggregate_pending()}
+
+
+def request_aggregation() -> None:
+    """Recompute totals shortly: the clusters of one change finish within moments of each
+    other, and the short delay lets one run count all of them (once per resource).
+    Duplicate requests inside the delay are dropped; without a cache each is sent (harmless)."""
+    try:
+        fresh = cache.add(AGGREGATE_KEY, 1, ENQUEUED_SECONDS)
+    except Exception:
+        fresh = True
+    if fresh:
+        enqueue(aggregate_status, countdown=AGGREGATE_DELAY)
 
 
 @cluster_task(name="federation.collect_status")
@@ -92,8 +122,13 @@ def clusters_due(now=None):
 
 @idempotent_task(name="federation.tick")
 def tick() -> dict:
-    """Beat: enqueue syncs for clusters with due work."""
-    return {"sync": _enqueue(sync_cluster, "sync", clusters_due())}
+    """Beat: enqueue syncs for clusters with due work, and the totals left to recompute
+    (a worker killed between recording and recomputing, or a broker that was down)."""
+    figures = {"sync": _enqueue(sync_cluster, "sync", clusters_due())}
+    if StatusBacklog.objects.exists():
+        request_aggregation()
+        figures["aggregate"] = 1
+    return figures
 
 
 @idempotent_task(name="federation.collect_all")

@@ -9,6 +9,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--only", choices=["audit", "simulator", "federation", "input", "realtime"], help="run one benchmark")
         parser.add_argument("--audit-events", type=int, default=100_000, help="audit rows to insert and export")
+        from clusters.federation import bench as federation_bench
+
+        federation_bench.add_arguments(parser)
         live = parser.add_argument_group("realtime (live events fan-out, issue 7)")
         live.add_argument("--watchers", default="10,100,300,1000",
                           help="comma-separated watcher counts, one row each (default 10,100,300,1000)")
@@ -47,7 +50,7 @@ class Command(BaseCommand):
             from clusters.federation import bench as federation_bench
 
             self.stdout.write(self.style.MIGRATE_HEADING("Federation"))
-            federation_bench.main()
+            federation_bench.run_from_options(options)
         if only in (None, "input"):
             from paas import bench_input
 
