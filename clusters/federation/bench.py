@@ -118,7 +118,8 @@ def _topology(kubeconfigs: dict, actor):
 
 
 class Engine:
-    """Sync rounds as the workers run them: only clusters with due work, a bounded pool."""
+    """Sync rounds as the workers run them: one sync_cell run per cell with due work
+    (sync.sync_clusters over its due clusters) on a bounded pool, then the totals once."""
 
     def __init__(self, workers: int):
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench-worker")
@@ -133,18 +134,20 @@ class Engine:
         from . import status, sync
         from .tasks import clusters_due
 
-        due = list(clusters_due().values_list("pk", flat=True))
+        cells: dict[int, list[int]] = {}
+        for pk, cell_id in clusters_due().order_by("pk").values_list("pk", "cell_id"):
+            cells.setdefault(cell_id, []).append(pk)
 
-        def one(pk):
+        def one_cell(ids):
             try:
-                return sync.sync_cluster(pk, aggregate=False)
+                return sync.sync_clusters(ids, aggregate=False)
             finally:
                 connection.close()
 
-        reports = list(self.pool.map(one, due))
+        reports = [r for batch in self.pool.map(one_cell, cells.values()) for r in batch]
         if any(r.recorded for r in reports):
             status.aggregate_pending()
-        return len(due)
+        return len(reports)
 
     def converge(self, timeout: float = 1800) -> int:
         from .models import Propagation

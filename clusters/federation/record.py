@@ -60,14 +60,22 @@ def _backoff(attempts):
 
 def persist(run) -> None:
     """Write the outcomes of `run` (a sync.ClusterSync)."""
+    persist_many([run])
+
+
+def persist_many(runs) -> None:
+    """Write the outcomes of several runs (one per cluster) in one transaction: the
+    statements cost the same for one cluster or for all the clusters a change touches."""
     groups: dict[str, list] = {k: [] for k in ("applied", "applied_stale", "unchanged", "removed",
                                                "removed_current", "failed")}
     drop, touched = [], {}
-    now, report = run.now, run.report
+    outcomes = [(run, o) for run in runs for o in run.outcomes]
     with transaction.atomic():
-        _namespaces(run)
-        current = _current([o.row.pk for o in run.outcomes])
-        for o in run.outcomes:
+        for run in runs:
+            _namespaces(run)
+        current = _current([o.row.pk for _run, o in outcomes])
+        for run, o in outcomes:
+            now, report = run.now, run.report
             row = o.row
             if row.pk not in current:
                 continue  # deleted meanwhile

@@ -144,20 +144,18 @@ def replan(resource: FederatedResource, topology: Topology | None = None) -> set
 
 
 def enqueue_sync(cluster_ids) -> None:
-    """Sync the given clusters once the current transaction commits (each on its cell's queue)."""
+    """Sync the given clusters once the current transaction commits: one run per cell on the
+    cell's queue, covering every due cluster of the cell."""
     ids = sorted(set(cluster_ids))
     if not ids:
         return
 
     def send():
-        from paas.tasks import enqueue
-
-        from .tasks import sync_cluster
+        from .tasks import enqueue_cells
 
         # A broker outage must not turn the committed change into an error: the rows
         # are dirty in the database and the beat tick enqueues them once it is back.
-        for cluster in Cluster.objects.filter(pk__in=ids).select_related("cell").only("pk", "cell__slug"):
-            enqueue(sync_cluster, args=[cluster.pk], queue=cluster.cell.queue)
+        enqueue_cells(Cluster.objects.filter(pk__in=ids))
 
     transaction.on_commit(send)
 

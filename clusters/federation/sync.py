@@ -92,17 +92,18 @@ def is_paused(cluster: Cluster) -> bool:
     return cluster.propagation_paused or bool(platform)
 
 
-def cluster_with_switch(cluster_id: int) -> Cluster | None:
-    """The cluster, with the global stop switch read in the same statement (a missing switch
+def clusters_with_switch(cluster_ids) -> dict[int, Cluster]:
+    """The clusters, with the global stop switch read in the same statement (a missing switch
     row reads as not stopped, as PlatformSwitch.get() would create it)."""
     switch = PlatformSwitch.objects.filter(pk=1).values("propagation_paused")[:1]
-    return (Cluster.objects.select_related("cell__zone__region")
-            .annotate(platform_paused=Coalesce(Subquery(switch), Value(False)))
-            .filter(pk=cluster_id).first())
+    return {c.pk: c for c in Cluster.objects.select_related("cell__zone__region").order_by()
+            .annotate(platform_paused=Coalesce(Subquery(switch), Value(False))).filter(pk__in=list(cluster_ids))}
 
 
-def due_rows(cluster: Cluster, now):
-    return (Propagation.objects.filter(cluster=cluster, dirty=True)
+def due_rows(clusters, now):
+    """Due dirty rows of these clusters (a Cluster, or several), oldest change first."""
+    ids = [clusters.pk] if isinstance(clusters, Cluster) else [c.pk for c in clusters]
+    return (Propagation.objects.filter(cluster_id__in=ids, dirty=True)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .select_related("resource__ftype", "resource__tenant", "resource__environment__quota",
                             "resource__environment__tenant")
@@ -130,6 +131,15 @@ def _quota_newer(environment, member: MemberNamespace) -> bool:
     return member.synced_at is None or (quota is not None and member.synced_at < quota.updated_at)
 
 
+def member_namespaces(cluster_ids) -> dict[int, list[MemberNamespace]]:
+    """The member namespaces of these clusters, by cluster (one statement)."""
+    found: dict[int, list] = {}
+    for member in (MemberNamespace.objects.filter(cluster_id__in=list(cluster_ids)).order_by()
+                   .select_related("environment__tenant", "environment__quota")):
+        found.setdefault(member.cluster_id, []).append(member)
+    return found
+
+
 def status_of(obj: dict | None, fields: list[str], patterns=()) -> dict:
     if not obj:
         return {}
@@ -144,8 +154,9 @@ def _secrets_of(job: "Job") -> set[str]:
 class ClusterSync:
     """One run over one cluster's due rows."""
 
-    def __init__(self, cluster: Cluster, now):
+    def __init__(self, cluster: Cluster, now, known_namespaces: dict | None = None):
         self.cluster, self.now = cluster, now
+        self.known_namespaces = known_namespaces
         self.report = SyncReport(cluster.slug)
         self.outcomes: list[Outcome] = []
         self.client = None
@@ -156,12 +167,14 @@ class ClusterSync:
         self.unreachable_message = ""
         self.concurrency = max(1, int(getattr(settings, "FEDERATION_SYNC_CONCURRENCY", CONCURRENCY)))
         self.checked_namespaces: list[int] = []
+        self.stale: list[tuple] = []  # namespaces to apply before the objects
 
     # -- namespaces ---------------------------------------------------------------
     def stale_namespaces(self, environments: dict) -> list[tuple]:
         """Namespaces to apply: needed by due rows, or known here and due (quota changed, failed before)."""
-        known = {m.environment_id: m for m in MemberNamespace.objects.filter(cluster=self.cluster)
-                 .select_related("environment__tenant", "environment__quota")}
+        known = self.known_namespaces
+        if known is None:
+            known = {m.environment_id: m for m in member_namespaces([self.cluster.pk]).get(self.cluster.pk, ())}
         wanted = dict(environments)
         for pk, member in known.items():
             if member.next_attempt_at is None or member.next_attempt_at <= self.now:
@@ -249,23 +262,34 @@ class ClusterSync:
                        status=status_of(live, row.resource.ftype.status_fields,
                                         sensitive.patterns_for(row.resource.ftype)))
 
-    def process(self, rows: list[Propagation]) -> None:
+    def plan(self, rows: list[Propagation]) -> list:
+        """Decide what needs no call; return the calls to make as `concurrency` stripes, each
+        run in order: a few calls in flight per cluster (the work waits on the API server)."""
         jobs = []
         for row in rows:
             prepared = self.prepare(row)
             (jobs if isinstance(prepared, Job) else self.outcomes).append(prepared)
-        if len(jobs) <= 1 or self.concurrency <= 1:
-            self.outcomes.extend(self.execute(job) for job in jobs)
-            return
-        # A few calls in flight per cluster (the work waits on the API server, not the CPU):
-        # `concurrency` stripes of jobs, each run in order on the process's shared pool, so
-        # threads stay bounded however many clusters sync at once.
-        stripes = [jobs[i::self.concurrency] for i in range(self.concurrency)]
-        for outcomes in api_pool().map(lambda stripe: [self.execute(job) for job in stripe], stripes):
-            self.outcomes.extend(outcomes)
+        width = max(1, min(self.concurrency, len(jobs)))
+        return [jobs[i::width] for i in range(width)] if jobs else []
+
+    def run_stripe(self, stripe: list) -> None:
+        self.outcomes.extend([self.execute(job) for job in stripe])
+
+    def process(self, rows: list[Propagation]) -> None:
+        run_on_pool([(self.run_stripe, stripe) for stripe in self.plan(rows)])
 
     def persist(self) -> None:
         record.persist(self)
+
+
+def run_on_pool(calls: list[tuple]) -> None:
+    """Run (function, argument) pairs on the shared pool and wait for all; one alone runs here."""
+    if len(calls) == 1:
+        function, argument = calls[0]
+        function(argument)
+        return
+    for future in [api_pool().submit(function, argument) for function, argument in calls]:
+        future.result()
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -293,38 +317,75 @@ class Job:
 
 
 def sync_cluster(cluster_id: int, *, now=None, batch: int = BATCH, aggregate: bool = True) -> SyncReport:
-    """Sync one cluster's due rows. `aggregate`: recompute the totals of the resources touched
-    right after (status.aggregate_pending); a caller syncing many clusters at once passes False
-    and recomputes once for all of them."""
-    report = _sync_cluster(cluster_id, now=now, batch=batch)
-    if aggregate and report.recorded:
-        status.aggregate_pending()
-    return report
+    """Sync one cluster's due rows (see sync_clusters)."""
+    return sync_clusters([cluster_id], now=now, batch=batch, aggregate=aggregate)[0]
 
 
-def _sync_cluster(cluster_id: int, *, now=None, batch: int = BATCH) -> SyncReport:
-    cluster = cluster_with_switch(cluster_id)
-    if cluster is None:
-        return SyncReport("", skipped="gone")
-    if is_paused(cluster):
-        return SyncReport(cluster.slug, skipped="paused")
+def sync_clusters(cluster_ids, *, now=None, batch: int = BATCH, aggregate: bool = True) -> list[SyncReport]:
+    """Sync the due rows of several clusters (those of one cell, in the workers) at once:
+    the reads and the record are a few statements for all of them, the calls run side by
+    side on the shared pool. At most `batch` rows, oldest change first; the rest stay dirty
+    for the next run. `aggregate`: recompute the totals of the resources touched right after
+    (status.aggregate_pending); a caller that recomputes once for many runs passes False.
+    Returns one report per id, in order."""
+    ids = list(dict.fromkeys(cluster_ids))
+    clusters = clusters_with_switch(ids)
+    reports = {pk: SyncReport("", skipped="gone") for pk in ids if pk not in clusters}
+    for pk, cluster in clusters.items():
+        if is_paused(cluster):
+            reports[pk] = SyncReport(cluster.slug, skipped="paused")
+    active = [clusters[pk] for pk in ids if pk not in reports]
     now = now or timezone.now()
-    rows = list(due_rows(cluster, now)[:batch])
-    environments = {r.resource.environment_id: r.resource.environment for r in rows
-                    if not is_removal(r) and r.resource.ftype.namespaced}
-    run = ClusterSync(cluster, now)
-    stale = run.stale_namespaces(environments)
-    if not rows and not stale:
-        return run.report
+    runs = _prepare_runs(active, now, batch) if active else []
+    for cluster in active:
+        reports.setdefault(cluster.pk, SyncReport(cluster.slug))
+    if runs:
+        _call_clusters(runs)
+        record.persist_many([run for run, _rows in runs])
+        for run, _rows in runs:
+            reports[run.cluster.pk] = run.report
+    if aggregate and any(report.recorded for report in reports.values()):
+        status.aggregate_pending()
+    return [reports[pk] for pk in ids]
+
+
+def _prepare_runs(clusters: list[Cluster], now, batch: int) -> list[tuple]:
+    """(ClusterSync, rows) for each cluster with due rows or a namespace to apply."""
+    rows_by_cluster: dict[int, list] = {}
+    for row in due_rows(clusters, now)[:batch]:
+        rows_by_cluster.setdefault(row.cluster_id, []).append(row)
+    namespaces = member_namespaces(c.pk for c in clusters)
+    runs = []
+    for cluster in clusters:
+        rows = rows_by_cluster.get(cluster.pk, [])
+        environments = {r.resource.environment_id: r.resource.environment for r in rows
+                        if not is_removal(r) and r.resource.ftype.namespaced}
+        run = ClusterSync(cluster, now, {m.environment_id: m for m in namespaces.get(cluster.pk, ())})
+        run.stale = run.stale_namespaces(environments)
+        if rows or run.stale:
+            runs.append((run, rows))
+    return runs
+
+
+def _call_clusters(runs: list[tuple]) -> None:
+    """Namespaces first (each cluster's in order), then every cluster's object calls, side by side."""
+    run_on_pool([(_connect, run) for run, _rows in runs])
+    calls = []
+    for run, rows in runs:
+        calls += [(run.run_stripe, stripe) for stripe in run.plan(rows)]
+    if calls:
+        run_on_pool(calls)
+    for run, _rows in runs:
+        if run.unreachable_message:
+            logger.warning("sync of %s stopped: %s", run.cluster.slug, run.unreachable_message)
+
+
+def _connect(run: "ClusterSync") -> None:
+    """The cluster's client, and its namespaces (and quota) where they are missing or changed."""
     try:
-        run.client = kube.api_client(cluster)
-        run.ensure_namespaces(stale)
+        run.client = kube.api_client(run.cluster)
+        run.ensure_namespaces(run.stale)
     except (kubeio.ClusterUnreachable, CredentialsUnreadable) as exc:
         run.unreachable_message = f"cluster unreachable: {exc}"
         done = {e.pk for e, *_rest in run.namespace_rows}
-        run.namespace_rows += [(e, n, d, run.unreachable_message) for e, n, _objs, d in stale if e.pk not in done]
-    run.process(rows)
-    if run.unreachable_message:
-        logger.warning("sync of %s stopped: %s", cluster.slug, run.unreachable_message)
-    run.persist()
-    return run.report
+        run.namespace_rows += [(e, n, d, run.unreachable_message) for e, n, _objs, d in run.stale if e.pk not in done]

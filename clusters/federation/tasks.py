@@ -1,8 +1,13 @@
 """Celery tasks of the federation engine (thin: take ids, call sync/status).
 
-- sync_cluster / collect_status run on the cluster's cell queue ("cell.<slug>"),
-  so a slow or dead cell never holds up another; callers pass queue= explicitly.
-- tick (beat, every few seconds): enqueue a sync for every cluster with due dirty
+- sync_cell / collect_status run on the cell's queue ("cell.<slug>"), so a slow or
+  dead cell never holds up another; callers pass queue= explicitly. sync_cell syncs
+  every cluster of the cell with due work in one run (sync.sync_clusters: a few
+  statements for all of them, their calls side by side), so a change costs work in
+  proportion to the cells and clusters it touches. sync_cluster does one cluster.
+- aggregate_status: the totals of the resources the syncs recorded, once per
+  resource, shortly after (requested by each sync, debounced).
+- tick (beat, every few seconds): enqueue a sync for every cell with due dirty
   rows or a namespace/quota to update, and a status collection for every cluster
   that is not known to be down.
 - One run per cluster and kind at a time: a lock that dies with its holder
@@ -11,6 +16,7 @@
   it fails open (the lock still keeps runs apart).
 """
 import logging
+from contextlib import ExitStack
 
 from celery.signals import task_retry
 from django.core.cache import cache
@@ -67,6 +73,23 @@ def sync_cluster(cluster_id: int) -> dict:
     return _run_once("sync", cluster_id, work)
 
 
+@cluster_task(name="federation.sync_cell")
+def sync_cell(cell_id: int) -> dict:
+    """Sync every cluster of the cell with due work; a cluster whose sync runs elsewhere is skipped."""
+    try:
+        cache.delete(_queued_key("sync-cell", cell_id))
+    except Exception:
+        logger.warning("cache unavailable: could not clear the queued marker of cell %s", cell_id)
+    due = list(clusters_due().filter(cell_id=cell_id).order_by("pk").values_list("pk", flat=True))
+    with ExitStack() as stack:
+        mine = [pk for pk in due if stack.enter_context(locks.held(lock_name("sync"), pk))]
+        reports = sync.sync_clusters(mine, aggregate=False) if mine else []
+    if any(report.recorded for report in reports):
+        request_aggregation()
+    return {"clusters": [report.as_dict() for report in reports],
+            "already_running": sorted(set(due) - set(mine))}
+
+
 @idempotent_task(name="federation.aggregate_status")
 def aggregate_status() -> dict:
     """Recompute the totals of the resources whose clusters recorded since the last run."""
@@ -107,6 +130,33 @@ def _enqueue(task, kind: str, clusters) -> int:
     return sent
 
 
+def enqueue_cells(clusters) -> int:
+    """One sync_cell per cell of these clusters, on the cell's queue; a cell already queued
+    and not yet started is not sent again (the run syncs whatever is due when it starts)."""
+    sent = 0
+    cells = {c.cell_id: c.cell for c in clusters.select_related("cell").only("pk", "cell__slug", "cell_id")}
+    for cell_id, cell in sorted(cells.items()):
+        try:
+            fresh = cache.add(_queued_key("sync-cell", cell_id), 1, ENQUEUED_SECONDS)
+        except Exception:  # no cache: send anyway, the per-cluster locks keep runs apart
+            logger.warning("cache unavailable: enqueueing the sync of cell %s without the marker", cell_id)
+            fresh = True
+        if not fresh:
+            continue
+        if enqueue(sync_cell, args=[cell_id], queue=cell.queue):
+            sent += 1
+        else:  # not sent: the next tick must not take the marker for a message on its way
+            _forget_marker("sync-cell", cell_id)
+    return sent
+
+
+def _forget_marker(kind: str, key: int) -> None:
+    try:
+        cache.delete(_queued_key(kind, key))
+    except Exception:
+        logger.warning("cache unavailable: could not clear the queued marker %s %s", kind, key)
+
+
 def clusters_due(now=None):
     """Clusters with work: due dirty rows, or a namespace whose quota changed (none while stopped)."""
     if PlatformSwitch.get().propagation_paused:
@@ -124,7 +174,7 @@ def clusters_due(now=None):
 def tick() -> dict:
     """Beat: enqueue syncs for clusters with due work, and the totals left to recompute
     (a worker killed between recording and recomputing, or a broker that was down)."""
-    figures = {"sync": _enqueue(sync_cluster, "sync", clusters_due())}
+    figures = {"sync": enqueue_cells(clusters_due())}
     if StatusBacklog.objects.exists():
         request_aggregation()
         figures["aggregate"] = 1

@@ -18,18 +18,34 @@ def create(topology, ftypes, name="web", **kwargs):
                                               name=name, template=deployment(name), **kwargs)
 
 
-def test_changes_enqueue_syncs_on_commit_on_the_cells_queues(topology, ftypes, django_capture_on_commit_callbacks):
-    with mock.patch.object(tasks.sync_cluster, "apply_async") as send:
+def test_changes_enqueue_one_sync_per_cell_on_commit_on_the_cells_queues(
+        topology, ftypes, django_capture_on_commit_callbacks):
+    cache.clear()
+    with mock.patch.object(tasks.sync_cell, "apply_async") as send:
         with django_capture_on_commit_callbacks(execute=True):
             create(topology, ftypes)
         sent = sorted((c.kwargs["args"][0], c.kwargs["queue"]) for c in send.call_args_list)
-    ids = topology["clusters"]
-    assert sent == sorted([(ids["fed-a1"].pk, "cell.cell-a"), (ids["fed-a2"].pk, "cell.cell-a"),
-                           (ids["fed-b1"].pk, "cell.cell-b")])
+    clusters = topology["clusters"]
+    assert sent == sorted([(clusters["fed-a1"].cell_id, "cell.cell-a"), (clusters["fed-b1"].cell_id, "cell.cell-b")])
+
+
+def test_a_cell_run_syncs_every_due_cluster_of_the_cell_and_skips_one_running_elsewhere(topology, ftypes):
+    create(topology, ftypes)
+    a1, a2 = topology["clusters"]["fed-a1"], topology["clusters"]["fed-a2"]
+    with locks.held(tasks.lock_name("sync"), a2.pk) as acquired:
+        assert acquired
+        result = tasks.sync_cell.run(a1.cell_id)
+    assert [r["cluster"] for r in result["clusters"]] == ["fed-a1"] and result["already_running"] == [a2.pk]
+    assert result["clusters"][0]["applied"] == 1
+    assert Propagation.objects.get(cluster=a1).dirty is False
+    assert Propagation.objects.get(cluster=a2).dirty is True
+    result = tasks.sync_cell.run(a1.cell_id)
+    assert [r["cluster"] for r in result["clusters"]] == ["fed-a2"]  # a1 is no longer due
+    assert Propagation.objects.get(cluster=topology["clusters"]["fed-b1"]).dirty is True  # another cell's
 
 
 def test_nothing_is_enqueued_when_the_transaction_rolls_back(topology, ftypes, django_capture_on_commit_callbacks):
-    with mock.patch.object(tasks.sync_cluster, "apply_async") as send:
+    with mock.patch.object(tasks.sync_cell, "apply_async") as send:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             create(topology, ftypes)
         assert callbacks and not send.called  # only sent if (and when) the commit happens
@@ -38,13 +54,17 @@ def test_nothing_is_enqueued_when_the_transaction_rolls_back(topology, ftypes, d
 def test_tick_enqueues_due_clusters_once_and_respects_switches(topology, ftypes):
     cache.clear()
     create(topology, ftypes, placement={"cells": ["cell-a"]})
-    with mock.patch.object(tasks.sync_cluster, "apply_async") as send:
-        assert tasks.tick() == {"sync": 2}
+    with mock.patch.object(tasks.sync_cell, "apply_async") as send:
+        assert tasks.tick() == {"sync": 1}  # one run for the cell's two clusters
         assert {c.kwargs["queue"] for c in send.call_args_list} == {"cell.cell-a"}
         assert tasks.tick() == {"sync": 0}  # already queued, not yet picked up
         cache.clear()
-        cluster = topology["clusters"]["fed-a1"]
-        cluster.propagation_paused = True
+        for slug in ("fed-a1", "fed-a2"):
+            cluster = topology["clusters"][slug]
+            cluster.propagation_paused = True
+            cluster.save()
+        assert tasks.tick() == {"sync": 0}
+        cluster.propagation_paused = False
         cluster.save()
         assert tasks.tick() == {"sync": 1}
         cache.clear()
@@ -147,7 +167,7 @@ def test_tick_enqueues_without_the_cache_and_survives_a_broker_outage(topology, 
         raise ConnectionError("redis down")
 
     monkeypatch.setattr(tasks.cache, "add", broken)
-    with mock.patch.object(tasks.sync_cluster, "apply_async", side_effect=OSError("broker down")) as send:
+    with mock.patch.object(tasks.sync_cell, "apply_async", side_effect=OSError("broker down")) as send:
         assert tasks.tick() == {"sync": 0}
-    assert send.call_count == 2
+    assert send.call_count == 1
     assert "not enqueued" in caplog.text
