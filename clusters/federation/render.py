@@ -5,7 +5,6 @@ the overrides that select this cluster + labels/annotations marking the object a
 managed. stable_hash() of that object is what sync compares with the hash it last
 applied, so an unchanged object costs no API call at all.
 """
-import copy
 import hashlib
 import json
 
@@ -99,13 +98,13 @@ def apply_operation(obj: dict, operation: dict) -> None:
         if op == "remove":
             del parent[last]
         else:
-            parent[last] = copy.deepcopy(operation["value"])
+            parent[last] = json_copy(operation["value"])
     elif isinstance(parent, list):
         index = _index(parent, last, allow_end=op == "add")
         if op == "add":
-            parent.insert(index, copy.deepcopy(operation["value"]))
+            parent.insert(index, json_copy(operation["value"]))
         elif op == "replace":
-            parent[index] = copy.deepcopy(operation["value"])
+            parent[index] = json_copy(operation["value"])
         else:
             del parent[index]
     else:
@@ -142,9 +141,19 @@ def set_path(obj: dict, dotted: str, value) -> None:
 
 # --- rendering ---------------------------------------------------------------------
 
+def json_copy(value):
+    """A deep copy of a JSON document (dicts, lists, scalars): several times faster than
+    copy.deepcopy, which matters when one template is rendered for a hundred clusters."""
+    if isinstance(value, dict):
+        return {key: json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_copy(item) for item in value]
+    return value
+
+
 def clean_template(template: dict) -> dict:
     """A copy without server-set metadata and status."""
-    obj = copy.deepcopy(template)
+    obj = json_copy(template)
     obj.pop("status", None)
     meta = obj.setdefault("metadata", {})
     for key in SERVER_FIELDS:

@@ -31,7 +31,7 @@ from clusters.crypto import CredentialsUnreadable
 from clusters.models import Cluster, PlatformSwitch
 
 from . import kubeio, record, sensitive, status
-from .models import MemberNamespace, Propagation
+from .models import FederatedResource, MemberNamespace, Propagation
 from .render import (
     RenderError,
     content_hash,
@@ -100,14 +100,29 @@ def clusters_with_switch(cluster_ids) -> dict[int, Cluster]:
             .annotate(platform_paused=Coalesce(Subquery(switch), Value(False))).filter(pk__in=list(cluster_ids))}
 
 
-def due_rows(clusters, now):
-    """Due dirty rows of these clusters (a Cluster, or several), oldest change first."""
+# Read back only to be written anew (record.persist sets them before writing): not loaded.
+UNREAD_ROW_FIELDS = ("status", "status_updated_at", "synced_at", "observed_resource_version")
+
+
+def due_rows(clusters, now, limit: int = BATCH) -> list[Propagation]:
+    """Due dirty rows of these clusters (a Cluster, or several), oldest change first. Each
+    resource is loaded once for all its rows (not once per cluster), without its total status."""
     ids = [clusters.pk] if isinstance(clusters, Cluster) else [c.pk for c in clusters]
-    return (Propagation.objects.filter(cluster_id__in=ids, dirty=True)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .select_related("resource__ftype", "resource__tenant", "resource__environment__quota",
-                            "resource__environment__tenant")
-            .order_by("changed_at", "pk"))
+    rows = list(Propagation.objects.filter(cluster_id__in=ids, dirty=True)
+                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                .defer(*UNREAD_ROW_FIELDS).order_by("changed_at", "pk")[:limit])
+    resources = {}
+    wanted = sorted({row.resource_id for row in rows})
+    for start in range(0, len(wanted), 500):
+        resources.update((r.pk, r) for r in FederatedResource.objects.filter(pk__in=wanted[start:start + 500])
+                         .select_related("ftype", "tenant", "environment__quota", "environment__tenant")
+                         .defer("status").order_by())
+    due = []
+    for row in rows:
+        if row.resource_id in resources:  # a resource deleted meanwhile takes its rows with it
+            row.resource = resources[row.resource_id]
+            due.append(row)
+    return due
 
 
 def is_removal(row: Propagation) -> bool:
@@ -352,7 +367,7 @@ def sync_clusters(cluster_ids, *, now=None, batch: int = BATCH, aggregate: bool 
 def _prepare_runs(clusters: list[Cluster], now, batch: int) -> list[tuple]:
     """(ClusterSync, rows) for each cluster with due rows or a namespace to apply."""
     rows_by_cluster: dict[int, list] = {}
-    for row in due_rows(clusters, now)[:batch]:
+    for row in due_rows(clusters, now, batch):
         rows_by_cluster.setdefault(row.cluster_id, []).append(row)
     namespaces = member_namespaces(c.pk for c in clusters)
     runs = []
