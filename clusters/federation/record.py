@@ -6,6 +6,8 @@ dirty (only the "applied" facts are written), so no change is ever lost.
 """
 from django.db import transaction
 
+from paas import locks
+
 from . import metrics, status
 from .bulk import update_rows
 from .models import FederatedResource, MemberNamespace, Propagation
@@ -70,7 +72,7 @@ def persist_many(runs) -> None:
                                                "removed_current", "failed")}
     drop, touched = [], {}
     outcomes = [(run, o) for run in runs for o in run.outcomes]
-    with transaction.atomic():
+    with locks.write_turn(), transaction.atomic():
         for run in runs:
             _namespaces(run)
         current = _current([o.row.pk for _run, o in outcomes])

@@ -90,7 +90,7 @@ def aggregate_many(resource_ids) -> list[FederatedResource]:
             if summary != resource.status:
                 resource.status, resource.status_updated_at = summary, now
                 batch.append(resource)
-        with transaction.atomic():
+        with locks.write_turn(), transaction.atomic():
             update_rows(FederatedResource, batch, ["status", "status_updated_at"])
         changed += batch
     return changed
