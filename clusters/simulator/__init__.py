@@ -13,12 +13,13 @@ Layout (each module's docstring says why it exists):
 - state and semantics: ``store`` (objects, resourceVersions, indexes, watch history
   and fan-out), ``registry`` (built-in and CRD kinds), ``apiserver`` (create/update/
   patch/delete rules), ``kinds`` (defaulting and validation), ``selectors``,
-  ``patching`` and ``apply`` (patch formats, server-side apply), ``quantity``, ``errors``
+  ``patching`` and ``apply`` (patch formats, server-side apply), ``decoding`` (YAML/JSON
+  bodies), ``quantity``, ``errors``
 - HTTP: ``api`` (routing and verbs), ``responses`` (encoding, list streaming),
   ``watching``, ``tables`` (kubectl's Table output), ``discovery`` (discovery and the
   minimal OpenAPI), ``admin`` (admin port), ``faults``, ``pki`` (TLS)
 - ``controllers/``: scheduler+kubelet, replicasets, deployments, statefulsets,
   endpoints, garbage collector and namespaces, resource quota
-- running: ``server``, ``bootstrap`` (initial namespaces/nodes), ``bulk`` and
-  ``bench`` (scale benchmark), ``__main__``
+- running: ``server``, ``processes`` (``--processes``: clusters over child processes),
+  ``bootstrap`` (initial namespaces/nodes), ``bulk`` and ``bench`` (scale benchmark), ``__main__``
 """

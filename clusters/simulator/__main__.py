@@ -20,6 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="events kept per cluster for watch resumption; older resourceVersions get 410")
     parser.add_argument("--plain-http", action="store_true",
                         help="serve http instead of https (kubectl then sends no token and gets 401)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="spread the clusters over this many processes (one core each); same ports, "
+                             "kubeconfigs and admin port as with one (default 1)")
+    # How a multi-process simulator starts its children (processes.py); not for people.
+    parser.add_argument("--child-admin-socket", default=None, help=argparse.SUPPRESS)
 
 
 def cluster_names(count: int, names: str) -> list[str]:
@@ -33,10 +38,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m clusters.simulator", description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
     logging.basicConfig(level=logging.WARNING)
     run(cluster_names(args.clusters, args.names), args.port, args.state_dir, admin_port=args.admin_port,
         ready_delay=args.ready_delay, nodes_per_cluster=args.nodes_per_cluster, tls=not args.plain_http,
-        history_size=args.watch_history, print_fn=lambda s: print(s, flush=True))
+        history_size=args.watch_history, print_fn=lambda s: print(s, flush=True), processes=args.processes,
+        admin_socket=args.child_admin_socket)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@
                                           {"latency_ms": 200, "error_rate_500": 0.1}
   POST /clusters/<name>/compact           drop watch history (old resourceVersions -> 410)
   POST /clusters/<name>/bulk              {"nodes": N, "pods": M, "namespaces": K, "apps": A}
-  GET  /clusters/<name>/stats             object counts, resourceVersion, watchers, RSS
+  GET  /clusters/<name>/stats             object counts, resourceVersion, watchers, pid, RSS
 
 The same faults/stats endpoints are also served on each cluster's own port under
-``/_sim/`` (with its bearer token) while the cluster is up.
+``/_sim/`` (with its bearer token) while the cluster is up. With ``--processes`` the
+parent serves this port and forwards to the child owning the cluster (``processes.py``).
 """
 from __future__ import annotations
 

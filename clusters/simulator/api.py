@@ -15,11 +15,11 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-import yaml
 from aiohttp import web
 
 from . import errors
 from .apiserver import APPLY_PATCH, PATCH_TYPES
+from .decoding import decode_yaml
 from .errors import ApiError, bad_request, method_not_allowed
 from .registry import Kind
 from .responses import (
@@ -255,10 +255,10 @@ class ClusterApi:
         raw = await request.read()
         try:
             if "yaml" in request.content_type:
-                body = yaml.safe_load(raw.decode())
+                body = decode_yaml(raw)
             else:
                 body = json.loads(raw or b"null")
-        except (ValueError, yaml.YAMLError) as exc:
+        except (ValueError, RecursionError) as exc:  # DecodeError is a ValueError
             raise bad_request(f"the body of the request could not be decoded: {exc}") from None
         if not isinstance(body, dict):
             raise bad_request("the body of the request must be a JSON object")

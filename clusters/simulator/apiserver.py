@@ -15,10 +15,9 @@ import time
 import uuid
 from collections.abc import Callable
 
-import yaml
-
 from . import kinds
 from .apply import server_side_apply
+from .decoding import DecodeError, decode_yaml
 from .errors import (
     already_exists,
     bad_request,
@@ -277,8 +276,8 @@ class ApiServer:
             raise invalid("PatchOptions", "meta.k8s.io", "",
                           [("fieldManager", "Required value: is required for apply patch")])
         try:
-            applied = yaml.safe_load(body.decode() if body else "")
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            applied = decode_yaml(body)
+        except DecodeError as exc:
             raise bad_request(f"error decoding YAML: {exc}") from None
         if not isinstance(applied, dict) or not applied.get("apiVersion") or not applied.get("kind"):
             raise bad_request("apiVersion and kind must be set in an apply patch")

@@ -3,7 +3,8 @@ one admin port, and writes a kubeconfig per cluster.
 
 Entry points:
 - ``run(...)``: foreground, until SIGINT/SIGTERM (used by ``manage.py kubesim`` and
-  ``python -m clusters.simulator``);
+  ``python -m clusters.simulator``); with ``processes > 1`` the clusters are spread over
+  child processes (``processes.py``);
 - ``BackgroundServer``: the same in a thread, for tests and benchmarks.
 """
 from __future__ import annotations
@@ -156,15 +157,18 @@ class SimCluster:
             "objects": {name: bucket.count for name, bucket in sorted(self.store.buckets.items()) if bucket.count},
             "watchers": sum(len(w) for w in self.store.watchers.values()),
             "history": len(self.store.history), "timers": len(self.manager.timers) if self.manager else 0,
-            "queued": self.manager.pending() if self.manager else 0, **rss_bytes(),
+            "queued": self.manager.pending() if self.manager else 0, "pid": os.getpid(), **rss_bytes(),
         }
 
 
 class SimServer:
     def __init__(self, names: list[str], base_port: int, state_dir: str | os.PathLike, *, admin_port: int | None = None,
                  ready_delay: float = 2.0, nodes_per_cluster: int = 3, host: str = "127.0.0.1",
-                 history_size: int = 10_000, tls: bool = True):
+                 history_size: int = 10_000, tls: bool = True, admin_socket: str | None = None):
         self.state_dir = Path(state_dir)
+        # A child of a multi-process simulator serves its admin API on a private unix
+        # socket for the parent to forward to, and leaves clusters.json to the parent.
+        self.admin_socket = admin_socket
         self.host = host
         ssl_context = ca_pem = None
         if tls:
@@ -185,7 +189,7 @@ class SimServer:
 
     @property
     def admin_url(self) -> str:
-        return f"http://{self.host}:{self.admin_port}"
+        return f"unix:{self.admin_socket}" if self.admin_socket else f"http://{self.host}:{self.admin_port}"
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -194,6 +198,9 @@ class SimServer:
             cluster.write_kubeconfig(self.state_dir)
         self._admin_runner = web.ServerRunner(web.Server(AdminApi(self), access_log=None))
         await self._admin_runner.setup()
+        if self.admin_socket:
+            await web.UnixSite(self._admin_runner, self.admin_socket).start()
+            return
         site = web.TCPSite(self._admin_runner, self.host, self.admin_port, reuse_address=True)
         await site.start()
         self.admin_port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001
@@ -214,12 +221,21 @@ class SimServer:
 
 def run(names: list[str], base_port: int, state_dir: str, *, admin_port: int | None = None,
         ready_delay: float = 2.0, nodes_per_cluster: int = 3, tls: bool = True, history_size: int = 10_000,
-        print_fn=print) -> None:
-    """Serve in the foreground until SIGINT or SIGTERM."""
+        print_fn=print, processes: int = 1, admin_socket: str | None = None) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM.
+
+    ``processes > 1`` spreads the clusters over that many child processes (see
+    ``processes.py``); ``admin_socket`` is how such a child is started."""
+    options = dict(admin_port=admin_port, ready_delay=ready_delay, nodes_per_cluster=nodes_per_cluster, tls=tls,
+                   history_size=history_size)
+    if processes > 1 and len(names) > 1:
+        from .processes import run_processes
+
+        run_processes(names, base_port, state_dir, processes, print_fn=print_fn, **options)
+        return
 
     async def main() -> None:
-        server = SimServer(names, base_port, state_dir, admin_port=admin_port, ready_delay=ready_delay,
-                           nodes_per_cluster=nodes_per_cluster, tls=tls, history_size=history_size)
+        server = SimServer(names, base_port, state_dir, admin_socket=admin_socket, **options)
         await server.start()
         for line in server.summary_lines():
             print_fn(line)
@@ -227,10 +243,28 @@ def run(names: list[str], base_port: int, state_dir: str, *, admin_port: int | N
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if admin_socket:
+            _stop_when_parent_exits(loop, stop)
         await stop.wait()
         await server.stop()
 
     asyncio.run(main())
+
+
+def _stop_when_parent_exits(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """A child's stdin is a pipe from its parent, which never writes to it: end of file
+    means the parent is gone (even killed with SIGKILL), so no child outlives it."""
+
+    def on_stdin() -> None:
+        try:
+            data = os.read(0, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(0)
+            stop.set()
+
+    loop.add_reader(0, on_stdin)
 
 
 class BackgroundServer:

@@ -10,6 +10,9 @@ helpers to wait for conditions with a timeout instead of sleeping.
 from __future__ import annotations
 
 import json
+import select
+import socket
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -102,3 +105,28 @@ def pod_is_ready(pod) -> bool:
 
 def ready_pods(core: client.CoreV1Api, namespace: str, selector: str) -> list:
     return [p for p in core.list_namespaced_pod(namespace, label_selector=selector).items if pod_is_ready(p)]
+
+
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free loopback ports (for a simulator on fixed ports)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count > 65535:
+            continue
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free port block")
+
+
+def readline_within(process: subprocess.Popen, deadline: float) -> str:
+    """The next stdout line, failing instead of hanging if the command never prints it."""
+    ready, _, _ = select.select([process.stdout], [], [], max(deadline - time.monotonic(), 0))
+    assert ready, "kubesim printed nothing in time"
+    return process.stdout.readline().decode().strip()

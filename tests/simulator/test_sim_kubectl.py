@@ -1,9 +1,7 @@
 """Smoke tests through the real tools: kubectl, and the ``manage.py kubesim`` command."""
 import os
-import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +10,16 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from . import api_client_fixture, apps_fixture, core_fixture, kubesim_fixture, namespace_fixture, wait_for  # noqa: F401
+from . import (  # noqa: F401
+    api_client_fixture,
+    apps_fixture,
+    core_fixture,
+    free_port_block,
+    kubesim_fixture,
+    namespace_fixture,
+    readline_within,
+    wait_for,
+)
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,39 +110,15 @@ def test_kubectl_smoke(kubesim, namespace, tmp_path):
     kubectl("delete", "-f", str(crd), "--ignore-not-found")
 
 
-def _free_port_block(count: int) -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count > 65535:
-            continue
-        try:
-            for port in range(base, base + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free port block")
-
-
-def _readline(process: subprocess.Popen, deadline: float) -> str:
-    """The next stdout line, failing instead of hanging if the command never prints it."""
-    ready, _, _ = select.select([process.stdout], [], [], max(deadline - time.monotonic(), 0))
-    assert ready, "kubesim printed nothing in time"
-    return process.stdout.readline().decode().strip()
-
-
 def test_management_command_runs_clusters_until_sigterm(tmp_path):
-    port = _free_port_block(3)
+    port = free_port_block(3)
     process = subprocess.Popen(
         [sys.executable, "manage.py", "kubesim", "--clusters", "2", "--port", str(port), "--state-dir", str(tmp_path),
          "--ready-delay", "0.1", "--nodes-per-cluster", "1"],
         # Unbuffered bytes: select() then sees exactly what readline() has not consumed yet.
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     try:
-        lines = [_readline(process, deadline=time.monotonic() + 60) for _ in range(3)]
+        lines = [readline_within(process, deadline=time.monotonic() + 60) for _ in range(3)]
         assert lines[0].split() == ["sim-1", f"https://127.0.0.1:{port}", str(tmp_path / "sim-1.kubeconfig")]
         assert lines[1].split()[:2] == ["sim-2", f"https://127.0.0.1:{port + 1}"]
         assert lines[2].startswith(f"admin  http://127.0.0.1:{port + 2}")

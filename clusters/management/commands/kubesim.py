@@ -1,6 +1,6 @@
 """``manage.py kubesim``: run simulated Kubernetes clusters in the foreground.
 
-    python manage.py kubesim --clusters 3 --port 16443 --state-dir var/kubesim
+    python manage.py kubesim --clusters 3 --port 16443 --state-dir var/kubesim [--processes 2]
 
 prints one line per cluster (name, URL, kubeconfig path) and serves until SIGINT or
 SIGTERM. The product reaches these clusters only through their kubeconfigs, exactly
@@ -23,13 +23,16 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["clusters"] < 1:
             raise CommandError("--clusters must be at least 1")
+        if options["processes"] < 1:
+            raise CommandError("--processes must be at least 1")
         try:
             names = cluster_names(options["clusters"], options["names"])
         except SystemExit as exc:
             raise CommandError(str(exc)) from None
         run(names, options["port"], options["state_dir"], admin_port=options["admin_port"],
             ready_delay=options["ready_delay"], nodes_per_cluster=options["nodes_per_cluster"],
-            tls=not options["plain_http"], history_size=options["watch_history"], print_fn=self._print)
+            tls=not options["plain_http"], history_size=options["watch_history"], print_fn=self._print,
+            processes=options["processes"], admin_socket=options["child_admin_socket"])
 
     def _print(self, line: str) -> None:
         self.stdout.write(line)
