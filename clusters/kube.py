@@ -205,13 +205,14 @@ def forget_cluster(cluster_id: int) -> None:
         _close(old)
 
 
-def clear_clients() -> None:
-    """Close every cached client (end of a benchmark, tests)."""
+def clear_clients(*, close: bool = True) -> None:
+    """Drop every cached client (end of a benchmark, tests); close=False in a forked child,
+    whose inherited sockets belong to the parent."""
     with _lock:
         retired = list(_clients.values())
         _clients.clear()
         _buckets.clear()
-    for old in retired:
+    for old in retired if close else ():
         _close(old)
 
 

@@ -117,6 +117,10 @@ def rss_mib() -> float:
     return _status_kib("VmRSS") / 1024
 
 
+def peak_rss_mib() -> float:
+    return _status_kib("VmHWM") / 1024
+
+
 def open_fds() -> int:
     try:
         return len(os.listdir("/proc/self/fd"))

@@ -13,6 +13,7 @@ with the error and a retry time (exponential backoff), and the run ends at once:
 other clusters are synced by other tasks and never wait on it.
 """
 import logging
+import os
 import threading
 import time
 import traceback
@@ -309,6 +310,15 @@ def run_on_pool(calls: list[tuple]) -> None:
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool_in_child() -> None:
+    """A forked worker process has none of its parent's threads: it starts its own pool."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def api_pool() -> ThreadPoolExecutor:
