@@ -426,5 +426,9 @@ KUBE_CLIENT_BURST = int(os.environ.get("KUBE_CLIENT_BURST", "400"))
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Writes in flight per member cluster during one sync.
 FEDERATION_SYNC_CONCURRENCY = int(os.environ.get("FEDERATION_SYNC_CONCURRENCY", "4"))
+# One pool per process for member-cluster calls, shared by every cluster sync (threads stay bounded).
+FEDERATION_API_THREADS = int(os.environ.get("FEDERATION_API_THREADS", "16"))
+# Member-cluster clients kept per process; keep it at least the number of registered clusters.
+KUBE_CLIENT_CACHE_SIZE = int(os.environ.get("KUBE_CLIENT_CACHE_SIZE", "256"))
 
 PAAS_PRODUCT_NAME = os.environ.get("PAAS_PRODUCT_NAME", "Stratus PaaS")
