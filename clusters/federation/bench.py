@@ -275,6 +275,7 @@ def table(f: dict) -> str:
     if "baseline_s" in f:
         rows += [
             ("plain client loop (create), same objects", f"{f['baseline_s']:.1f} s", ""),
+            ("engine time / plain create loop", f"{f['converge_s'] / f['baseline_s']:.2f}", ""),
             ("plain server-side-apply loop, same objects", f"{f['baseline_apply_s']:.1f} s", ""),
             ("engine time / plain apply loop", f"{f['converge_s'] / f['baseline_apply_s']:.2f}", ""),
         ]
