@@ -45,7 +45,7 @@ MESSAGES = {
     "deleting": _("being deleted"),
     "unreachable": _("the cluster cannot be reached; last known status is not current"),
     "not_collected": _("status not collected from the cluster yet"),
-    "applied": _("applied"),
+    "applied": _("Applied"),
     "not_placed": _("not placed in any cluster"),
     "unplaced": ngettext_lazy("%(n)d replica fits no schedulable cluster",
                               "%(n)d replicas fit no schedulable cluster", "n"),
