@@ -62,6 +62,7 @@ def tenant_home(request, slug):
         environment.is_bound = environment.pk in bound
     context = tenant_context(actor, tenant, "federation")
     context["environments"] = environments
+    context["totals"] = {key: sum(getattr(e, key) for e in environments) for key in ("federated", "failed", "degraded")}
     return render(request, "federation/tenant.html", context)
 
 

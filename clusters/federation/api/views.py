@@ -5,6 +5,7 @@ Nothing here decides who may do what: services authorize (a denial is a 403 with
 an audit record), selectors scope (another tenant's object is a 404).
 """
 import django_filters
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -18,6 +19,7 @@ from paas.errors import DomainError
 from tenants.selectors import environments_visible_to
 
 from .. import discovery, selectors, services
+from .. import health as health_rules
 from ..models import FederatedResource, FederatedType
 from ..preview import authorize_preview, preview
 from . import serializers as s
@@ -27,10 +29,18 @@ class FederatedResourceFilter(django_filters.FilterSet):
     environment = django_filters.CharFilter(field_name="environment__slug")
     kind = django_filters.CharFilter(field_name="ftype__kind")
     name = django_filters.CharFilter(field_name="name")
+    health = django_filters.ChoiceFilter(choices=[(s, s) for s in health_rules.STATES], method="filter_health",
+                                         help_text="healthy, progressing, degraded, failed or unknown")
 
     class Meta:
         model = FederatedResource
-        fields = ["environment", "kind", "name", "deleting"]
+        fields = ["environment", "kind", "name", "deleting", "health"]
+
+    def filter_health(self, queryset, name, value):
+        matches = Q(status__health__state=value)
+        if value == health_rules.UNKNOWN:  # never aggregated yet: no health stored
+            matches |= ~Q(status__has_key="health")
+        return queryset.filter(matches)
 
 
 @extend_schema(tags=["federation"])
