@@ -100,7 +100,7 @@ def resource_create(request, slug, env):
                              % {"kind": resource.ftype.kind, "name": resource.name})
             return redirect(resource)
     context = _form_context(actor, tenant, environment, form, creating=True, types=types)
-    return render(request, "federation/form.html", context, status=400 if form.errors else 200)
+    return render(request, "federation/form.html", context)
 
 
 @login_required
@@ -129,7 +129,7 @@ def resource_edit(request, slug, env, pk):
             messages.success(request, _("Saved: generation %(gen)s is being propagated.") % {"gen": resource.generation})
             return redirect(resource)
     context = _form_context(actor, tenant, environment, form, creating=False, resource=resource)
-    return render(request, "federation/form.html", context, status=400 if form.errors else 200)
+    return render(request, "federation/form.html", context)
 
 
 @login_required

@@ -63,11 +63,16 @@
       return node && typeof node.toJSON === "function" ? node.toJSON() : node;
     }
 
+    /* deleteIn throws when a collection on the way is missing: nothing to delete then. */
+    function drop(doc, path) {
+      if (doc.hasIn(path)) doc.deleteIn(path);
+    }
+
     /* Set `path` to `value`, or delete it when the value is empty; then drop the maps
        that deleting left empty, up to (not including) `keep` path elements. */
     function put(doc, path, value, keep) {
       if (value === undefined || value === "") {
-        doc.deleteIn(path);
+        drop(doc, path);
         for (let p = path.slice(0, -1); p.length > (keep || path.length - 1); p = p.slice(0, -1)) {
           const node = doc.getIn(p);
           if (YAML.isMap(node) && node.items.length === 0) doc.deleteIn(p);
@@ -162,9 +167,9 @@
       const kind = field(name + ".type").value;
       const base = at([name]);
       if (key === "type") {
-        if (!value) return doc.deleteIn(base);
+        if (!value) return drop(doc, base);
         const port = integer(field(name + ".port").value) || 80;
-        PROBE_KINDS.forEach(function (k) { if (k !== value) doc.deleteIn(base.concat([k])); });
+        PROBE_KINDS.forEach(function (k) { if (k !== value) drop(doc, base.concat([k])); });
         if (value === "httpGet") doc.setIn(base.concat(["httpGet", "path"]), field(name + ".path").value || "/");
         doc.setIn(base.concat([value, "port"]), port);
       } else if (kind && key === "path") {
@@ -201,7 +206,7 @@
 
     function removeRow(list, index) {
       edit(function (doc) {
-        doc.deleteIn(at([list, index]));
+        drop(doc, at([list, index]));
         const rest = doc.getIn(at([list]));
         if (YAML.isSeq(rest) && rest.items.length === 0) doc.deleteIn(at([list]));
       });
