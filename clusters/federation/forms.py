@@ -80,6 +80,9 @@ class FederatedResourceForm(forms.Form):
         super().__init__(*args, **kwargs)
         # {field: [{"line", "column", "message"}]}: what the editor marks at a line.
         self.diagnostics: dict[str, list[dict]] = {}
+        # Shown in an empty box: the syntax, in the user's language.
+        self.fields["placement"].widget.attrs["placeholder"] = skeletons.placement_start()
+        self.fields["overrides"].widget.attrs["placeholder"] = skeletons.overrides_start(None)
         if creating:
             self.fields["ftype"].queryset = types if types is not None else FederatedType.objects.none()
             if not self.is_bound:

@@ -65,8 +65,9 @@ def placement_start() -> str:
     ])
 
 
-def overrides_start(ftype) -> str:
-    path, value = _OVERRIDE_EXAMPLES.get((ftype.group, ftype.kind), ("/metadata/labels/tier", "canary"))
+def overrides_start(ftype=None) -> str:
+    key = (ftype.group, ftype.kind) if ftype is not None else ("apps", "Deployment")
+    path, value = _OVERRIDE_EXAMPLES.get(key, ("/metadata/labels/tier", "canary"))
     return "\n".join([
         _("# Per-cluster changes (JSON-pointer paths), for example:"),
         "# - clusters: [my-cluster]",

@@ -221,7 +221,10 @@
       } else if (target.dataset.f) {
         edit(function (doc) { applyField(doc, target.dataset.f, target.value); });
         const probe = target.dataset.f.split(".");
-        if (probe[1] === "type") showProbe(probe[0]);
+        if (probe[1] === "type") {
+          const doc = parse();
+          if (doc) fillProbe(doc, probe[0]); // shows the defaults the change wrote (port 80, path /)
+        }
       } else if (target.dataset.k) {
         const row = target.closest("[data-row]");
         edit(function (doc) {

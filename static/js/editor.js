@@ -150,7 +150,8 @@
         CM.closeBrackets(), CM.highlightActiveLine(), CM.highlightSelectionMatches(), CM.search({ top: true }),
         CM.keymap.of([].concat(CM.closeBracketsKeymap, CM.defaultKeymap, CM.searchKeymap, CM.historyKeymap,
                                CM.foldKeymap, CM.lintKeymap, [CM.indentWithTab])),
-        CM.yamlLanguage(), serverMarks, CM.lintGutter(), CM.linter(lintSource, { delay: 400 }),
+        CM.placeholder(textarea.getAttribute("placeholder") || ""), CM.yamlLanguage(),
+        serverMarks, CM.lintGutter(), CM.linter(lintSource, { delay: 400 }),
         CM.EditorView.cspNonce.of(nonce), theme(parseInt(textarea.getAttribute("rows"), 10)),
         CM.EditorView.contentAttributes.of(contentAttributes(label, described)),
         CM.EditorView.updateListener.of(function (update) {
