@@ -13,7 +13,7 @@
 
    CSP: CodeMirror puts its styles into a <style> element at run time. The page's
    policy allows no inline style without the request's nonce, which this script's own
-   <script nonce> tag carries: it is handed to CodeMirror (EditorView.cspNonce). */
+   script tag carries in its nonce attribute: it is handed to CodeMirror (EditorView.cspNonce). */
 (function () {
   "use strict";
 
