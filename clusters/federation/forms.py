@@ -122,7 +122,7 @@ class FederatedResourceForm(forms.Form):
         except forms.ValidationError as error:
             position = getattr(error, "position", None)
             if position:
-                self.mark(name, error.messages[0], line=position[0], column=position[1])
+                self.mark(name, error.messages[0], line=position[0], column=position[1], syntax=True)
             else:
                 self.mark(name, error.messages[0], path=getattr(error, "path", "") or name)
             raise
@@ -151,13 +151,15 @@ class FederatedResourceForm(forms.Form):
             self.mark(field, exc.message, path=exc.field)
 
     def mark(self, field: str, message: str, *, line: int | None = None, column: int | None = None,
-             path: str = "") -> None:
+             path: str = "", syntax: bool = False) -> None:
         """Record a marker for the editor of `field`: at `line`, or at the line `path`
-        points to in the submitted text (line 1 when it points nowhere)."""
+        points to in the submitted text (line 1 when it points nowhere). `syntax`: a YAML
+        syntax error, which the editor also finds itself (it then shows its own)."""
         if line is None:
             text = self.data.get(self.add_prefix(field), "") if self.is_bound else ""
             line = yaml_lines.line_of(str(text), path, root=field) or 1
-        self.diagnostics.setdefault(field, []).append({"line": line, "column": column, "message": str(message)})
+        self.diagnostics.setdefault(field, []).append(
+            {"line": line, "column": column, "message": str(message), "syntax": syntax})
         self.fields[field].widget.attrs["data-diagnostics"] = json.dumps(self.diagnostics[field])
 
 

@@ -73,7 +73,7 @@
       const range = lineRange(doc, d.line, d.column);
       const line = doc.lineAt(range.from);
       return { from: range.from, to: range.to, lineStart: line.from, lineEnd: line.to,
-               severity: "error", message: d.message, source: source };
+               severity: "error", message: d.message, source: source, syntax: Boolean(d.syntax) };
     });
   }
 
@@ -94,10 +94,13 @@
   }
 
   function lintSource(view) {
-    const marks = view.state.field(serverMarks).map(function (m) {
+    const syntax = syntaxDiagnostics(view.state.doc.toString());
+    const marks = view.state.field(serverMarks).filter(function (m) {
+      return !(m.syntax && syntax.length); // the same syntax error, found again here: shown once
+    }).map(function (m) {
       return { from: m.from, to: m.to, severity: m.severity, message: m.message, source: m.source };
     });
-    return marks.concat(syntaxDiagnostics(view.state.doc.toString()));
+    return marks.concat(syntax);
   }
 
   /* --- the editor ----------------------------------------------------------------- */

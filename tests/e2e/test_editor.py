@@ -102,6 +102,14 @@ def test_edit_with_the_code_editor(b, personas_e2e, tenant, platform):
     form.locator("[data-f='resources.limits.memory']").fill("256Mi")
     form.locator("[data-f='readinessProbe.type']").select_option("httpGet")
     form.locator("[data-f='readinessProbe.path']").fill("/ready")
+    form.locator("[data-add=env]").click()
+    form.locator("[data-list=env] [data-k=name]").fill("LOG_LEVEL")
+    form.locator("[data-list=env] [data-k=value]").fill("debug")
+    form.locator("[data-add=ports]").click()
+    expect(form.locator("[data-list=ports] [data-k=containerPort]")).to_have_value("8080")
+    assert "containerPort: 8080" in editor_text(page, "template")
+    form.locator("[data-list=ports] [data-remove]").click()
+    expect(form.locator("[data-list=ports] [data-row]")).to_have_count(0)
     shot(page, "form-mode")
     page.locator("[data-mode=yaml]").click()
     expect(shell(page, "template")).to_be_visible()
@@ -123,6 +131,8 @@ def test_edit_with_the_code_editor(b, personas_e2e, tenant, platform):
     assert resource.generation == 2 and resource.placement == {"cells": ["cell-a"]}
     assert container["image"] == "nginx:1.27" and container["resources"] == {"limits": {"memory": "256Mi"}}
     assert container["readinessProbe"] == {"httpGet": {"path": "/ready", "port": 80}}
+    assert container["env"] == [{"name": "LOG_LEVEL", "value": "debug"}]
+    assert "ports" not in container  # added, then removed: no empty list left behind
     watch.assert_clean()
 
 

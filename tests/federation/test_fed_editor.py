@@ -13,7 +13,7 @@ from django.test import Client
 
 from clusters.federation import services, skeletons, validation
 from clusters.federation.forms import FederatedResourceForm, parse_document
-from clusters.federation.models import FederatedResource
+from clusters.federation.models import FederatedResource, FederatedType
 from clusters.federation.yaml_lines import line_of, split_path, syntax_position
 from paas.audit.models import AuditEvent
 from tests.factories import PASSWORD
@@ -121,7 +121,7 @@ def test_service_errors_are_marked_at_their_line(personas, login, topology, ftyp
     assert response.status_code == 200
     page = response.content.decode()
     [marker] = diagnostics(page, "placement")
-    assert marker["line"] == 8 and "sim-9" in marker["message"]
+    assert marker["line"] == 8 and "sim-9" in marker["message"] and marker["syntax"] is False
     assert 'data-diagnostics' not in page.split('<textarea name="template"')[1].split(">")[0]
 
     response = client.post("/federation/acme/prod/new/", {
@@ -133,7 +133,7 @@ def test_service_errors_are_marked_at_their_line(personas, login, topology, ftyp
     broken = TEMPLATE.replace("  replicas: 2\n", "  replicas: [2\n")
     [marker] = diagnostics(client.post("/federation/acme/prod/new/", {
         "ftype": ftypes["Deployment"].pk, "template": broken}).content.decode(), "template")
-    assert "Not valid YAML" in marker["message"] and marker["line"] >= 6 and marker["column"]
+    assert "Not valid YAML" in marker["message"] and marker["line"] >= 6 and marker["column"] and marker["syntax"]
     assert not FederatedResource.objects.exists()
 
 
@@ -175,8 +175,6 @@ def test_starters_are_valid_resources(topology, ftypes, kind):
 
 
 def test_generic_starter_for_a_crd(db):
-    from clusters.federation.models import FederatedType
-
     widget = FederatedType(group="example.com", version="v1", kind="Widget", plural="widgets")
     template = yaml.safe_load(skeletons.template_for(widget))
     assert template == {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "my-app"},
@@ -186,8 +184,8 @@ def test_generic_starter_for_a_crd(db):
 
 
 def test_a_bound_form_keeps_what_was_posted(topology, ftypes):
-    form = FederatedResourceForm({"ftype": ftypes["Service"].pk, "template": ""},
-                                 types=ftypes["Service"].__class__.objects.all())
+    # a posted form is never replaced by a starter, even an empty one
+    form = FederatedResourceForm({"ftype": ftypes["Service"].pk, "template": ""}, types=FederatedType.objects.all())
     assert not form.is_valid() and form["template"].value() == ""
 
 
