@@ -57,8 +57,8 @@ def test_healthy_rollout_records_what_kubernetes_records(apps, core, namespace):
         assert scheduled.reporting_component == "default-scheduler" and scheduled.action == "Binding"
         assert scheduled.event_time is not None  # written through events.k8s.io, as the scheduler does
         assert by_reason["Pulling"].message == f'Pulling image "{image}"'
-        assert re.fullmatch(rf'Successfully pulled image "{image}" in \d+\.\d{3}s \(\d+\.\d{3}s including '
-                            r'waiting\)\. Image size: \d+ bytes\.', by_reason["Pulled"].message)
+        pulled = r"in \d+\.\d{3}s \(\d+\.\d{3}s including waiting\)\. Image size: \d+ bytes\."
+        assert re.fullmatch(f'Successfully pulled image "{image}" {pulled}', by_reason["Pulled"].message)
         assert by_reason["Created"].message == "Created container: main"
         assert by_reason["Started"].message == "Started container main"
         for reason in ("Pulling", "Pulled", "Created", "Started"):
