@@ -190,6 +190,8 @@ def test_field_selectors_on_involved_object(core, namespace):
     assert _events(core, namespace, name="solo", kind="Deployment") == []
     assert len(core.list_namespaced_event(namespace, field_selector="involvedObject.name!=solo").items) == 0
     assert len(core.list_namespaced_event(namespace, field_selector="type=Normal,reason=Started").items) == 1
+    assert len(core.list_namespaced_event(namespace, field_selector="source=kubelet").items) == 4
+    assert len(core.list_namespaced_event(namespace, field_selector="reportingComponent=default-scheduler").items) == 1
     everywhere = core.list_event_for_all_namespaces(field_selector=f"involvedObject.namespace={namespace}").items
     assert len(everywhere) == 5
 
