@@ -111,7 +111,7 @@ class Kubelet(Controller):
         meta = new["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
         if type_ == "DELETED" or not is_active(new):
-            if key in self.bound:
+            if key in self.bound and (type_ == "DELETED" or new["metadata"].get("deletionTimestamp")):
                 self.timers.call_later(0, self._stopped, new)  # after this write reached every watcher
             self._release(key)
             self.starting.pop(key, None)
