@@ -143,6 +143,13 @@ class FederatedResourceUpdateSerializer(serializers.Serializer):
     overrides = DocumentField(required=False)
 
 
+class FederatedResourceChangeSerializer(FederatedResourceUpdateSerializer):
+    base_generation = serializers.IntegerField(
+        required=False, min_value=1, max_value=2 ** 31 - 1,
+        help_text="Apply only if the resource is still at this generation (the one a preview was computed on); "
+                  "otherwise 409 stale_preview and nothing is saved.")
+
+
 class PreviewEntrySerializer(serializers.Serializer):
     cluster = serializers.CharField()
     cell = serializers.CharField()

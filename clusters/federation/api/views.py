@@ -18,7 +18,7 @@ from paas.api.base import ActorMixin, TenantChildViewSet
 from paas.errors import DomainError
 from tenants.selectors import environments_visible_to
 
-from .. import discovery, selectors, services
+from .. import discovery, preview_apply, selectors, services
 from .. import health as health_rules
 from ..models import FederatedResource, FederatedType
 from ..preview import authorize_preview, preview
@@ -121,11 +121,19 @@ class FederatedResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             template=data["template"], placement=data.get("placement"), overrides=data.get("overrides"))
         return Response(self.render(s.FederatedResourceDetailSerializer, resource), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.FederatedResourceUpdateSerializer, responses=s.FederatedResourceDetailSerializer)
+    @extend_schema(request=s.FederatedResourceChangeSerializer, responses=s.FederatedResourceDetailSerializer)
     def partial_update(self, request, *args, **kwargs):
-        """Change the template, placement and/or overrides (a new generation)."""
-        data = self.validated(s.FederatedResourceUpdateSerializer, partial=True)
-        resource = services.federated_resource_update(actor=self.actor, resource=self.get_object(), **data)
+        """Change the template, placement and/or overrides (a new generation). With base_generation (the
+        generation a preview was computed on) the change is applied only if nobody saved since: 409 otherwise."""
+        data = self.validated(s.FederatedResourceChangeSerializer, partial=True)
+        resource = self.get_object()
+        if "base_generation" in data:
+            base = data.pop("base_generation")
+            resource = preview_apply.federated_resource_apply_previewed(
+                actor=self.actor, resource=resource, base_generation=base, template=data.get("template"),
+                placement=data.get("placement"), overrides=data.get("overrides"))
+        else:
+            resource = services.federated_resource_update(actor=self.actor, resource=resource, **data)
         return Response(self.render(s.FederatedResourceDetailSerializer, resource))
 
     @extend_schema(responses={202: s.FederatedResourceSerializer,
