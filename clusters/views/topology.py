@@ -6,9 +6,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from clusters import selectors, services
+from clusters.federation import impact
 from clusters.forms import CellForm, RegionForm, ZoneForm
 from paas.actors import Actor
 from paas.errors import DomainError
@@ -134,24 +135,46 @@ def topology_delete(request, kind, slug):
     return redirect("clusters:list")
 
 
-def _drill(kind: str, service, done):
+def _drill(kind: str, service, done, failed: bool):
+    """POST: mark the zone or cell failed / recovered. GET (no JavaScript, or a bookmarked
+    URL): a confirmation page showing the impact first."""
     @login_required
-    @require_POST
     def view(request, slug):
         actor = Actor.from_request(request)
         require_platform(request, actor, f"mark_{kind}_failed", action=f"topology.{kind}.mark_failed",
                          target=(f"clusters.{kind}", "", slug))
         obj = KINDS[kind]["get"](actor, slug)
+        if request.method != "POST":
+            return render(request, "clusters/drill_confirm.html", {
+                "kind": kind, "obj": obj, "failed": failed, "impact": impact.preview(obj, failed=failed)})
         return run_action(request, service, obj, kind, str(done), reverse(f"clusters:{kind}", args=[slug]))
 
     return view
 
 
+def _impact(kind: str):
+    @login_required
+    @require_GET
+    def view(request, slug):
+        """The impact preview as a fragment, shown in the mark-failed / recovered confirmation."""
+        actor = Actor.from_request(request)
+        require_platform(request, actor, f"mark_{kind}_failed", action=f"topology.{kind}.mark_failed",
+                         target=(f"clusters.{kind}", "", slug))
+        obj = KINDS[kind]["get"](actor, slug)
+        failed = request.GET.get("failed", "1") not in ("0", "false", "")
+        return render(request, "clusters/_impact.html", {"impact": impact.preview(obj, failed=failed)})
+
+    return view
+
+
+zone_impact, cell_impact = _impact("zone"), _impact("cell")
+
+
 zone_fail = _drill("zone", services.zone_mark_failed,
-                   gettext_lazy("Zone “%(name)s” is marked failed: its workloads are being re-placed."))
+                   gettext_lazy("Zone “%(name)s” is marked failed: its workloads are being re-placed."), True)
 zone_recover = _drill("zone", services.zone_mark_recovered,
-                      gettext_lazy("Zone “%(name)s” is marked recovered and takes placements again."))
+                      gettext_lazy("Zone “%(name)s” is marked recovered and takes placements again."), False)
 cell_fail = _drill("cell", services.cell_mark_failed,
-                   gettext_lazy("Cell “%(name)s” is marked failed: its workloads are being re-placed."))
+                   gettext_lazy("Cell “%(name)s” is marked failed: its workloads are being re-placed."), True)
 cell_recover = _drill("cell", services.cell_mark_recovered,
-                      gettext_lazy("Cell “%(name)s” is marked recovered and takes placements again."))
+                      gettext_lazy("Cell “%(name)s” is marked recovered and takes placements again."), False)
