@@ -148,3 +148,24 @@ class BindingCreateSerializer(serializers.Serializer):
     environment = serializers.CharField()
     cell = serializers.CharField(required=False, help_text=_("Slug of a cell (or give cluster)."))
     cluster = serializers.CharField(required=False, help_text=_("Slug of a cluster (or give cell)."))
+
+
+class ImpactQuerySerializer(serializers.Serializer):
+    failed = serializers.BooleanField(required=False, default=True,
+                                      help_text=_("Preview marking it failed (true) or recovered (false)."))
+
+
+class ImpactSerializer(serializers.Serializer):
+    """What marking a cell or zone failed / recovered would move (nothing is changed)."""
+
+    kind = serializers.CharField()
+    slug = serializers.CharField()
+    failed = serializers.BooleanField()
+    moves = serializers.ListField(child=serializers.DictField(), help_text=_(
+        "Per federated resource: before/after replicas per cluster, from/to, and mode: make-before-break, "
+        "break-before-make (an unreachable source), removal (no cluster takes over) or immediate."))
+    capacity = serializers.ListField(child=serializers.DictField())
+    quotas = serializers.ListField(child=serializers.DictField())
+    break_before_make = serializers.BooleanField()
+    replicas_lost = serializers.BooleanField()
+    ok = serializers.BooleanField(help_text=_("Every target cluster has room and every quota allows the surge."))

@@ -8,12 +8,13 @@ carry platform permissions).
 """
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clusters import health, selectors, services
+from clusters.federation import impact
 from clusters.models import Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
 from paas.api.base import ActorMixin
 from paas.errors import DomainError
@@ -21,6 +22,7 @@ from paas.permissions import authorize_platform
 
 from . import serializers as s
 
+DRY_RUN = OpenApiParameter("dry_run", bool, description="Only answer the impact preview; change nothing.")
 DELETED = {204: OpenApiResponse(description="Done; no content.")}
 
 
@@ -42,6 +44,12 @@ class RegistryViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
 
     def reason(self) -> str:
         return self.validated(s.ReasonSerializer)["reason"]
+
+    def impact(self):
+        self.require(f"mark_{self.kind}_failed", f"topology.{self.kind}.mark_failed")
+        query = s.ImpactQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(impact.preview(self.get_object(), failed=query.validated_data["failed"]))
 
 
 class TopologyViewSet(RegistryViewSet):
@@ -67,9 +75,12 @@ class TopologyViewSet(RegistryViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def drill(self, failed: bool):
+        """?dry_run=1: the impact preview only (nothing changes)."""
         verb = "mark_failed" if failed else "mark_recovered"
         self.require(f"mark_{self.kind}_failed", f"topology.{self.kind}.{verb}")
         obj = self.get_object()
+        if self.request.query_params.get("dry_run") in ("1", "true"):
+            return Response(impact.preview(obj, failed=failed))
         obj = getattr(services, f"{self.kind}_{verb}")(actor=self.actor, **{self.kind: obj}, reason=self.reason())
         return Response(self.render(self.serializer_class, obj))
 
@@ -110,15 +121,21 @@ class ZoneViewSet(TopologyViewSet):
     kind = "zone"
     create_serializer, update_serializer = s.ZoneCreateSerializer, s.TopologyUpdateSerializer
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.ZoneSerializer)
+    @extend_schema(request=s.ReasonSerializer, responses=s.ZoneSerializer, parameters=[DRY_RUN])
     @action(detail=True, methods=["post"], url_path="mark-failed")
     def mark_failed(self, request, *args, **kwargs):
         return self.drill(True)
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.ZoneSerializer)
+    @extend_schema(request=s.ReasonSerializer, responses=s.ZoneSerializer, parameters=[DRY_RUN])
     @action(detail=True, methods=["post"])
     def recover(self, request, *args, **kwargs):
         return self.drill(False)
+
+    @extend_schema(parameters=[s.ImpactQuerySerializer], responses=s.ImpactSerializer)
+    @action(detail=True, methods=["get"], url_path="impact")
+    def impact_preview(self, request, *args, **kwargs):
+        """What marking it failed (or recovered, failed=false) would move; changes nothing."""
+        return self.impact()
 
 
 @_topology_schema(s.CellCreateSerializer, s.TopologyUpdateSerializer, s.CellSerializer, "clusters")
@@ -131,15 +148,21 @@ class CellViewSet(TopologyViewSet):
     kind = "cell"
     create_serializer, update_serializer = s.CellCreateSerializer, s.TopologyUpdateSerializer
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.CellSerializer)
+    @extend_schema(request=s.ReasonSerializer, responses=s.CellSerializer, parameters=[DRY_RUN])
     @action(detail=True, methods=["post"], url_path="mark-failed")
     def mark_failed(self, request, *args, **kwargs):
         return self.drill(True)
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.CellSerializer)
+    @extend_schema(request=s.ReasonSerializer, responses=s.CellSerializer, parameters=[DRY_RUN])
     @action(detail=True, methods=["post"])
     def recover(self, request, *args, **kwargs):
         return self.drill(False)
+
+    @extend_schema(parameters=[s.ImpactQuerySerializer], responses=s.ImpactSerializer)
+    @action(detail=True, methods=["get"], url_path="impact")
+    def impact_preview(self, request, *args, **kwargs):
+        """What marking it failed (or recovered, failed=false) would move; changes nothing."""
+        return self.impact()
 
 
 def _flag_action(name: str, perm: str, audit_action: str, service_name: str, doc: str):
