@@ -1,7 +1,7 @@
 """/clusters/: clusters live at <slug>/; everything else under "-/", which no slug can start with."""
 from django.urls import path
 
-from .views import clusters, platform, topology
+from .views import binding_requests, clusters, platform, topology
 
 app_name = "clusters"
 
@@ -12,6 +12,12 @@ urlpatterns = [
     path("-/bindings/", platform.bindings, name="bindings"),
     path("-/bindings/add/", platform.binding_add, name="binding-add"),
     path("-/bindings/<int:pk>/remove/", platform.binding_remove, name="binding-remove"),
+    path("-/binding-requests/", binding_requests.binding_requests, name="binding-requests"),
+    path("-/binding-requests/new/", binding_requests.binding_request_create, name="binding-request-create"),
+    path("-/binding-requests/<int:pk>/decide/", binding_requests.binding_request_decide,
+         name="binding-request-decide"),
+    path("-/binding-requests/<int:pk>/cancel/", binding_requests.binding_request_cancel,
+         name="binding-request-cancel"),
     path("-/new/region/", topology.topology_create, {"kind": "region"}, name="region-create"),
     path("-/new/zone/", topology.topology_create, {"kind": "zone"}, name="zone-create"),
     path("-/new/cell/", topology.topology_create, {"kind": "cell"}, name="cell-create"),
