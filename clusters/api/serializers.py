@@ -7,7 +7,7 @@ Input serializers check shape; clusters.services decides what is allowed.
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from clusters.models import Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
+from clusters.models import BindingRequest, Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
 
 LABELS_HELP = _("Kubernetes-style labels, e.g. {\"env-tier\": \"prod\"}.")
 
@@ -169,3 +169,29 @@ class ImpactSerializer(serializers.Serializer):
     break_before_make = serializers.BooleanField()
     replicas_lost = serializers.BooleanField()
     ok = serializers.BooleanField(help_text=_("Every target cluster has room and every quota allows the surge."))
+
+
+class BindingRequestSerializer(serializers.ModelSerializer):
+    tenant = serializers.CharField(source="environment.tenant.slug", read_only=True)
+    environment = serializers.CharField(source="environment.slug", read_only=True)
+    cell = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    cluster = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, allow_null=True,
+                                         default=None)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, allow_null=True,
+                                       default=None)
+
+    class Meta:
+        model = BindingRequest
+        fields = ["id", "tenant", "environment", "cell", "cluster", "state", "reason", "requested_by",
+                  "created_at", "decided_by", "decided_at", "comment"]
+        read_only_fields = fields
+
+
+class BindingRequestCreateSerializer(BindingCreateSerializer):
+    reason = serializers.CharField(max_length=2000, help_text=_("Why; platform operators read it."))
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                    help_text=_("For the tenant; required to reject."))

@@ -13,12 +13,13 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from clusters import health, selectors, services
+from clusters import binding_requests, health, selectors, services
 from clusters.federation import impact
-from clusters.models import Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
+from clusters.models import BindingRequest, Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
 from paas.api.base import ActorMixin
 from paas.errors import DomainError
 from paas.permissions import authorize_platform
+from tenants.selectors import environments_visible_to
 
 from . import serializers as s
 
@@ -305,3 +306,70 @@ class BindingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
                            action="cluster.binding.delete")
         services.environment_unbind(actor=self.actor, binding=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BindingRequestViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Tenants ask for an environment to be bound to a cell or cluster; operators approve (the
+    binding is created) or reject with a comment. Filter with ?state=pending&tenant=<slug>."""
+
+    queryset = BindingRequest.objects.none()
+    serializer_class = s.BindingRequestSerializer
+    ordering_fields = ["id", "created_at"]
+    lookup_value_regex = "[^/]+"  # see RegistryViewSet
+
+    def get_queryset(self):
+        rows = selectors.binding_requests_visible_to(self.actor).order_by("-id")
+        for param, lookup in (("state", "state"), ("tenant", "environment__tenant__slug")):
+            if self.request.query_params.get(param):
+                rows = rows.filter(**{lookup: self.request.query_params[param]})
+        return rows
+
+    def get_object(self):
+        pk = self.kwargs.get("pk", "")
+        row = self.get_queryset().filter(pk=int(pk)).first() if str(pk).isdigit() else None
+        if row is None:
+            raise Http404("No such binding request.")
+        return row
+
+    @extend_schema(request=s.BindingRequestCreateSerializer, responses={201: s.BindingRequestSerializer})
+    def create(self, request, *args, **kwargs):
+        data = self.validated(s.BindingRequestCreateSerializer)
+        environment = environments_visible_to(self.actor).filter(tenant__slug=data["tenant"],
+                                                                 slug=data["environment"]).first()
+        if environment is None:
+            raise Http404("No such environment.")
+        if bool(data.get("cell")) == bool(data.get("cluster")):
+            raise DomainError(_("Give either a cell or a cluster."), field="cell")
+        kind = "cell" if data.get("cell") else "cluster"
+        target = (Cell if kind == "cell" else Cluster).objects.filter(slug=data[kind]).first()
+        if target is None:
+            raise Http404(f"No such {kind}.")
+        row = binding_requests.binding_request_create(actor=self.actor, environment=environment,
+                                                      reason=data["reason"], **{kind: target})
+        return Response(self.render(s.BindingRequestSerializer, row), status=status.HTTP_201_CREATED)
+
+    def _decide(self, verb: str):
+        # Operators only, refused (and audited) before the lookup: others learn nothing.
+        authorize_platform(self.actor, binding_requests.DECIDE,
+                           ("clusters.bindingrequest", str(self.kwargs.get("pk", ""))[:64], ""),
+                           action=f"cluster.binding_request.{verb}")
+        comment = self.validated(s.DecisionSerializer)["comment"]
+        service = getattr(binding_requests, f"binding_request_{verb}")
+        row = service(actor=self.actor, request=self.get_object(), comment=comment)
+        return Response(self.render(s.BindingRequestSerializer, row))
+
+    @extend_schema(request=s.DecisionSerializer, responses=s.BindingRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, *args, **kwargs):
+        return self._decide("approve")
+
+    @extend_schema(request=s.DecisionSerializer, responses=s.BindingRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, *args, **kwargs):
+        return self._decide("reject")
+
+    @extend_schema(request=None, responses=s.BindingRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, *args, **kwargs):
+        row = binding_requests.binding_request_cancel(actor=self.actor, request=self.get_object())
+        return Response(self.render(s.BindingRequestSerializer, row))
