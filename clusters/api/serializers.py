@@ -180,6 +180,8 @@ class BindingRequestSerializer(serializers.ModelSerializer):
                                          default=None)
     decided_by = serializers.CharField(source="decided_by.username", read_only=True, allow_null=True,
                                        default=None)
+    # Plain text: the same values as a quota request's state, which already names the enum.
+    state = serializers.CharField(read_only=True, help_text=_("pending, approved, rejected or cancelled."))
 
     class Meta:
         model = BindingRequest
