@@ -331,7 +331,8 @@ class BindingRequestViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveMo
             raise Http404("No such binding request.")
         return row
 
-    @extend_schema(request=s.BindingRequestCreateSerializer, responses={201: s.BindingRequestSerializer})
+    @extend_schema(request=s.BindingRequestCreateSerializer, responses={
+        201: s.BindingRequestSerializer, 404: OpenApiResponse(description="No such environment, cell or cluster.")})
     def create(self, request, *args, **kwargs):
         data = self.validated(s.BindingRequestCreateSerializer)
         environment = environments_visible_to(self.actor).filter(tenant__slug=data["tenant"],
