@@ -12,6 +12,7 @@ urlpatterns = [
     path("-/bindings/", platform.bindings, name="bindings"),
     path("-/bindings/add/", platform.binding_add, name="binding-add"),
     path("-/bindings/<int:pk>/remove/", platform.binding_remove, name="binding-remove"),
+    path("-/handoffs/<int:pk>/force/", topology.handoff_force, name="handoff-force"),
     path("-/binding-requests/", binding_requests.binding_requests, name="binding-requests"),
     path("-/binding-requests/new/", binding_requests.binding_request_create, name="binding-request-create"),
     path("-/binding-requests/<int:pk>/decide/", binding_requests.binding_request_decide,

@@ -9,13 +9,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from clusters import selectors, services
-from clusters.federation import impact
+from clusters.federation import handoff, impact
 from clusters.forms import CellForm, RegionForm, ZoneForm
 from paas.actors import Actor
 from paas.errors import DomainError
 from paas.web.forms import add_domain_error
 
-from ._common import platform_perms, require_platform, run_action
+from ._common import back, platform_perms, require_platform, run_action
 
 # kind -> how to create, edit, delete and find it, and where to go afterwards.
 KINDS = {
@@ -70,9 +70,35 @@ def cell_page(request, slug):
     cell = selectors.cell_get(actor, slug)
     clusters = selectors.clusters_visible_to(actor).filter(cell=cell).order_by("slug")
     bindings = selectors.bindings_visible_to(actor).filter(cell=cell).order_by("environment__tenant__slug")
+    perms = platform_perms(actor)
     return render(request, "clusters/cell.html", {"cell": cell, "clusters": clusters, "bindings": bindings,
-                                                  "cperms": platform_perms(actor),
-                                                  "switch": selectors.platform_switch()})
+                                                  "cperms": perms, "switch": selectors.platform_switch(),
+                                                  "handoffs": _handoffs() if perms["mark_cell_failed"] else []})
+
+
+def _handoffs() -> list[dict]:
+    """Make-before-break moves still waiting for their new side (operators see them on the DR pages)."""
+    from clusters.federation.models import Handoff
+
+    return [{**handoff.describe(h), "name": str(h.resource)}
+            for h in Handoff.objects.select_related("resource__ftype")[:50]]
+
+
+@login_required
+@require_POST
+def handoff_force(request, pk):
+    """Release a stalled handoff without waiting for its new side any longer."""
+    from clusters.federation.models import Handoff
+
+    actor = Actor.from_request(request)
+    require_platform(request, actor, "mark_cell_failed", action="federation.handoff.force",
+                     target=("federation.handoff", str(pk), ""))
+    found = Handoff.objects.filter(pk=pk).select_related("resource").first()
+    if found is not None:
+        handoff.force(actor=actor, handoff=found)
+        messages.success(request, _("Released: the old replicas of %(name)s are being removed.")
+                         % {"name": found.resource})
+    return back(request, "clusters:list")
 
 
 @login_required

@@ -164,3 +164,13 @@ def test_impact_preview_api_and_page(topology, web, operator, personas, login):
     developer = login(personas["developer"])
     assert developer.get("/api/v1/cells/cell-a/impact/").status_code == 403
     assert developer.get("/clusters/-/cells/cell-a/impact/").status_code == 403
+
+
+def test_cell_page_lists_a_stalled_handoff_and_the_operator_forces_it(topology, web, operator, login, settings):
+    services.cell_mark_failed(actor=SYSTEM, cell=topology["cells"]["cell-a"], reason="drill")
+    held = Handoff.objects.get(resource=web)
+    settings.FEDERATION_HANDOFF_TIMEOUT = 0
+    page = login(operator).get("/clusters/-/cells/cell-b/").content.decode()
+    assert "handoff waiting for fed-b1 to become ready for" in page and "Force" in page
+    assert login(operator).post(f"/clusters/-/handoffs/{held.pk}/force/").status_code == 302
+    assert not Handoff.objects.exists()
