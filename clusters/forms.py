@@ -178,3 +178,22 @@ class BindingForm(forms.Form):
     def target_parts(self) -> tuple[str, str]:
         kind, _sep, slug = self.cleaned_data["target"].partition(":")
         return kind, slug
+
+
+class BindingRequestForm(BindingForm):
+    """A tenant's request: which environment, which cell or cluster, and why."""
+
+    environment = forms.TypedChoiceField(label=_("Environment"), coerce=int)
+    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text=_("Platform operators read this when they decide."))
+
+    def __init__(self, *args, environments=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["environment"].choices = [(e.pk, f"{e.tenant.name} / {e.slug}") for e in environments]
+
+
+class BindingDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+    comment = forms.CharField(label=_("Comment"), max_length=2000, required=False,
+                              widget=forms.Textarea(attrs={"rows": 2}),
+                              help_text=_("Required when rejecting; the tenant reads it."))

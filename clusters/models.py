@@ -4,10 +4,12 @@ A Cluster is one Kubernetes API endpoint. Its kubeconfig is stored encrypted
 (clusters.crypto) and is never shown again after registration. Which tenant
 environments may use which cells/clusters is recorded in EnvironmentBinding.
 """
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tenants.models import Environment, slug_validator
 
@@ -202,3 +204,66 @@ class PlatformSwitch(models.Model):
     def get(cls) -> "PlatformSwitch":
         switch, _ = cls.objects.get_or_create(pk=1)
         return switch
+
+
+class BindingRequest(models.Model):
+    """A tenant asks for its environment to be bound to a cell or a cluster; a platform
+    operator approves it (the binding is created through services.environment_bind) or
+    rejects it with a comment (clusters.binding_requests)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("binding request state", "Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    MAX_REASON = 2000
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="binding_requests")
+    cell = models.ForeignKey(Cell, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    reason = models.TextField(_("reason"), max_length=MAX_REASON)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                     related_name="+", verbose_name=_("requested by"))
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    comment = models.TextField(_("decision comment"), blank=True, max_length=MAX_REASON)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("binding request")
+        verbose_name_plural = _("binding requests")
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(cell__isnull=False, cluster__isnull=True)
+                           | models.Q(cell__isnull=True, cluster__isnull=False)),
+                name="bindingrequest_cell_xor_cluster"),
+            # One pending request per environment and target (a second one is a 409, not a duplicate).
+            models.UniqueConstraint(fields=["environment", "cell"], condition=models.Q(state="pending"),
+                                    name="bindingrequest_one_pending_cell"),
+            models.UniqueConstraint(fields=["environment", "cluster"], condition=models.Q(state="pending"),
+                                    name="bindingrequest_one_pending_cluster"),
+        ]
+
+    def __str__(self):
+        return f"{self.environment} → {self.cell or self.cluster} ({self.state})"
+
+    @property
+    def tenant(self):
+        return self.environment.tenant
+
+    @property
+    def target(self):
+        return self.cell or self.cluster
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == self.State.PENDING
+
+    def audit_fields(self) -> dict:
+        return {"environment": str(self.environment), "cell": self.cell.slug if self.cell_id else None,
+                "cluster": self.cluster.slug if self.cluster_id else None, "reason": self.reason,
+                "state": self.state}

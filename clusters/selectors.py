@@ -15,7 +15,7 @@ from paas.permissions import can_platform
 from tenants.models import Environment
 from tenants.selectors import environments_visible_to, tenants_visible_to
 
-from .models import Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
+from .models import BindingRequest, Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
 
 
 def is_operator(actor: Actor) -> bool:
@@ -134,3 +134,18 @@ def topology(actor: Actor) -> list[RegionNode]:
             zone_nodes[cell.zone_id].cells.append((cell, clusters_by_cell.get(cell.pk, [])))
     return [RegionNode(region, zones_by_region.get(region.pk, []))
             for region in regions_visible_to(actor).order_by("slug")]
+
+
+def binding_requests_visible_to(actor: Actor) -> QuerySet[BindingRequest]:
+    """Operators who may bind see every request; tenant members those of their tenants."""
+    requests = BindingRequest.objects.select_related("environment__tenant", "cell__zone", "cluster__cell",
+                                                     "requested_by", "decided_by")
+    if can_platform(actor, "clusters.add_environmentbinding"):
+        return requests
+    return requests.filter(environment__tenant__in=tenants_visible_to(actor))
+
+
+def request_targets() -> tuple[QuerySet[Cell], QuerySet[Cluster]]:
+    """What a tenant may ask to be bound to: every cell and cluster, by name (the request form)."""
+    return (Cell.objects.select_related("zone").order_by("slug"),
+            Cluster.objects.select_related("cell").order_by("slug"))

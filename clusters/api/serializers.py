@@ -7,7 +7,7 @@ Input serializers check shape; clusters.services decides what is allowed.
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from clusters.models import Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
+from clusters.models import BindingRequest, Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
 
 LABELS_HELP = _("Kubernetes-style labels, e.g. {\"env-tier\": \"prod\"}.")
 
@@ -148,3 +148,52 @@ class BindingCreateSerializer(serializers.Serializer):
     environment = serializers.CharField()
     cell = serializers.CharField(required=False, help_text=_("Slug of a cell (or give cluster)."))
     cluster = serializers.CharField(required=False, help_text=_("Slug of a cluster (or give cell)."))
+
+
+class ImpactQuerySerializer(serializers.Serializer):
+    failed = serializers.BooleanField(required=False, default=True,
+                                      help_text=_("Preview marking it failed (true) or recovered (false)."))
+
+
+class ImpactSerializer(serializers.Serializer):
+    """What marking a cell or zone failed / recovered would move (nothing is changed)."""
+
+    kind = serializers.CharField()
+    slug = serializers.CharField()
+    failed = serializers.BooleanField()
+    moves = serializers.ListField(child=serializers.DictField(), help_text=_(
+        "Per federated resource: before/after replicas per cluster, from/to, and mode: make-before-break, "
+        "break-before-make (an unreachable source), removal (no cluster takes over) or immediate."))
+    capacity = serializers.ListField(child=serializers.DictField())
+    quotas = serializers.ListField(child=serializers.DictField())
+    break_before_make = serializers.BooleanField()
+    replicas_lost = serializers.BooleanField()
+    ok = serializers.BooleanField(help_text=_("Every target cluster has room and every quota allows the surge."))
+
+
+class BindingRequestSerializer(serializers.ModelSerializer):
+    tenant = serializers.CharField(source="environment.tenant.slug", read_only=True)
+    environment = serializers.CharField(source="environment.slug", read_only=True)
+    cell = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    cluster = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True, allow_null=True,
+                                         default=None)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, allow_null=True,
+                                       default=None)
+    # Plain text: the same values as a quota request's state, which already names the enum.
+    state = serializers.CharField(read_only=True, help_text=_("pending, approved, rejected or cancelled."))
+
+    class Meta:
+        model = BindingRequest
+        fields = ["id", "tenant", "environment", "cell", "cluster", "state", "reason", "requested_by",
+                  "created_at", "decided_by", "decided_at", "comment"]
+        read_only_fields = fields
+
+
+class BindingRequestCreateSerializer(BindingCreateSerializer):
+    reason = serializers.CharField(max_length=2000, help_text=_("Why; platform operators read it."))
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                    help_text=_("For the tenant; required to reject."))

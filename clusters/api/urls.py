@@ -10,3 +10,4 @@ def register(router) -> None:
     router.register("clusters", views.ClusterViewSet, basename="cluster")
     router.register("platform-switch", views.PlatformSwitchViewSet, basename="platform-switch")
     router.register("environment-bindings", views.BindingViewSet, basename="environment-binding")
+    router.register("binding-requests", views.BindingRequestViewSet, basename="binding-request")

@@ -8,19 +8,22 @@ carry platform permissions).
 """
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from clusters import health, selectors, services
-from clusters.models import Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
+from clusters import binding_requests, health, selectors, services
+from clusters.federation import impact
+from clusters.models import BindingRequest, Cell, Cluster, EnvironmentBinding, PlatformSwitch, Region, Zone
 from paas.api.base import ActorMixin
 from paas.errors import DomainError
 from paas.permissions import authorize_platform
+from tenants.selectors import environments_visible_to
 
 from . import serializers as s
 
+DRY_RUN = OpenApiParameter("dry_run", bool, description="Only answer the impact preview; change nothing.")
 DELETED = {204: OpenApiResponse(description="Done; no content.")}
 
 
@@ -42,6 +45,12 @@ class RegistryViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
 
     def reason(self) -> str:
         return self.validated(s.ReasonSerializer)["reason"]
+
+    def impact(self):
+        self.require(f"mark_{self.kind}_failed", f"topology.{self.kind}.mark_failed")
+        query = s.ImpactQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(impact.preview(self.get_object(), failed=query.validated_data["failed"]))
 
 
 class TopologyViewSet(RegistryViewSet):
@@ -67,9 +76,12 @@ class TopologyViewSet(RegistryViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def drill(self, failed: bool):
+        """?dry_run=1: the impact preview only (nothing changes)."""
         verb = "mark_failed" if failed else "mark_recovered"
         self.require(f"mark_{self.kind}_failed", f"topology.{self.kind}.{verb}")
         obj = self.get_object()
+        if self.request.query_params.get("dry_run") in ("1", "true"):
+            return Response(impact.preview(obj, failed=failed))
         obj = getattr(services, f"{self.kind}_{verb}")(actor=self.actor, **{self.kind: obj}, reason=self.reason())
         return Response(self.render(self.serializer_class, obj))
 
@@ -110,15 +122,21 @@ class ZoneViewSet(TopologyViewSet):
     kind = "zone"
     create_serializer, update_serializer = s.ZoneCreateSerializer, s.TopologyUpdateSerializer
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.ZoneSerializer)
+    @extend_schema(request=s.ReasonSerializer, responses=s.ZoneSerializer, parameters=[DRY_RUN])
     @action(detail=True, methods=["post"], url_path="mark-failed")
     def mark_failed(self, request, *args, **kwargs):
         return self.drill(True)
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.ZoneSerializer)
+    @extend_schema(request=s.ReasonSerializer, responses=s.ZoneSerializer, parameters=[DRY_RUN])
     @action(detail=True, methods=["post"])
     def recover(self, request, *args, **kwargs):
         return self.drill(False)
+
+    @extend_schema(parameters=[s.ImpactQuerySerializer], responses=s.ImpactSerializer)
+    @action(detail=True, methods=["get"], url_path="impact")
+    def impact_preview(self, request, *args, **kwargs):
+        """What marking it failed (or recovered, failed=false) would move; changes nothing."""
+        return self.impact()
 
 
 @_topology_schema(s.CellCreateSerializer, s.TopologyUpdateSerializer, s.CellSerializer, "clusters")
@@ -131,15 +149,21 @@ class CellViewSet(TopologyViewSet):
     kind = "cell"
     create_serializer, update_serializer = s.CellCreateSerializer, s.TopologyUpdateSerializer
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.CellSerializer)
+    @extend_schema(request=s.ReasonSerializer, responses=s.CellSerializer, parameters=[DRY_RUN])
     @action(detail=True, methods=["post"], url_path="mark-failed")
     def mark_failed(self, request, *args, **kwargs):
         return self.drill(True)
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.CellSerializer)
+    @extend_schema(request=s.ReasonSerializer, responses=s.CellSerializer, parameters=[DRY_RUN])
     @action(detail=True, methods=["post"])
     def recover(self, request, *args, **kwargs):
         return self.drill(False)
+
+    @extend_schema(parameters=[s.ImpactQuerySerializer], responses=s.ImpactSerializer)
+    @action(detail=True, methods=["get"], url_path="impact")
+    def impact_preview(self, request, *args, **kwargs):
+        """What marking it failed (or recovered, failed=false) would move; changes nothing."""
+        return self.impact()
 
 
 def _flag_action(name: str, perm: str, audit_action: str, service_name: str, doc: str):
@@ -282,3 +306,71 @@ class BindingViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
                            action="cluster.binding.delete")
         services.environment_unbind(actor=self.actor, binding=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BindingRequestViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Tenants ask for an environment to be bound to a cell or cluster; operators approve (the
+    binding is created) or reject with a comment. Filter with ?state=pending&tenant=<slug>."""
+
+    queryset = BindingRequest.objects.none()
+    serializer_class = s.BindingRequestSerializer
+    ordering_fields = ["id", "created_at"]
+    lookup_value_regex = "[^/]+"  # see RegistryViewSet
+
+    def get_queryset(self):
+        rows = selectors.binding_requests_visible_to(self.actor).order_by("-id")
+        for param, lookup in (("state", "state"), ("tenant", "environment__tenant__slug")):
+            if self.request.query_params.get(param):
+                rows = rows.filter(**{lookup: self.request.query_params[param]})
+        return rows
+
+    def get_object(self):
+        pk = self.kwargs.get("pk", "")
+        row = self.get_queryset().filter(pk=int(pk)).first() if str(pk).isdigit() else None
+        if row is None:
+            raise Http404("No such binding request.")
+        return row
+
+    @extend_schema(request=s.BindingRequestCreateSerializer, responses={
+        201: s.BindingRequestSerializer, 404: OpenApiResponse(description="No such environment, cell or cluster.")})
+    def create(self, request, *args, **kwargs):
+        data = self.validated(s.BindingRequestCreateSerializer)
+        environment = environments_visible_to(self.actor).filter(tenant__slug=data["tenant"],
+                                                                 slug=data["environment"]).first()
+        if environment is None:
+            raise Http404("No such environment.")
+        if bool(data.get("cell")) == bool(data.get("cluster")):
+            raise DomainError(_("Give either a cell or a cluster."), field="cell")
+        kind = "cell" if data.get("cell") else "cluster"
+        target = (Cell if kind == "cell" else Cluster).objects.filter(slug=data[kind]).first()
+        if target is None:
+            raise Http404(f"No such {kind}.")
+        row = binding_requests.binding_request_create(actor=self.actor, environment=environment,
+                                                      reason=data["reason"], **{kind: target})
+        return Response(self.render(s.BindingRequestSerializer, row), status=status.HTTP_201_CREATED)
+
+    def _decide(self, verb: str):
+        # Operators only, refused (and audited) before the lookup: others learn nothing.
+        authorize_platform(self.actor, binding_requests.DECIDE,
+                           ("clusters.bindingrequest", str(self.kwargs.get("pk", ""))[:64], ""),
+                           action=f"cluster.binding_request.{verb}")
+        comment = self.validated(s.DecisionSerializer)["comment"]
+        service = getattr(binding_requests, f"binding_request_{verb}")
+        row = service(actor=self.actor, request=self.get_object(), comment=comment)
+        return Response(self.render(s.BindingRequestSerializer, row))
+
+    @extend_schema(request=s.DecisionSerializer, responses=s.BindingRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, *args, **kwargs):
+        return self._decide("approve")
+
+    @extend_schema(request=s.DecisionSerializer, responses=s.BindingRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, *args, **kwargs):
+        return self._decide("reject")
+
+    @extend_schema(request=None, responses=s.BindingRequestSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, *args, **kwargs):
+        row = binding_requests.binding_request_cancel(actor=self.actor, request=self.get_object())
+        return Response(self.render(s.BindingRequestSerializer, row))

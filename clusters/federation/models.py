@@ -217,3 +217,26 @@ class StatusBacklog(models.Model):
 
     def __str__(self):
         return f"status of resource {self.resource_id}"
+
+
+class Handoff(models.Model):
+    """A move of replicas between clusters done make-before-break (handoff.py): the clusters
+    that gain replicas are applied at once; those that lose them keep their rows as they
+    were until every cluster in `waiting` reports its planned replicas ready, then they are
+    scaled down or their objects removed (`releases`). One per resource at a time."""
+
+    resource = models.OneToOneField(FederatedResource, on_delete=models.CASCADE, related_name="handoff")
+    # cluster pk (as a string: JSON keys) -> replicas once released; null = remove the object.
+    releases = models.JSONField(_("releases"), default=dict)
+    # cluster pks whose new replicas must be ready first.
+    waiting = models.JSONField(_("waiting for"), default=list)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["started_at"]
+        verbose_name = _("handoff")
+        verbose_name_plural = _("handoffs")
+
+    def __str__(self):
+        return f"handoff of resource {self.resource_id}"

@@ -14,8 +14,9 @@ from django.utils import timezone
 from clusters.models import Cell, Cluster, EnvironmentBinding, Region, Zone
 from paas.audit.services import audit_record
 
+from . import handoff
 from .bulk import update_rows
-from .models import FederatedResource, Propagation
+from .models import FederatedResource, Handoff, Propagation
 from .placement import ClusterInfo, Plan, plan
 from .render import RenderError, content_hash, namespace_for, render
 from .validation import Topology
@@ -84,16 +85,28 @@ def desired_hash(resource: FederatedResource, info: ClusterInfo, replicas) -> st
     return content_hash(obj)
 
 
-def apply_plan(resource: FederatedResource, result: Plan, topology: Topology, *, now=None) -> set[int]:
+def apply_plan(resource: FederatedResource, result: Plan, topology: Topology, *, now=None,
+               unreachable: set[int] | None = None, pending: set[int] | None = None, reason: str = "") -> set[int]:
     """Bring the resource's Propagation rows in line with the plan; return the ids of
-    clusters that now have work to do."""
+    clusters that now have work to do. Replicas that move between clusters move
+    make-before-break (handoff.py): the rows that lose replicas are held as they are
+    until the rows that gain them report ready, except on unreachable clusters."""
     now = now or timezone.now()
     rows = {p.cluster_id: p for p in resource.propagations.all()}
     targets = {} if resource.deleting else result.targets
     infos = {c.slug: c for c in topology.clusters}
+    if unreachable is None:
+        unreachable = handoff.unreachable_clusters()
+    if pending is None:
+        pending = pending_handoffs([resource.pk])
+    moving = resource.pk in pending
+    held, waiting = handoff.decide(resource, rows, {infos[s].pk: n for s, n in targets.items()}, unreachable,
+                                   pending=moving)
     touched, changed, created = set(), [], []
     for slug, replicas in targets.items():
         info = infos[slug]
+        if info.pk in held:
+            continue  # keeps running what it runs until the new replicas elsewhere are ready
         wanted = desired_hash(resource, info, replicas)
         row = rows.get(info.pk)
         if row is None:
@@ -119,7 +132,7 @@ def apply_plan(resource: FederatedResource, result: Plan, topology: Topology, *,
             touched.add(info.pk)
     target_pks = {infos[slug].pk for slug in targets}
     for cluster_id, row in rows.items():
-        if cluster_id in target_pks or row.state in (State.REMOVING, State.REMOVED):
+        if cluster_id in target_pks or cluster_id in held or row.state in (State.REMOVING, State.REMOVED):
             continue
         row.state, row.dirty, row.changed_at, row.attempts, row.next_attempt_at = \
             State.REMOVING, True, now, 0, None
@@ -128,6 +141,8 @@ def apply_plan(resource: FederatedResource, result: Plan, topology: Topology, *,
         touched.add(cluster_id)
     if created:
         Propagation.objects.bulk_create(created)
+    if held or moving:
+        handoff.record(resource, held, waiting, reason)
     if changed:
         update_rows(Propagation, changed, ["planned_replicas", "desired_hash", "dirty", "state", "changed_at",
                                            "attempts", "next_attempt_at", "applied_generation"])
@@ -138,9 +153,17 @@ def apply_plan(resource: FederatedResource, result: Plan, topology: Topology, *,
     return touched
 
 
-def replan(resource: FederatedResource, topology: Topology | None = None) -> set[int]:
+def pending_handoffs(resource_ids=None) -> set[int]:
+    """Resources (of these, or all) with a make-before-break move in progress."""
+    handoffs = Handoff.objects.all() if resource_ids is None else Handoff.objects.filter(resource_id__in=resource_ids)
+    return set(handoffs.values_list("resource_id", flat=True))
+
+
+def replan(resource: FederatedResource, topology: Topology | None = None, *, unreachable: set[int] | None = None,
+           pending: set[int] | None = None, reason: str = "") -> set[int]:
     topology = topology or topology_for(resource.environment)
-    return apply_plan(resource, plan_for(resource.ftype, resource.template, resource.placement, topology), topology)
+    return apply_plan(resource, plan_for(resource.ftype, resource.template, resource.placement, topology), topology,
+                      unreachable=unreachable, pending=pending, reason=reason)
 
 
 def enqueue_sync(cluster_ids) -> None:
@@ -168,11 +191,12 @@ def replan_all(*, actor, reason: str) -> int:
                  .select_related("ftype", "environment", "tenant").prefetch_related("propagations"))
     with transaction.atomic():
         per_env: dict[int, Topology] = {}
+        unreachable, pending = handoff.unreachable_clusters(), pending_handoffs()
         for resource in resources:
             topology = per_env.get(resource.environment_id)
             if topology is None:
                 topology = per_env[resource.environment_id] = snapshot.for_environment(resource.environment)
-            touched |= replan(resource, topology)
+            touched |= replan(resource, topology, unreachable=unreachable, pending=pending, reason=reason)
         if touched:
             audit_record(actor=actor, action="federation.replan", target=("federation.federatedresource", "", "all"),
                          after={"reason": reason, "clusters": sorted(snapshot_slugs(snapshot, touched))})

@@ -23,7 +23,7 @@ from clusters.models import Cluster
 from paas import locks
 from paas.realtime import emit
 
-from . import health, kubeio, sensitive
+from . import handoff, health, kubeio, sensitive
 from .bulk import update_rows
 from .models import FederatedResource, FederatedType, Propagation, StatusBacklog
 from .render import MANAGED_BY_LABEL, MANAGER, RESOURCE_LABEL, get_path, namespace_for
@@ -126,6 +126,7 @@ def aggregate_pending() -> int:
                 StatusBacklog.objects.filter(pk__lte=entries[-1][0]).delete()
                 changed += len(resources)
                 _announce(resources)
+                handoff.after_totals(resources)  # make-before-break moves whose new side is now ready
         if not StatusBacklog.objects.exists():
             return changed
 

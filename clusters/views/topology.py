@@ -6,15 +6,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from clusters import selectors, services
+from clusters.federation import handoff, impact
 from clusters.forms import CellForm, RegionForm, ZoneForm
 from paas.actors import Actor
 from paas.errors import DomainError
 from paas.web.forms import add_domain_error
 
-from ._common import platform_perms, require_platform, run_action
+from ._common import back, platform_perms, require_platform, run_action
 
 # kind -> how to create, edit, delete and find it, and where to go afterwards.
 KINDS = {
@@ -69,9 +70,35 @@ def cell_page(request, slug):
     cell = selectors.cell_get(actor, slug)
     clusters = selectors.clusters_visible_to(actor).filter(cell=cell).order_by("slug")
     bindings = selectors.bindings_visible_to(actor).filter(cell=cell).order_by("environment__tenant__slug")
+    perms = platform_perms(actor)
     return render(request, "clusters/cell.html", {"cell": cell, "clusters": clusters, "bindings": bindings,
-                                                  "cperms": platform_perms(actor),
-                                                  "switch": selectors.platform_switch()})
+                                                  "cperms": perms, "switch": selectors.platform_switch(),
+                                                  "handoffs": _handoffs() if perms["mark_cell_failed"] else []})
+
+
+def _handoffs() -> list[dict]:
+    """Make-before-break moves still waiting for their new side (operators see them on the DR pages)."""
+    from clusters.federation.models import Handoff
+
+    return [{**handoff.describe(h), "name": str(h.resource)}
+            for h in Handoff.objects.select_related("resource__ftype")[:50]]
+
+
+@login_required
+@require_POST
+def handoff_force(request, pk):
+    """Release a stalled handoff without waiting for its new side any longer."""
+    from clusters.federation.models import Handoff
+
+    actor = Actor.from_request(request)
+    require_platform(request, actor, "mark_cell_failed", action="federation.handoff.force",
+                     target=("federation.handoff", str(pk), ""))
+    found = Handoff.objects.filter(pk=pk).select_related("resource").first()
+    if found is not None:
+        handoff.force(actor=actor, handoff=found)
+        messages.success(request, _("Released: the old replicas of %(name)s are being removed.")
+                         % {"name": found.resource})
+    return back(request, "clusters:list")
 
 
 @login_required
@@ -134,24 +161,46 @@ def topology_delete(request, kind, slug):
     return redirect("clusters:list")
 
 
-def _drill(kind: str, service, done):
+def _drill(kind: str, service, done, failed: bool):
+    """POST: mark the zone or cell failed / recovered. GET (no JavaScript, or a bookmarked
+    URL): a confirmation page showing the impact first."""
     @login_required
-    @require_POST
     def view(request, slug):
         actor = Actor.from_request(request)
         require_platform(request, actor, f"mark_{kind}_failed", action=f"topology.{kind}.mark_failed",
                          target=(f"clusters.{kind}", "", slug))
         obj = KINDS[kind]["get"](actor, slug)
+        if request.method != "POST":
+            return render(request, "clusters/drill_confirm.html", {
+                "kind": kind, "obj": obj, "failed": failed, "impact": impact.preview(obj, failed=failed)})
         return run_action(request, service, obj, kind, str(done), reverse(f"clusters:{kind}", args=[slug]))
 
     return view
 
 
+def _impact(kind: str):
+    @login_required
+    @require_GET
+    def view(request, slug):
+        """The impact preview as a fragment, shown in the mark-failed / recovered confirmation."""
+        actor = Actor.from_request(request)
+        require_platform(request, actor, f"mark_{kind}_failed", action=f"topology.{kind}.mark_failed",
+                         target=(f"clusters.{kind}", "", slug))
+        obj = KINDS[kind]["get"](actor, slug)
+        failed = request.GET.get("failed", "1") not in ("0", "false", "")
+        return render(request, "clusters/_impact.html", {"impact": impact.preview(obj, failed=failed)})
+
+    return view
+
+
+zone_impact, cell_impact = _impact("zone"), _impact("cell")
+
+
 zone_fail = _drill("zone", services.zone_mark_failed,
-                   gettext_lazy("Zone “%(name)s” is marked failed: its workloads are being re-placed."))
+                   gettext_lazy("Zone “%(name)s” is marked failed: its workloads are being re-placed."), True)
 zone_recover = _drill("zone", services.zone_mark_recovered,
-                      gettext_lazy("Zone “%(name)s” is marked recovered and takes placements again."))
+                      gettext_lazy("Zone “%(name)s” is marked recovered and takes placements again."), False)
 cell_fail = _drill("cell", services.cell_mark_failed,
-                   gettext_lazy("Cell “%(name)s” is marked failed: its workloads are being re-placed."))
+                   gettext_lazy("Cell “%(name)s” is marked failed: its workloads are being re-placed."), True)
 cell_recover = _drill("cell", services.cell_mark_recovered,
-                      gettext_lazy("Cell “%(name)s” is marked recovered and takes placements again."))
+                      gettext_lazy("Cell “%(name)s” is marked recovered and takes placements again."), False)

@@ -62,8 +62,25 @@
       bodyEl.textContent = form.dataset.confirm;
       okBtn.textContent = form.dataset.confirmButton || defaultOk;
       okBtn.className = "btn " + (form.dataset.confirmVariant === "primary" ? "btn-primary" : "btn-danger");
+      loadPreview(form.dataset.confirmPreview);
       modal.show();
     }, true);
+
+    /* data-confirm-preview="<url>": an HTML fragment (e.g. a DR drill's impact) shown under the question. */
+    function loadPreview(url) {
+      modalEl.querySelector(".modal-dialog").classList.toggle("modal-lg", !!url);
+      if (!url) return;
+      const box = document.createElement("div");
+      box.className = "mt-3 confirm-preview";
+      box.setAttribute("aria-busy", "true");
+      box.textContent = "…";
+      bodyEl.appendChild(box);
+      fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) { box.innerHTML = html; })
+        .catch(function () { box.textContent = ""; })
+        .finally(function () { box.removeAttribute("aria-busy"); });
+    }
 
     okBtn.addEventListener("click", function () {
       if (!pending) return;

@@ -12,8 +12,8 @@ from django.utils import timezone
 from kubernetes import client, config
 
 from clusters.crypto import encrypt
-from clusters.federation import sync
-from clusters.federation.models import FederatedType, Propagation
+from clusters.federation import status, sync
+from clusters.federation.models import FederatedType, Handoff, Propagation
 from clusters.models import Cell, Cluster, EnvironmentBinding, Region, Zone
 from clusters.simulator.server import BackgroundServer
 from paas.actors import Actor
@@ -102,12 +102,17 @@ def sync_all(clusters=None, *, now=None) -> list:
 
 
 def converge(timeout: float = 20.0) -> None:
-    """Run sync rounds (as the beat would) until no dirty row is left."""
+    """Run sync rounds (as the beat would) until no dirty row is left and no make-before-break
+    move waits (status is collected, as the beat would, so the new replicas are seen ready)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         sync_all()
-        if not Propagation.objects.filter(dirty=True).exists():
+        moving = Handoff.objects.exists()
+        if not moving and not Propagation.objects.filter(dirty=True).exists():
             return
+        if moving:
+            for cluster in Cluster.objects.all():
+                status.collect_status(cluster.pk)
         time.sleep(0.2)
     rows = list(Propagation.objects.filter(dirty=True).values("cluster__slug", "state", "error"))
     raise AssertionError(f"did not converge: {rows}")

@@ -8,7 +8,7 @@ from kubernetes import client
 
 from clusters import kube
 from clusters.federation import hooks, services
-from clusters.federation.models import FederatedResource, MemberNamespace, Propagation
+from clusters.federation.models import FederatedResource, Handoff, MemberNamespace, Propagation
 from clusters.models import PlatformSwitch
 from paas.audit.models import AuditEvent
 from tenants import services as tenant_services
@@ -106,7 +106,9 @@ def test_replica_division_and_placement_change_removes_from_leaving_cluster(topo
     converge()
     assert replicas_by_cluster(topology["server"]) == {"fed-a1": 3, "fed-a2": 2, "fed-b1": 2}
     services.federated_resource_update(actor=SYSTEM, resource=res, placement={"cells": ["cell-a"]})
-    assert Propagation.objects.get(cluster__slug="fed-b1").state == "removing"
+    # Make-before-break: fed-b1 keeps its replicas until fed-a2's extra one is ready.
+    assert Propagation.objects.get(cluster__slug="fed-b1").state == "applied"
+    assert Handoff.objects.get(resource=res).releases == {str(topology["clusters"]["fed-b1"].pk): None}
     converge()
     assert replicas_by_cluster(topology["server"]) == {"fed-a1": 3, "fed-a2": 3}
     assert Propagation.objects.get(cluster__slug="fed-b1").state == "removed"
