@@ -10,6 +10,7 @@ pods and events need view_tenant, logs need manage_applications and are audited.
 """
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -373,30 +374,42 @@ def open_follow(target: Target, query: LogQuery):
 
 
 class Followers:
-    """Open follows per user in this process (bounded: a follow holds a thread and a connection)."""
+    """Open follows per user in this process (bounded: a follow holds a thread and a connection).
 
-    def __init__(self, limit: int):
-        self.limit, self.open, self.lock = limit, {}, threading.Lock()
+    A slot also expires on its own after the longest follow, so a stream Django never
+    started iterating (its `finally` never runs) cannot lock the user out for good."""
 
-    def acquire(self, user_id) -> None:
+    def __init__(self, limit: int, lifetime: float):
+        self.limit, self.lifetime, self.open, self.lock = limit, lifetime, {}, threading.Lock()
+
+    def acquire(self, user_id) -> object:
+        now = time.monotonic()
         with self.lock:
-            if self.open.get(user_id, 0) >= self.limit:
+            slots = {k: v for k, v in self.open.get(user_id, {}).items() if v > now}
+            if len(slots) >= self.limit:
                 raise TooManyFollowers(_("You already follow %(n)s logs; stop one first.") % {"n": self.limit})
-            self.open[user_id] = self.open.get(user_id, 0) + 1
+            slot = object()
+            slots[slot] = now + self.lifetime
+            self.open[user_id] = slots
+            return slot
 
-    def release(self, user_id) -> None:
+    def release(self, user_id, slot) -> None:
         with self.lock:
-            left = self.open.get(user_id, 0) - 1
-            if left > 0:
-                self.open[user_id] = left
-            else:
+            slots = self.open.get(user_id, {})
+            slots.pop(slot, None)
+            if not slots:
                 self.open.pop(user_id, None)
 
+    def count(self, user_id) -> int:
+        now = time.monotonic()
+        with self.lock:
+            return sum(1 for expiry in self.open.get(user_id, {}).values() if expiry > now)
 
-followers = Followers(MAX_FOLLOWERS_PER_USER)
+
+followers = Followers(MAX_FOLLOWERS_PER_USER, FOLLOW_SECONDS + 60)
 
 
-async def follow_stream(target: Target, response, *, user_id, seconds: float = FOLLOW_SECONDS):
+async def follow_stream(target: Target, response, *, user_id, slot, seconds: float = FOLLOW_SECONDS):
     """The log's bytes as they come (an async generator for StreamingHttpResponse).
 
     A thread reads the cluster's stream and hands chunks to the event loop; the follow
@@ -409,14 +422,25 @@ async def follow_stream(target: Target, response, *, user_id, seconds: float = F
     queue: asyncio.Queue = asyncio.Queue()
     end = object()
 
+    stopped = threading.Event()
+
+    def hand_over(item) -> None:
+        if not stopped.is_set():
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone: nobody reads any more
+                stopped.set()
+
     def pump():
         try:
             for chunk in response.stream(4096, decode_content=True):
-                loop.call_soon_threadsafe(queue.put_nowait, chunk)
+                if stopped.is_set():
+                    return
+                hand_over(chunk)
         except Exception as exc:  # closed under us, read timeout, reset: the follow ends either way
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
+            hand_over(exc)
         finally:
-            loop.call_soon_threadsafe(queue.put_nowait, end)
+            hand_over(end)
 
     thread = threading.Thread(target=pump, name="drilldown-follow", daemon=True)
     thread.start()
@@ -440,8 +464,9 @@ async def follow_stream(target: Target, response, *, user_id, seconds: float = F
                 return
             yield item
     finally:
+        stopped.set()
         response.close()  # wakes the reading thread, which then ends
-        followers.release(user_id)
+        followers.release(user_id, slot)
 
 
 def record_log_access(*, actor, target: Target, query: LogQuery, mode: str) -> None:

@@ -133,18 +133,18 @@ async def log_follow(request, slug, env, pk, cluster):
         return _text(exc.message, exc.status_code)
     user_id = (await sync_to_async(Actor.from_request)(request)).identifier
     try:
-        drilldown.followers.acquire(user_id)
+        slot = drilldown.followers.acquire(user_id)
     except DomainError as exc:
         return _text(exc.message, exc.status_code)
     try:
         stream = await sync_to_async(drilldown.open_follow, thread_sensitive=False)(target, query)
         await sync_to_async(drilldown.record_log_access)(actor=actor, target=target, query=query, mode="follow")
     except BaseException as exc:
-        drilldown.followers.release(user_id)
+        drilldown.followers.release(user_id, slot)
         if isinstance(exc, DomainError):
             return _text(exc.message, exc.status_code)
         raise
-    response = StreamingHttpResponse(drilldown.follow_stream(target, stream, user_id=user_id),
+    response = StreamingHttpResponse(drilldown.follow_stream(target, stream, user_id=user_id, slot=slot),
                                      content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
     response["X-Accel-Buffering"] = "no"  # a proxy must pass lines on as they come
