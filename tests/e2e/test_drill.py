@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from clusters.federation import drilldown, services
 from clusters.federation.models import FederatedType
+from paas.audit.models import AuditEvent
 from tests.federation.conftest import (  # noqa: F401
     SYSTEM,
     converge,
@@ -74,9 +75,12 @@ def test_pods_events_and_a_log_from_the_detail_page(b, personas_e2e, topology): 
     with page.expect_download() as download:
         page.locator("#drill-download").click()
     assert download.value.suggested_filename == f"fed-a1_{pods[0]['name']}_main.log"
-    page.get_by_role("button", name="Follow").click()
-    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    with page.expect_response(lambda r: "/logs/follow/" in r.url) as followed:
+        page.get_by_role("button", name="Follow").click()
+    assert followed.value.status == 200 and followed.value.headers["content-type"].startswith("text/plain")
     expect(output).to_contain_text(pods[0]["name"])
+    modes = set(AuditEvent.objects.filter(action__startswith="federation.logs.").values_list("action", flat=True))
+    assert modes == {"federation.logs.view", "federation.logs.download", "federation.logs.follow"}
     _shot(page, "logs-en")
     page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": b.base_url}])
     for tab in ("", "events/", "logs/"):
