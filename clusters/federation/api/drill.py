@@ -75,17 +75,6 @@ class EventsSerializer(serializers.Serializer):
     events = EventSerializer(many=True)
 
 
-class PlainTextRenderer(renderers.BaseRenderer):
-    """Lets a client ask for text/plain; errors still carry the JSON error shape."""
-
-    media_type = "text/plain"
-    format = "txt"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data.encode() if isinstance(data, str) else renderers.JSONRenderer().render(data)
-
-
 @extend_schema(tags=["federation"])
 class FederatedWorkloadViewSet(TenantChildViewSet):
     """Pods, events and logs of a federated workload (Deployment, StatefulSet, CRDs with replicas)."""
@@ -95,6 +84,10 @@ class FederatedWorkloadViewSet(TenantChildViewSet):
 
     def visible(self):
         return selectors.resources_visible_to(self.actor)
+
+    def perform_content_negotiation(self, request, force=False):
+        # The log is text/plain whatever Accept says, and errors keep the one JSON shape.
+        return super().perform_content_negotiation(request, force=force or self.action == "logs")
 
     def _target(self, query_serializer=ClusterQuerySerializer):
         resource = self.get_object()
@@ -124,7 +117,7 @@ class FederatedWorkloadViewSet(TenantChildViewSet):
                    responses={(200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="The log."),
                               504: SILENT})
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[],
-            renderer_classes=[renderers.JSONRenderer, PlainTextRenderer])
+            renderer_classes=[renderers.JSONRenderer])
     def logs(self, request, *args, **kwargs):
         """A pod's log (needs the permission to manage the tenant's applications; audited)."""
         resource = self.get_object()
