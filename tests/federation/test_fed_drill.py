@@ -246,3 +246,13 @@ def test_events_of_the_workload_its_replicasets_and_pods_newest_first(personas, 
     assert part.count('class="drill-warning"') == 1 and secret not in part and "not ours" not in part
     body = api_client_for(personas["auditor"]).get(api_base(web) + "events/", {"cluster": "fed-a1"}).json()
     assert body["events"][0]["reason"] == "BackOff" and secret not in str(body)
+
+
+def test_api_log_is_text_whatever_accept_says_and_errors_stay_json(personas, web):
+    pod = running_pods(web)[0]["name"]
+    client = api_client_for(personas["developer"])
+    ok = client.get(api_base(web) + "logs/", {"cluster": "fed-a1", "pod": pod}, HTTP_ACCEPT="text/plain")
+    assert ok.status_code == 200 and ok["Content-Type"].startswith("text/plain") and pod in ok.content.decode()
+    bad = client.get(api_base(web) + "logs/", {"cluster": "fed-a1", "pod": pod, "container": "nope"},
+                     HTTP_ACCEPT="text/plain")
+    assert bad.status_code == 400 and bad.json()["error"]["fields"] == {"container": [f"Pod {pod} has no container nope."]}
