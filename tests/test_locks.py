@@ -99,3 +99,36 @@ def _null():
     from contextlib import nullcontext
 
     return nullcontext(True)
+
+
+def test_held_many_takes_the_free_keys_and_skips_those_held_elsewhere(transactional_db):
+    child = hold_in_child("test.many", 2)
+    try:
+        with locks.held_many("test.many", [3, 1, 2, 2]) as mine:
+            assert mine == [1, 3]  # 2 is held by the child; duplicates count once
+            with locks.held("test.many", 1) as again:
+                assert again is False  # really held while the block runs
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    with locks.held_many("test.many", [1, 3]) as mine:
+        assert mine == [1, 3]  # released when the block ended
+
+
+def test_held_many_on_postgresql_uses_one_connection(transactional_db, monkeypatch):
+    if connection.vendor != "postgresql":
+        from django.db import connections
+
+        opened = []
+        monkeypatch.setattr(connections, "create_connection", lambda alias: opened.append(alias))
+        with locks.held_many("test.one", [1, 2, 3]) as mine:
+            assert mine == [1, 2, 3]
+        assert opened == []  # SQLite: file locks, no connection at all
+        return
+    from django.db import connections
+
+    real, opened = connections.create_connection, []
+    monkeypatch.setattr(connections, "create_connection", lambda alias: opened.append(alias) or real(alias))
+    with locks.held_many("test.one", [1, 2, 3]) as mine:
+        assert mine == [1, 2, 3]
+    assert len(opened) == 1

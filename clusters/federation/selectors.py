@@ -36,9 +36,15 @@ def propagations_of(resource: FederatedResource) -> QuerySet[Propagation]:
 
 
 def environments_with_counts(actor: Actor, tenant):
-    """The tenant's environments, each with its number of federated resources."""
+    """The tenant's environments, each with its number of federated resources and how many
+    of them are failed / degraded (health.py)."""
+    live = Q(federated_resources__deleting=False)
     return (environments_visible_to(actor).filter(tenant=tenant)
-            .annotate(federated=Count("federated_resources", filter=Q(federated_resources__deleting=False))))
+            .annotate(federated=Count("federated_resources", filter=live),
+                      failed=Count("federated_resources",
+                                   filter=live & Q(federated_resources__status__health__state="failed")),
+                      degraded=Count("federated_resources",
+                                     filter=live & Q(federated_resources__status__health__state="degraded"))))
 
 
 def types_visible_to(actor: Actor) -> QuerySet[FederatedType]:

@@ -23,7 +23,7 @@ from clusters.models import Cluster
 from paas import locks
 from paas.realtime import emit
 
-from . import kubeio, sensitive
+from . import health, kubeio, sensitive
 from .bulk import update_rows
 from .models import FederatedResource, FederatedType, Propagation, StatusBacklog
 from .render import MANAGED_BY_LABEL, MANAGER, RESOURCE_LABEL, get_path, namespace_for
@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 State = Propagation.State
 AGGREGATE_CHUNK = 500
 BACKLOG_BATCH = 5000
+POD_SUMMARY = "pods"  # key of the pod summary in Propagation.status (beside the collected paths)
+GENERATION = "metadata.generation"
 SUMMED = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas")
 
 
@@ -40,9 +42,9 @@ def _short(path: str) -> str:
 
 
 def aggregate(resource: FederatedResource, rows: list[dict]) -> dict:
-    """Totals over the clusters plus each cluster's state, replicas and conditions.
-    `rows`: Propagation values (state, dirty, planned_replicas, status, error,
-    applied_generation, cluster__slug)."""
+    """Totals over the clusters plus each cluster's state, replicas, conditions and health,
+    and the resource's health (health.py). `rows`: Propagation values (state, dirty,
+    planned_replicas, status, error, applied_generation, cluster__slug, cluster__health)."""
     live = [r for r in rows if r["state"] != State.REMOVED]
     totals = {"desired": sum(r["planned_replicas"] or 0 for r in live if r["state"] != State.REMOVING)}
     clusters = {}
@@ -58,18 +60,24 @@ def aggregate(resource: FederatedResource, rows: list[dict]) -> dict:
                                        for c in value if isinstance(c, dict)]
             else:
                 entry[key] = value
+        entry["health"] = health.member_health(
+            entry, entry.get("pods"), resource.ftype.kind, has_replicas=resource.ftype.has_replicas,
+            reachable=row.get("cluster__health") != Cluster.Health.UNREACHABLE)
         clusters[row["cluster__slug"]] = entry
     states = [r["state"] for r in live]
     counts = {s: states.count(s) for s in State.values if states.count(s)}
     converged = bool(live) and all(r["state"] == State.APPLIED and not r["dirty"] for r in live)
     ready = converged and (not resource.ftype.has_replicas or totals.get("readyReplicas", 0) >= totals["desired"])
+    unplaced = (resource.status or {}).get("unplaced", 0)
     return {"totals": totals, "clusters": clusters, "states": counts, "converged": converged, "ready": ready,
-            "unplaced": resource.status.get("unplaced", 0), "generation": resource.generation,
-            "applied_generation": min((r["applied_generation"] or 0) for r in live) if live else None}
+            "unplaced": unplaced, "generation": resource.generation,
+            "applied_generation": min((r["applied_generation"] or 0) for r in live) if live else None,
+            "health": health.rollup({slug: e["health"] for slug, e in clusters.items()}, deleting=resource.deleting,
+                                    unplaced=unplaced, has_replicas=resource.ftype.has_replicas, totals=totals)}
 
 
 ROW_FIELDS = ("resource_id", "state", "dirty", "planned_replicas", "status", "error", "applied_generation",
-              "cluster__slug")
+              "cluster__slug", "cluster__health")
 
 
 def aggregate_many(resource_ids) -> list[FederatedResource]:
@@ -80,7 +88,7 @@ def aggregate_many(resource_ids) -> list[FederatedResource]:
     for start in range(0, len(ids), AGGREGATE_CHUNK):
         chunk = ids[start:start + AGGREGATE_CHUNK]
         resources = {r.pk: r for r in FederatedResource.objects.filter(pk__in=chunk).select_related("ftype")
-                     .only("id", "tenant_id", "status", "generation", "ftype__replicas_path")}
+                     .only("id", "tenant_id", "status", "generation", "deleting", "ftype__replicas_path", "ftype__kind")}
         rows: dict[int, list] = {pk: [] for pk in resources}
         for row in Propagation.objects.filter(resource_id__in=list(resources)).values(*ROW_FIELDS):
             rows[row["resource_id"]].append(row)
@@ -133,6 +141,55 @@ def _announce(resources) -> None:
                                    "count": len(ids), "at": at}, permission="view_tenant")
 
 
+def _owns_pods(ftype: FederatedType) -> bool:
+    return ftype.group == "apps" and ftype.kind in health.POD_OWNERS
+
+
+def _pod_summaries(client, listed) -> dict[tuple, dict]:
+    """(kind, namespace, name) of each listed workload -> the summary of its pods. One pod
+    list and one ReplicaSet list per namespace holding managed workloads (pods carry no
+    label of ours, so they are found through ownerReferences: Pod -> ReplicaSet ->
+    Deployment), so calls grow with namespaces, not with pods."""
+    workloads: dict[str, dict[tuple, dict]] = {}
+    for ftype, found in listed:
+        if _owns_pods(ftype):
+            for item in found.values():
+                meta = item["metadata"]
+                workloads.setdefault(meta.get("namespace"), {})[(ftype.kind, meta.get("name"))] = item
+    summaries = {}
+    for namespace, items in sorted(workloads.items()):
+        if not namespace:
+            continue
+        pods = (kubeio.request(client, "GET", f"/api/v1/namespaces/{namespace}/pods") or {}).get("items") or ()
+        sets = {}
+        if any(kind == "Deployment" for kind, _name in items):
+            listing = kubeio.request(client, "GET", f"/apis/apps/v1/namespaces/{namespace}/replicasets") or {}
+            sets = {(rs.get("metadata") or {}).get("name"): rs for rs in listing.get("items") or ()}
+        owned: dict[tuple, list] = {key: [] for key in items}
+        refused: dict[tuple, str] = {}
+        for rs in sets.values():
+            for owner in _owners(rs):
+                if owner in owned and not refused.get(owner):
+                    refused[owner] = health.refusal_of(rs)
+        for pod in pods:
+            for owner in _owners(pod):
+                if owner in owned:
+                    owned[owner].append(pod)
+                if owner[0] == "ReplicaSet" and owner[1] in sets:
+                    for above in _owners(sets[owner[1]]):
+                        if above in owned:
+                            owned[above].append(pod)
+        for key, item in items.items():
+            refusal = health.refusal_of(item) or refused.get(key, "")
+            summaries[(key[0], namespace, key[1])] = health.summarize_pods(owned[key], refusal)
+    return summaries
+
+
+def _owners(obj: dict) -> list[tuple]:
+    return [(ref.get("kind"), ref.get("name")) for ref in (obj.get("metadata") or {}).get("ownerReferences") or ()
+            if ref.get("controller", True)]
+
+
 def collect_status(cluster_id: int) -> dict:
     """Read back the managed objects of one cluster; returns counts for the task log."""
     cluster = Cluster.objects.select_related("cell").filter(pk=cluster_id).first()
@@ -149,12 +206,16 @@ def collect_status(cluster_id: int) -> dict:
     updated, vanished = [], []
     try:
         client = kube.api_client(cluster)
+        listed = []
         for ftype in FederatedType.objects.filter(pk__in=by_type):
             listing = kubeio.list_objects(client, ftype.collection_path(), label_selector=f"{MANAGED_BY_LABEL}={MANAGER}")
             found = {}
             for item in (listing or {}).get("items") or ():
                 meta = item.get("metadata") or {}
                 found[((meta.get("labels") or {}).get(RESOURCE_LABEL), meta.get("namespace"))] = item
+            listed.append((ftype, found))
+        pods = _pod_summaries(client, listed)
+        for ftype, found in listed:
             for row in by_type[ftype.pk]:
                 resource = row.resource
                 ns = namespace_for(resource.tenant.slug, resource.environment.slug) if ftype.namespaced else None
@@ -163,12 +224,19 @@ def collect_status(cluster_id: int) -> dict:
                     if row.state == State.APPLIED and not row.dirty and row.synced_at and row.synced_at < started:
                         vanished.append(row.pk)
                     continue
-                version = item["metadata"].get("resourceVersion", "")
-                if version == row.observed_resource_version:
-                    continue
+                meta = item["metadata"]
+                summary = pods.get((ftype.kind, meta.get("namespace"), meta.get("name"))) if _owns_pods(ftype) else None
+                version = meta.get("resourceVersion", "")
+                if version == row.observed_resource_version and (summary is None or (row.status or {}).get(
+                        POD_SUMMARY) == summary):
+                    continue  # neither the object nor its pods changed
                 row.status = sensitive.mask_status(
                     {p: v for p in ftype.status_fields if (v := get_path(item, p)) is not None},
                     sensitive.patterns_for(ftype))
+                if ftype.has_replicas and isinstance(meta.get("generation"), int):
+                    row.status[GENERATION] = meta["generation"]  # against status.observedGeneration
+                if summary is not None:
+                    row.status[POD_SUMMARY] = summary
                 row.observed_resource_version, row.status_updated_at = version, timezone.now()
                 updated.append(row)
     except (kubeio.ClusterUnreachable, CredentialsUnreadable, ApiException) as exc:

@@ -16,7 +16,6 @@
   it fails open (the lock still keeps runs apart).
 """
 import logging
-from contextlib import ExitStack
 
 from celery.signals import task_retry
 from django.core.cache import cache
@@ -81,8 +80,7 @@ def sync_cell(cell_id: int) -> dict:
     except Exception:
         logger.warning("cache unavailable: could not clear the queued marker of cell %s", cell_id)
     due = list(clusters_due().filter(cell_id=cell_id).order_by("pk").values_list("pk", flat=True))
-    with ExitStack() as stack:
-        mine = [pk for pk in due if stack.enter_context(locks.held(lock_name("sync"), pk))]
+    with locks.held_many(lock_name("sync"), due) as mine:
         reports = sync.sync_clusters(mine, aggregate=False) if mine else []
     if any(report.recorded for report in reports):
         request_aggregation()

@@ -18,6 +18,7 @@ from tenants.views._common import ensure, environment_order, is_htmx, load_tenan
 from . import discovery, selectors, services
 from .forms import FederatedResourceForm, dump_document
 from .preview import authorize_preview, preview
+from .preview_apply import StalePreview, federated_resource_apply_previewed
 from .render import namespace_for
 from .sensitive import shown
 
@@ -62,6 +63,7 @@ def tenant_home(request, slug):
         environment.is_bound = environment.pk in bound
     context = tenant_context(actor, tenant, "federation")
     context["environments"] = environments
+    context["totals"] = {key: sum(getattr(e, key) for e in environments) for key in ("federated", "failed", "degraded")}
     return render(request, "federation/tenant.html", context)
 
 
@@ -74,12 +76,18 @@ def resource_list(request, slug, env):
     return render(request, "federation/list.html", context)
 
 
+def _form_context(actor, tenant, environment, form, **extra):
+    return _context(actor, tenant, environment, form=form, starters=form.starters(), **extra)
+
+
 @login_required
 def resource_create(request, slug, env):
     actor, tenant, environment = _scope(request, slug, env)
     ensure(request, actor, "manage_applications", environment, action="federation.resource.create")
     types = selectors.types_visible_to(actor).filter(enabled=True, namespaced=True)
-    form = FederatedResourceForm(request.POST or None, types=types)
+    # ?type=<pk> starts from that type's starter (the type menu without JavaScript).
+    chosen = types.filter(pk=request.GET["type"]).first() if request.GET.get("type", "").isdigit() else None
+    form = FederatedResourceForm(request.POST or None, types=types, initial_type=chosen)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -92,26 +100,36 @@ def resource_create(request, slug, env):
             messages.success(request, _("%(kind)s “%(name)s” was created; it is being propagated.")
                              % {"kind": resource.ftype.kind, "name": resource.name})
             return redirect(resource)
-    return render(request, "federation/form.html", _context(actor, tenant, environment, form=form, creating=True))
+    context = _form_context(actor, tenant, environment, form, creating=True, types=types)
+    return render(request, "federation/form.html", context)
 
 
 @login_required
 def resource_edit(request, slug, env, pk):
+    """Edit form; also where the preview page's "Apply this change" posts, with the
+    generation the preview was computed on (base_generation)."""
     actor, tenant, environment, resource = _resource(request, slug, env, pk)
     ensure(request, actor, "manage_applications", resource, action="federation.resource.update")
     form = FederatedResourceForm.for_resource(resource, request.POST or None)
+    from_preview = "base_generation" in request.POST
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        data = {k: form.cleaned_data[k] for k in ("template", "placement", "overrides")}
         try:
-            resource = services.federated_resource_update(
-                actor=actor, resource=resource, template=data["template"], placement=data["placement"],
-                overrides=data["overrides"])
+            if from_preview:
+                base = request.POST["base_generation"]
+                resource = federated_resource_apply_previewed(
+                    actor=actor, resource=resource, base_generation=int(base) if base.isdigit() else None, **data)
+            else:
+                resource = services.federated_resource_update(actor=actor, resource=resource, **data)
+        except StalePreview as exc:
+            resource.refresh_from_db()
+            return _preview_page(request, actor, tenant, environment, resource, form, notice=exc.message)
         except DomainError as exc:
             form.add_domain_error(exc)
         else:
             messages.success(request, _("Saved: generation %(gen)s is being propagated.") % {"gen": resource.generation})
             return redirect(resource)
-    context = _context(actor, tenant, environment, form=form, creating=False, resource=resource)
+    context = _form_context(actor, tenant, environment, form, creating=False, resource=resource)
     return render(request, "federation/form.html", context)
 
 
@@ -154,12 +172,19 @@ def resource_status(request, slug, env, pk):
 @login_required
 def resource_preview(request, slug, env, pk):
     """GET: what the saved resource renders to per cluster vs. what each holds now.
-    POST (from the edit form): the same for the submitted, unsaved change."""
+    POST (from the edit form): the same for the submitted, unsaved change, which
+    the page can then apply."""
     actor, tenant, environment, resource = _resource(request, slug, env, pk)
     authorize_preview(actor, resource)  # before the form is read: a refused preview learns nothing
+    form = FederatedResourceForm.for_resource(resource, request.POST) if request.method == "POST" else None
+    return _preview_page(request, actor, tenant, environment, resource, form)
+
+
+def _preview_page(request, actor, tenant, environment, resource, form, notice=None):
+    """The preview of `form`'s input (None: of the saved resource); `notice` says why
+    it is shown again (an apply refused because the resource changed meanwhile)."""
     proposed, error, entries = {}, None, []
-    if request.method == "POST":
-        form = FederatedResourceForm.for_resource(resource, request.POST)
+    if form is not None:
         if form.is_valid():
             proposed = {k: form.cleaned_data[k] for k in ("template", "placement", "overrides")}
         else:
@@ -171,9 +196,14 @@ def resource_preview(request, slug, env, pk):
             error = exc.message
     for entry in entries:
         entry["diff_lines"] = entry["diff"].splitlines()
+    # What "Apply this change" posts back: the input exactly as previewed, and the
+    # generation it was compared with.
+    apply = ({"base_generation": resource.generation,
+              "fields": [(k, request.POST.get(k, "")) for k in ("template", "placement", "overrides")]}
+             if proposed and not error else None)
     context = _context(actor, tenant, environment, resource=resource, entries=entries, error=error,
-                       proposed=bool(proposed))
-    return render(request, "federation/preview.html", context, status=400 if error else 200)
+                       proposed=bool(proposed), apply=apply, notice=notice)
+    return render(request, "federation/preview.html", context, status=409 if notice else 400 if error else 200)
 
 
 @login_required

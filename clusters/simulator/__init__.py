@@ -14,11 +14,11 @@ Layout (each module's docstring says why it exists):
   and fan-out), ``registry`` (built-in and CRD kinds), ``apiserver`` (create/update/
   patch/delete rules), ``kinds`` (defaulting and validation), ``selectors``,
   ``patching`` and ``apply`` (patch formats, server-side apply), ``decoding`` (YAML/JSON
-  bodies), ``quantity``, ``errors``
+  bodies), ``quantity``, ``errors``, ``events`` (the Event recorder: aggregation, TTL, per-namespace bound)
 - HTTP: ``api`` (routing and verbs), ``responses`` (encoding, list streaming),
-  ``watching``, ``tables`` (kubectl's Table output), ``discovery`` (discovery and the
+  ``watching``, ``logs`` (generated pod logs, follow), ``tables`` (kubectl's Table output), ``discovery`` (discovery and the
   minimal OpenAPI), ``admin`` (admin port), ``faults``, ``pki`` (TLS)
-- ``controllers/``: scheduler+kubelet, replicasets, deployments, statefulsets,
+- ``controllers/``: scheduler+kubelet (its Event wording in ``kubelet_events``), replicasets, deployments, statefulsets,
   endpoints, garbage collector and namespaces, resource quota
 - running: ``server``, ``processes`` (``--processes``: clusters over child processes),
   ``bootstrap`` (initial namespaces/nodes), ``bulk`` and ``bench`` (scale benchmark), ``__main__``

@@ -1,6 +1,6 @@
 """HTTP front of one simulated cluster: authentication, fault injection, URL routing and
 the verbs (get, list, watch, create, update, patch, delete, deletecollection) plus the
-status, scale and log subresources.
+status, scale and log subresources (logs are generated in ``logs``).
 
 URL shapes, as on a real API server:
   /api/v1[/namespaces/{ns}]/{resource}[/{name}[/{subresource}]]
@@ -21,6 +21,7 @@ from . import errors
 from .apiserver import APPLY_PATCH, PATCH_TYPES
 from .decoding import decode_yaml
 from .errors import ApiError, bad_request, method_not_allowed
+from .logs import log_interval, serve_log
 from .registry import Kind
 from .responses import (
     decode_continue,
@@ -168,7 +169,7 @@ class ClusterApi:
             if sub == "scale":
                 return json_response(dumps(self.api.scale_of(kind, stored)))
             if sub == "log":
-                return self._log(stored, params)
+                return await serve_log(request, self.store, stored, params, log_interval(self.cluster.ready_delay))
             if wants_table(request):
                 return json_response(single_table(kind, stored, params.get("includeObject", "Metadata")))
             return json_response(encode(kind, stored))
@@ -292,16 +293,3 @@ class ClusterApi:
             self.api.delete(kind, meta.get("namespace", ""), meta["name"],
                             propagation=options.get("propagationPolicy"), dry_run=dry_run)
         return json_response(dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}))
-
-    @staticmethod
-    def _log(stored, params) -> web.Response:
-        pod = stored.obj
-        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or ()]
-        container = params.get("container") or (containers[0] if containers else "")
-        if container not in containers:
-            raise bad_request(f"container {container} is not valid for pod {pod['metadata']['name']}")
-        image = next(c.get("image") for c in pod["spec"]["containers"] if c.get("name") == container)
-        text = (f"simulated log of {pod['metadata']['namespace']}/{pod['metadata']['name']} "
-                f"container {container} ({image})\n")
-        return web.Response(text=text, content_type="text/plain")
-

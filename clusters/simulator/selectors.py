@@ -153,6 +153,8 @@ SUPPORTED_FIELDS = {
     "nodes": {"spec.unschedulable"},
     "replicasets.apps": {"status.replicas"},
 }
+# Field labels that name a different path in the object (an Event's "source" is its source.component).
+FIELD_PATHS = {("events", "source"): ("source", "component")}
 
 
 @dataclass(frozen=True)
@@ -210,5 +212,6 @@ def parse_field_selector(text: str | None, bucket: str) -> FieldSelector:
         field, op, value = m.groups()
         if field not in allowed:
             raise bad_request(f'field label not supported: {field}')
-        requirements.append(FieldRequirement(tuple(field.split(".")), op != "!=", value))
+        path = FIELD_PATHS.get((bucket, field)) or tuple(field.split("."))
+        requirements.append(FieldRequirement(path, op != "!=", value))
     return FieldSelector(requirements)

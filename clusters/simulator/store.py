@@ -9,7 +9,9 @@ Design choices, all driven by the 100k-pod scale target:
   namespaced list only touches its namespace.
 - A (label key, value) -> keys index answers equality/``in`` selectors without scanning.
 - A bounded history of events serves watches that resume from a resourceVersion;
-  older requests get 410 Gone, like a compacted etcd.
+  older requests get 410 Gone, like a compacted etcd. Events (the Kubernetes kind) keep
+  a history of their own, as their separate watch cache does on a real API server, so
+  a burst of them never pushes pod or deployment changes out of reach of a resuming watch.
 - Everything runs on the cluster's event loop thread, so there are no locks.
 """
 from __future__ import annotations
@@ -140,6 +142,15 @@ class Watcher:
 
 
 Listener = Callable[[str, str, dict | None, dict | None], None]
+SEPARATE_HISTORY = ("events",)
+
+
+class History:
+    __slots__ = ("entries", "compacted_rv")
+
+    def __init__(self):
+        self.entries: deque[WatchEvent] = deque()
+        self.compacted_rv = 0
 
 
 class Store:
@@ -151,6 +162,7 @@ class Store:
         self.history: deque[WatchEvent] = deque()
         self.history_size = history_size
         self.compacted_rv = 0
+        self.side_histories = {bucket: History() for bucket in SEPARATE_HISTORY}
         self.listeners: list[Listener] = []
         self.watchers: dict[str, set[Watcher]] = {}
 
@@ -337,7 +349,12 @@ class Store:
 
     def _emit(self, bucket: str, type_: str, stored: Stored, old: Stored | None, record: bool) -> None:
         old_obj = old.obj if old is not None else None
-        if record:
+        side = self.side_histories.get(bucket)
+        if side is not None:
+            side.entries.append(WatchEvent(self.rv, bucket, type_, stored, old.raw if old is not None else None))
+            if len(side.entries) > self.history_size:
+                side.compacted_rv = side.entries.popleft().rv
+        elif record:
             self.history.append(WatchEvent(self.rv, bucket, type_, stored, old.raw if old is not None else None))
             if len(self.history) > self.history_size:
                 self.compacted_rv = self.history.popleft().rv
@@ -354,13 +371,18 @@ class Store:
         """Forget all history, like etcd compaction: older resourceVersions now get 410."""
         self.history.clear()
         self.compacted_rv = self.rv
+        for side in self.side_histories.values():
+            side.entries.clear()
+            side.compacted_rv = self.rv
         return self.rv
 
     def events_since(self, bucket: str, rv: int) -> list[WatchEvent]:
-        if rv < self.compacted_rv:
-            raise gone(f"too old resource version: {rv} ({self.compacted_rv})")
+        side = self.side_histories.get(bucket)
+        history, compacted_rv = (side.entries, side.compacted_rv) if side else (self.history, self.compacted_rv)
+        if rv < compacted_rv:
+            raise gone(f"too old resource version: {rv} ({compacted_rv})")
         found = []
-        for event in reversed(self.history):
+        for event in reversed(history):
             if event.rv <= rv:
                 break
             if event.bucket == bucket:

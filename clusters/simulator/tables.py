@@ -38,7 +38,9 @@ COLUMNS: dict[str, list[COL]] = {
     "secrets": [_NAME, ("Type", "string", 0), ("Data", "integer", 0), _AGE],
     "serviceaccounts": [_NAME, ("Secrets", "integer", 0), _AGE],
     "events": [("Last Seen", "string", 0), ("Type", "string", 0), ("Reason", "string", 0),
-               ("Object", "string", 0), ("Message", "string", 0), _NAME],
+               ("Object", "string", 0), ("Subobject", "string", 1), ("Source", "string", 1),
+               ("Message", "string", 0), ("First Seen", "string", 1), ("Count", "string", 1),
+               ("Name", "string", 1)],
     "resourcequotas": [_NAME, _AGE, ("Request", "string", 0), ("Limit", "string", 0)],
     "customresourcedefinitions.apiextensions.k8s.io": [_NAME, ("Created At", "date", 0)],
 }
@@ -181,10 +183,7 @@ def _cells(kind: Kind, obj: dict) -> list:
     if bucket == "serviceaccounts":
         return [name, len(obj.get("secrets") or ()), age]
     if bucket == "events":
-        involved = obj.get("involvedObject") or {}
-        last = obj.get("lastTimestamp") or obj.get("eventTime") or meta.get("creationTimestamp")
-        return [_age(last), obj.get("type", ""), obj.get("reason", ""),
-                f"{(involved.get('kind') or '').lower()}/{involved.get('name', '')}", obj.get("message", ""), name]
+        return _event_cells(obj)
     if bucket == "resourcequotas":
         hard, used = status.get("hard") or {}, status.get("used") or {}
         req = ", ".join(f"{r}: {used.get(r, '0')}/{v}" for r, v in sorted(hard.items()) if not r.startswith("limits."))
@@ -199,6 +198,22 @@ def _cells(kind: Kind, obj: dict) -> list:
     if not any(t == "date" for _, t, _, _ in kind.printer_columns):
         cells.append(age)
     return cells
+
+
+def _event_cells(event: dict) -> list:
+    """As kube-apiserver's printEvent: repeats shown as "5s (x4 over 2m)"."""
+    involved = event.get("involvedObject") or {}
+    source = event.get("source") or {}
+    first = event.get("firstTimestamp") or event.get("eventTime")
+    last = event.get("lastTimestamp") or ((event.get("series") or {}).get("lastObservedTime")) or event.get("eventTime")
+    count = event.get("count") or (event.get("series") or {}).get("count") or 1
+    last_seen = f"{_age(last)} (x{count} over {_age(first)})" if count > 1 else _age(last)
+    source_text = source.get("component") or event.get("reportingComponent", "")
+    if source.get("host"):
+        source_text += f", {source['host']}"
+    return [last_seen, event.get("type", ""), event.get("reason", ""),
+            f"{(involved.get('kind') or '').lower()}/{involved.get('name', '')}", involved.get("fieldPath", ""),
+            source_text, event.get("message", ""), _age(first), str(count), event["metadata"]["name"]]
 
 
 _FILTER = re.compile(r"\[\?\(@\.([\w.]+)\s*==\s*[\"']([^\"']*)[\"']\)\]")

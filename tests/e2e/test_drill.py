@@ -92,7 +92,6 @@ def test_pods_events_and_a_log_from_the_detail_page(b, personas_e2e, topology): 
         _shot(page, f"{tab.rstrip('/') or 'pods'}-zh-hans")
 
 
-@pytest.mark.xfail(strict=False, reason="needs the simulator's streaming log API (branch h/simev); remove at merge")
 def test_a_followed_log_receives_new_lines(b, personas_e2e, topology):  # noqa: F811
     resource, pods = _web(topology, replicas=1)
     page = b.new_page(personas_e2e["developer"])
@@ -119,7 +118,6 @@ def test_a_hung_cluster_is_said_in_words(b, personas_e2e, topology):  # noqa: F8
     expect(page.get_by_role("link", name="Logs")).to_have_count(0)  # a viewer reads no logs
 
 
-@pytest.mark.xfail(strict=False, reason="needs the simulator's kubelet Events (branch h/simev); remove at merge")
 def test_a_crash_loop_shows_its_warning_events(b, personas_e2e, topology):  # noqa: F811
     resource = services.federated_resource_create(
         actor=SYSTEM, environment=topology["prod"], ftype=_deployment_type(), name="crashy",

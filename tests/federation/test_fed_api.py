@@ -157,3 +157,17 @@ def test_outsiders_and_anonymous_get_nothing(personas, resource):
     assert anonymous.get("/api/v1/federated-types/").status_code == 401
     refused = api(personas["viewer"]).post(f"{BASE}{resource.pk}/preview/", {}, format="json")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
+
+
+def test_a_change_with_base_generation_is_refused_when_someone_saved_since(personas, resource):
+    client = api(personas["developer"])
+    newer = deployment("web", image="nginx:1.27")
+    stale = client.patch(f"{BASE}{resource.pk}/", {"template": newer, "base_generation": resource.generation + 5},
+                         format="json")
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_preview"
+    assert FederatedResource.objects.get(pk=resource.pk).generation == resource.generation  # nothing saved
+    fresh = client.patch(f"{BASE}{resource.pk}/", {"template": newer, "base_generation": resource.generation},
+                         format="json")
+    assert fresh.status_code == 200 and fresh.json()["generation"] == resource.generation + 1
+    for bad in (0, -1, "x", 2 ** 40):
+        assert client.patch(f"{BASE}{resource.pk}/", {"base_generation": bad}, format="json").status_code == 400

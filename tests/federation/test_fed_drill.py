@@ -88,7 +88,6 @@ def test_a_crash_looping_deployment_shows_why(personas, login, topology, ftypes)
     assert "CrashLoopBackOff" in part
 
 
-@pytest.mark.xfail(strict=False, reason="needs the simulator's kubelet Events (branch h/simev); remove at merge")
 def test_a_crash_looping_deployment_has_a_warning_backoff_event(personas, login, topology, ftypes):
     resource = services.federated_resource_create(
         actor=SYSTEM, environment=topology["prod"], ftype=ftypes["Deployment"], name="crashy",

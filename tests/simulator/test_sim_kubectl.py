@@ -1,5 +1,6 @@
 """Smoke tests through the real tools: kubectl, and the ``manage.py kubesim`` command."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -130,3 +131,66 @@ def test_management_command_runs_clusters_until_sigterm(tmp_path):
         code = process.wait(20)
     assert code == 0, process.stderr.read().decode()
     assert time.monotonic() - started < 20
+
+
+TWO_CONTAINERS = """
+apiVersion: v1
+kind: Pod
+metadata: {name: duo}
+spec:
+  containers:
+  - {name: main, image: "shop:7.0"}
+  - {name: side, image: "nginx:1.25"}
+"""
+
+
+@pytest.mark.skipif(not os.path.exists(KUBECTL), reason="kubectl is not installed")
+def test_kubectl_events_describe_and_logs(kubesim, namespace, tmp_path):
+    kubeconfig = str(kubesim.server.cluster("sim-a").kubeconfig_path)
+    base = [KUBECTL, "--kubeconfig", kubeconfig, "--cache-dir", str(tmp_path / "cache"), "-n", namespace]
+
+    def kubectl(*args):
+        result = subprocess.run([*base, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"kubectl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    manifest = tmp_path / "duo.yaml"
+    manifest.write_text(TWO_CONTAINERS)
+    kubectl("apply", "-f", str(manifest))
+    (tmp_path / "deployment.yaml").write_text(DEPLOYMENT.replace("IMAGE", "1.0"))
+    kubectl("apply", "-f", str(tmp_path / "deployment.yaml"))
+    kubectl("wait", "--for=condition=Ready", "pod/duo", "--timeout=30s")
+    kubectl("rollout", "status", "deployment/shop", "--timeout=30s")
+
+    events = kubectl("get", "events")
+    assert events.splitlines()[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert re.search(r"Normal\s+ScalingReplicaSet\s+deployment/shop\s+Scaled up replica set shop-\w+ from 0 to 2",
+                     events)
+    assert re.search(r"Normal\s+SuccessfulCreate\s+replicaset/shop-\w+\s+Created pod: shop-", events)
+    only_duo = kubectl("get", "events", "--field-selector", "involvedObject.name=duo").splitlines()[1:]
+    assert only_duo and all(" pod/duo " in line for line in only_duo)
+    assert {"Scheduled", "Pulled", "Created", "Started"} <= {line.split()[2] for line in only_duo}
+
+    described = kubectl("describe", "pod", "duo")
+    section = described[described.index("\nEvents:"):]
+    assert re.search(rf"Normal\s+Scheduled\s+\S+\s+default-scheduler\s+Successfully assigned {namespace}/duo to ",
+                     section)
+    assert re.search(r"Normal\s+Started\s+\S+\s+kubelet\s+Started container side", section)
+    deployment_events = kubectl("describe", "deployment", "shop")
+    assert re.search(r"Events:\n.*\n.*\n\s+Normal\s+ScalingReplicaSet\s+\S+\s+deployment-controller\s+Scaled up",
+                     deployment_events)
+
+    tail = kubectl("logs", "duo", "-c", "main", "--tail=5", "--timestamps").splitlines()
+    assert len(tail) == 5 and all(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ", line) for line in tail)
+    assert "[notice] 1#1: nginx/1.25" in kubectl("logs", "duo", "-c", "side")
+    assert "starting shop version=7.0" in kubectl("logs", "duo")  # kubectl defaults to the first container
+
+    follower = subprocess.Popen([*base, "logs", "-f", "--tail=1", "duo", "-c", "main"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    try:
+        lines = [readline_within(follower, deadline=time.monotonic() + 20) for _ in range(4)]
+        assert all(" request method=" in line for line in lines) and len(set(lines)) == 4
+        assert follower.poll() is None, "kubectl logs -f keeps streaming"
+    finally:
+        follower.kill()
+        follower.wait(10)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .. import sensitive
+from .. import health, sensitive
 from ..models import FederatedResource, FederatedType, Propagation
 
 
@@ -35,15 +35,34 @@ class TypeUpdateSerializer(serializers.Serializer):
         help_text=_("Dotted paths masked like Secret data, e.g. spec.template.spec.containers[*].env[*].value."))
 
 
+class HealthSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=health.STATES)
+    reason = serializers.CharField(help_text=_("Why, in words (in the request's language)."))
+
+
+def health_out(value) -> dict:
+    """The stored health dict as the API shows it: state + reason in the reader's language."""
+    value = value if isinstance(value, dict) else {}
+    state = value.get("state") if value.get("state") in health.STATES else health.UNKNOWN
+    return {"state": state, "reason": health.reason_text(value)}
+
+
 class PropagationSerializer(serializers.ModelSerializer):
     cluster = serializers.CharField(source="cluster.slug", read_only=True)
     cell = serializers.CharField(source="cluster.cell.slug", read_only=True)
+    health = serializers.SerializerMethodField()
 
     class Meta:
         model = Propagation
         fields = ["cluster", "cell", "state", "dirty", "planned_replicas", "applied_generation", "error", "attempts",
-                  "next_attempt_at", "synced_at", "status", "status_updated_at"]
+                  "next_attempt_at", "synced_at", "health", "status", "status_updated_at"]
         read_only_fields = fields
+
+    @extend_schema_field(HealthSerializer)
+    def get_health(self, obj) -> dict:
+        """This cluster's health, from the resource's aggregated status."""
+        member = ((obj.resource.status or {}).get("clusters") or {}).get(obj.cluster.slug) or {}
+        return health_out(member.get("health"))
 
 
 class FederatedResourceSerializer(serializers.ModelSerializer):
@@ -53,15 +72,22 @@ class FederatedResourceSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(source="ftype.kind", read_only=True)
     template = serializers.SerializerMethodField()
     overrides = serializers.SerializerMethodField()
+    health = serializers.SerializerMethodField()
 
     class Meta:
         model = FederatedResource
         fields = ["id", "tenant", "environment", "type", "kind", "name", "template", "placement", "overrides",
-                  "generation", "deleting", "status", "status_updated_at", "created_at", "updated_at"]
+                  "generation", "deleting", "health", "status", "status_updated_at", "created_at", "updated_at"]
         read_only_fields = fields
 
     def get_type(self, obj) -> str:
         return f"{obj.ftype.api_version}/{obj.ftype.kind}"
+
+    @extend_schema_field(HealthSerializer)
+    def get_health(self, obj) -> dict:
+        """healthy | progressing | degraded | failed | unknown over the clusters, and why
+        (naming the clusters); each cluster's is in status.clusters.<slug>.health."""
+        return health_out((obj.status or {}).get("health"))
 
     @extend_schema_field(serializers.JSONField())
     def get_template(self, obj):
@@ -115,6 +141,13 @@ class FederatedResourceUpdateSerializer(serializers.Serializer):
     template = DocumentField(required=False)
     placement = DocumentField(required=False)
     overrides = DocumentField(required=False)
+
+
+class FederatedResourceChangeSerializer(FederatedResourceUpdateSerializer):
+    base_generation = serializers.IntegerField(
+        required=False, min_value=1, max_value=2 ** 31 - 1,
+        help_text="Apply only if the resource is still at this generation (the one a preview was computed on); "
+                  "otherwise 409 stale_preview and nothing is saved.")
 
 
 class PreviewEntrySerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ Nothing here decides who may do what: services authorize (a denial is a 403 with
 an audit record), selectors scope (another tenant's object is a 404).
 """
 import django_filters
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -17,7 +18,8 @@ from paas.api.base import ActorMixin, TenantChildViewSet
 from paas.errors import DomainError
 from tenants.selectors import environments_visible_to
 
-from .. import discovery, selectors, services
+from .. import discovery, preview_apply, selectors, services
+from .. import health as health_rules
 from ..models import FederatedResource, FederatedType
 from ..preview import authorize_preview, preview
 from . import serializers as s
@@ -27,10 +29,18 @@ class FederatedResourceFilter(django_filters.FilterSet):
     environment = django_filters.CharFilter(field_name="environment__slug")
     kind = django_filters.CharFilter(field_name="ftype__kind")
     name = django_filters.CharFilter(field_name="name")
+    health = django_filters.ChoiceFilter(choices=[(s, s) for s in health_rules.STATES], method="filter_health",
+                                         help_text="healthy, progressing, degraded, failed or unknown")
 
     class Meta:
         model = FederatedResource
-        fields = ["environment", "kind", "name", "deleting"]
+        fields = ["environment", "kind", "name", "deleting", "health"]
+
+    def filter_health(self, queryset, name, value):
+        matches = Q(status__health__state=value)
+        if value == health_rules.UNKNOWN:  # never aggregated yet: no health stored
+            matches |= ~Q(status__has_key="health")
+        return queryset.filter(matches)
 
 
 @extend_schema(tags=["federation"])
@@ -111,11 +121,19 @@ class FederatedResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             template=data["template"], placement=data.get("placement"), overrides=data.get("overrides"))
         return Response(self.render(s.FederatedResourceDetailSerializer, resource), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.FederatedResourceUpdateSerializer, responses=s.FederatedResourceDetailSerializer)
+    @extend_schema(request=s.FederatedResourceChangeSerializer, responses=s.FederatedResourceDetailSerializer)
     def partial_update(self, request, *args, **kwargs):
-        """Change the template, placement and/or overrides (a new generation)."""
-        data = self.validated(s.FederatedResourceUpdateSerializer, partial=True)
-        resource = services.federated_resource_update(actor=self.actor, resource=self.get_object(), **data)
+        """Change the template, placement and/or overrides (a new generation). With base_generation (the
+        generation a preview was computed on) the change is applied only if nobody saved since: 409 otherwise."""
+        data = self.validated(s.FederatedResourceChangeSerializer, partial=True)
+        resource = self.get_object()
+        if "base_generation" in data:
+            base = data.pop("base_generation")
+            resource = preview_apply.federated_resource_apply_previewed(
+                actor=self.actor, resource=resource, base_generation=base, template=data.get("template"),
+                placement=data.get("placement"), overrides=data.get("overrides"))
+        else:
+            resource = services.federated_resource_update(actor=self.actor, resource=resource, **data)
         return Response(self.render(s.FederatedResourceDetailSerializer, resource))
 
     @extend_schema(responses={202: s.FederatedResourceSerializer,

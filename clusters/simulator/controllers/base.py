@@ -16,6 +16,7 @@ import logging
 
 from ..apiserver import ApiServer
 from ..errors import ApiError
+from ..events import EventRecorder
 from ..store import Store, Stored
 
 log = logging.getLogger("clusters.simulator")
@@ -73,6 +74,7 @@ class Controller:
         self.api: ApiServer = manager.api
         self.store: Store = manager.store
         self.timers: Timers = manager.timers
+        self.events: EventRecorder = manager.events
         self.queue: dict = {}  # insertion-ordered set of keys
 
     @property
@@ -137,6 +139,7 @@ class ControllerManager:
         self.loop = loop
         self.timers = Timers(loop)
         self.ready_delay = ready_delay
+        self.events = EventRecorder(self.store, self.timers)
         self.wake = asyncio.Event()
         self.controllers: list[Controller] = []
         self._routes: dict[str, list[Controller]] = {}

@@ -4,7 +4,8 @@ status`` and the product's health gates can read.
 
 Availability is counted from the pods themselves (not from possibly stale ReplicaSet
 status), so old pods are only removed while the available count stays at or above
-``replicas - maxUnavailable``.
+``replicas - maxUnavailable``. Every resize of a ReplicaSet is a ScalingReplicaSet Event
+on the Deployment, as the deployment-controller records it.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .replicasets import available, owned_pods
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
+COMPONENT = "deployment-controller"
 
 
 def template_hash(template: dict) -> str:
@@ -123,7 +125,10 @@ class Deployments(Controller):
                      "selector": selector, "template": template},
         }
         try:
-            return self.api.create(self.rs_kind, meta["namespace"], rs).obj
+            created = self.api.create(self.rs_kind, meta["namespace"], rs).obj
+            if start:
+                self._scaled(deployment, created, 0, start)
+            return created
         except ApiError as exc:
             if exc.code != 409:
                 raise
@@ -136,8 +141,20 @@ class Deployments(Controller):
         meta = rs["metadata"]
         stored = self.store.get("replicasets.apps", meta["namespace"], meta["name"])
         obj = stored.thaw()
+        before = obj["spec"].get("replicas", 0)
         obj["spec"]["replicas"] = replicas
-        return self.api.update(self.rs_kind, meta["namespace"], meta["name"], obj).obj
+        updated = self.api.update(self.rs_kind, meta["namespace"], meta["name"], obj).obj
+        owner = self.store.by_uid(next((r.get("uid") for r in meta.get("ownerReferences") or ()
+                                        if r.get("kind") == "Deployment"), ""))
+        if owner is not None:
+            self._scaled(owner.obj, updated, before, replicas)
+        return updated
+
+    def _scaled(self, deployment: dict, rs: dict, before: int, after: int) -> None:
+        direction = "up" if after > before else "down"
+        self.events.record(deployment, "Normal", "ScalingReplicaSet",
+                           f"Scaled {direction} replica set {rs['metadata']['name']} from {before} to {after}",
+                           COMPONENT)
 
     def _size(self, rs: dict) -> int:
         return max(rs["spec"].get("replicas", 0), len(owned_pods(self.store, rs["metadata"]["uid"])))

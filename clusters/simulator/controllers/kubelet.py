@@ -7,18 +7,25 @@ Lifecycle, per pod:
   -> image changed in place: same pod name and IP, restartCount+1, not ready, ready again
      after ``ready_delay``
   -> image tag containing "crashloop": never ready; CrashLoopBackOff with restartCount
-     growing on an exponential back-off.
+     growing on an exponential back-off; "unpullable"/"notfound": ErrImagePull then
+     ImagePullBackOff, pod Pending; "unready": Running, its readiness probe failing.
 The start-up delay is one entry in the shared timer heap per pod, not a task.
+
+Along the way it records the Events a real scheduler and kubelet do (Scheduled,
+Pulling, Pulled, Created, Started, BackOff, Failed, Unhealthy, Killing), worded in
+``kubelet_events``.
 """
 from __future__ import annotations
 
 import hashlib
+import time
 
 from .. import quantity
 from ..apiserver import now_iso
 from ..selectors import LabelSelector, Requirement
+from . import kubelet_events as say
 from .base import Controller
-from .podutil import is_active, is_crashloop_image, requests_of
+from .podutil import image_behaviour, is_active, requests_of
 
 MAX_BACKOFF = 300.0
 
@@ -92,6 +99,8 @@ class Kubelet(Controller):
         self.unschedulable: set = set()
         self.starting: dict[tuple, tuple] = {}
         self.ip_counter = 0
+        self.images: dict[str, set] = {}  # node -> images it has pulled
+        self.pulls: dict[tuple, float] = {}  # (pod key, container) -> when its pull began
 
     # -- bookkeeping from events ---------------------------------------------------------
 
@@ -102,9 +111,13 @@ class Kubelet(Controller):
         meta = new["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
         if type_ == "DELETED" or not is_active(new):
+            if key in self.bound and (type_ == "DELETED" or new["metadata"].get("deletionTimestamp")):
+                self.timers.call_later(0, self._stopped, new)  # after this write reached every watcher
             self._release(key)
             self.starting.pop(key, None)
             self.unschedulable.discard(key)
+            for container in (new.get("spec") or {}).get("containers") or ():
+                self.pulls.pop((key, container.get("name")), None)
             return
         node = (new.get("spec") or {}).get("nodeName")
         if node and key not in self.bound:
@@ -188,7 +201,8 @@ class Kubelet(Controller):
         if not (pod.get("status") or {}).get("containerStatuses"):
             obj = stored.thaw()
             self._initialize(obj, obj["spec"]["nodeName"])
-            self.save("pods", obj, stored)
+            saved = self.save("pods", obj, stored).obj
+            self._begin_pulls(key, saved, saved["spec"]["containers"])
             self._arm_start(key, obj)
             return
         if self._restart_changed(key, stored):
@@ -220,12 +234,15 @@ class Kubelet(Controller):
                        for c in status.get("conditions") or ()):
                 status["phase"] = "Pending"
                 status["conditions"] = _conditions(now_iso(), False, False, message)
-                self.save("pods", obj, stored)
+                stored = self.save("pods", obj, stored)
+            self._scheduler_note(stored.obj, say.WARNING, "FailedScheduling", message, "Scheduling")
             return
         self.unschedulable.discard(key)
         obj["spec"]["nodeName"] = state.name
         self._initialize(obj, state.name)
-        self.save("pods", obj, stored)
+        saved = self.save("pods", obj, stored).obj
+        self._scheduler_note(saved, *say.scheduled(saved, state.name), "Binding")
+        self._begin_pulls(key, saved, saved["spec"]["containers"])
         self._arm_start(key, obj)
 
     def _initialize(self, obj: dict, node_name: str) -> None:
@@ -253,23 +270,57 @@ class Kubelet(Controller):
         obj = stored.thaw()
         now = now_iso()
         statuses = []
+        changed = []
         for container in obj["spec"]["containers"]:
             have = by_name.get(container["name"])
             if have is None:
                 statuses.append(_waiting(container, "ContainerCreating", 0))
+                changed.append(container)
             elif have.get("image") != container.get("image"):
+                changed.append(container)
+                running = (have.get("state") or {}).get("running")
+                if running is None:  # never started (a bad image): nothing to stop
+                    statuses.append(_waiting(container, "ContainerCreating", have.get("restartCount", 0)))
+                    continue
                 last = {"terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": now,
-                                       "startedAt": (have.get("state") or {}).get("running", {}).get("startedAt", now),
+                                       "startedAt": running.get("startedAt", now),
                                        "containerID": have.get("containerID", "")}}
                 statuses.append(_waiting(container, "ContainerCreating", have.get("restartCount", 0) + 1, last))
+                self._note(obj, container["name"], *say.definition_changed(container["name"]))
             else:
                 statuses.append(have)
         obj["status"]["containerStatuses"] = statuses
         obj["status"]["conditions"] = _conditions(now, True, False)
-        self.save("pods", obj, stored)
+        saved = self.save("pods", obj, stored).obj
+        self._begin_pulls(key, saved, changed)
         self.starting.pop(key, None)
         self._arm_start(key, obj)
         return True
+
+    # -- events -------------------------------------------------------------------------
+
+    def _note(self, pod: dict, container: str | None, type_: str, reason: str, message: str) -> None:
+        node = (pod.get("spec") or {}).get("nodeName", "")
+        self.events.record(pod, type_, reason, message, "kubelet", node,
+                           say.field_path(container) if container else None)
+
+    def _scheduler_note(self, pod: dict, type_: str, reason: str, message: str, action: str) -> None:
+        self.events.record_new_api(pod, type_, reason, message, "default-scheduler", action,
+                                   "default-scheduler-control-plane")
+
+    def _begin_pulls(self, key, pod: dict, containers) -> None:
+        present = self.images.get(pod["spec"]["nodeName"], set())
+        for container in containers:
+            if say.needs_pull(container, present):
+                self.pulls[(key, container["name"])] = time.monotonic()
+                self._note(pod, container["name"], *say.pulling(container.get("image", "")))
+
+    def _stopped(self, pod: dict) -> None:
+        """Killing events for the containers that were running when the pod went away."""
+        for status in (pod.get("status") or {}).get("containerStatuses") or ():
+            state = status.get("state") or {}
+            if "running" in state or status.get("lastState"):
+                self._note(pod, status["name"], *say.stopping(status["name"]))
 
     # -- timers -------------------------------------------------------------------------
 
@@ -291,25 +342,54 @@ class Kubelet(Controller):
             return
         obj = stored.thaw()
         now = now_iso()
-        crashing = False
-        statuses = []
+        node = obj["spec"]["nodeName"]
+        containers = {c["name"]: c for c in obj["spec"].get("containers") or ()}
+        notes = []  # (container, type, reason, message), recorded once the pod is saved
+        trouble = set()
         for status in obj["status"].get("containerStatuses") or ():
-            if is_crashloop_image(status.get("image", "")):
-                crashing = True
-                statuses.append(self._crashed(status, now))
-            else:
-                waiting = (status.get("state") or {}).get("waiting")
-                if waiting is not None or not status.get("ready"):
-                    status.update(ready=True, started=True, state={"running": {"startedAt": now}},
-                                  imageID=_fake_id("sim.local/image@sha256:", status.get("image", "")),
-                                  containerID=_fake_id("containerd://", f"{key}{status['name']}{now}{status.get('restartCount')}"))
-                statuses.append(status)
-        obj["status"]["containerStatuses"] = statuses
-        obj["status"]["phase"] = "Running"
-        obj["status"]["conditions"] = _conditions(now, True, not crashing)
-        self.save("pods", obj, stored)
-        if crashing:
+            name, image = status["name"], status.get("image", "")
+            behaviour = image_behaviour(image)
+            if (status.get("state") or {}).get("waiting") is None and status.get("ready"):
+                continue  # an untouched running container
+            if behaviour == "unready" and "running" in (status.get("state") or {}):
+                trouble.add("unready")
+                continue
+            if behaviour == "unpullable":
+                trouble.add("pull")
+                self.pulls.pop((key, name), None)
+                status["state"] = {"waiting": {"reason": "ErrImagePull", "message": say.pull_error_message(image)}}
+                notes += [(name, *note) for note in say.pull_failed(image)]
+                continue
+            began = self.pulls.pop((key, name), None)
+            notes.append((name, *say.pulled(image, None if began is None else time.monotonic() - began)))
+            self.images.setdefault(node, set()).add(image)
+            notes += [(name, *say.created(name)), (name, *say.started(name))]
+            if behaviour == "crashloop":
+                trouble.add("crash")
+                notes += [(name, *note) for note in say.liveness_failed(containers[name], obj)
+                          if containers[name].get("livenessProbe")]
+                self._crashed(status, now)
+                notes.append((name, *say.crash_backoff(name, obj)))
+                continue
+            status.update(ready=behaviour != "unready", started=True, state={"running": {"startedAt": now}},
+                          imageID=_fake_id("sim.local/image@sha256:", image),
+                          containerID=_fake_id("containerd://", f"{key}{name}{now}{status.get('restartCount')}"))
+            if behaviour == "unready":
+                trouble.add("unready")
+        obj["status"]["phase"] = "Pending" if "pull" in trouble else "Running"
+        obj["status"]["conditions"] = _conditions(now, True, not trouble)
+        saved = self.save("pods", obj, stored).obj
+        for name, *note in notes:
+            self._note(saved, name, *note)
+        if "crash" in trouble:
             self._crash_later(key, token, 1)
+        if "pull" in trouble:
+            self._retry_later(key, token, self._pull_backoff, 0)
+        if "unready" in trouble:
+            self._retry_later(key, token, self._probe_failed, 0)
+
+    def _backoff(self, attempt: int) -> float:
+        return min(max(self.ready_delay, 0.05) * (2 ** min(attempt, 12)), MAX_BACKOFF)
 
     @staticmethod
     def _crashed(status: dict, now: str) -> dict:
@@ -325,22 +405,83 @@ class Kubelet(Controller):
         return status
 
     def _crash_later(self, key, token, attempt: int) -> None:
-        delay = min(max(self.ready_delay, 0.05) * (2 ** min(attempt, 12)), MAX_BACKOFF)
-        self.timers.call_later(delay, self._crash_again, key, token, attempt)
+        self.timers.call_later(self._backoff(attempt), self._crash_again, key, token, attempt)
+
+    def _current(self, key, token):
+        stored = self.store.get("pods", *key)
+        if stored is None or self._token(stored.obj) != token or key in self.starting or not is_active(stored.obj):
+            return None
+        return stored
 
     def _crash_again(self, key, token, attempt: int) -> None:
-        stored = self.store.get("pods", *key)
-        if stored is None or self._token(stored.obj) != token or key in self.starting:
+        stored = self._current(key, token)
+        if stored is None:
             return
         obj = stored.thaw()
         now = now_iso()
-        changed = False
+        restarted = []
         for status in obj["status"].get("containerStatuses") or ():
-            if is_crashloop_image(status.get("image", "")):
+            if image_behaviour(status.get("image", "")) == "crashloop":
                 status["restartCount"] = status.get("restartCount", 0) + 1
                 status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now,
                                                       "finishedAt": now}}
-                changed = True
-        if changed:
-            self.save("pods", obj, stored)
+                restarted.append((status["name"], status.get("image", "")))
+        if restarted:
+            saved = self.save("pods", obj, stored).obj
+            for name, image in restarted:
+                for note in (say.pulled(image, None), say.created(name), say.started(name),
+                             say.crash_backoff(name, saved)):
+                    self._note(saved, name, *note)
             self._crash_later(key, token, attempt + 1)
+
+    # -- images that cannot be pulled, probes that fail ------------------------------------
+
+    def _retry_later(self, key, token, step, attempt: int, delay: float | None = None) -> None:
+        self.timers.call_later(self._backoff(attempt) if delay is None else delay, step, key, token, attempt)
+
+    def _pull_backoff(self, key, token, attempt: int) -> None:
+        """ErrImagePull turns into ImagePullBackOff until the next attempt."""
+        stored = self._current(key, token)
+        if stored is None:
+            return
+        obj = stored.thaw()
+        failing = []
+        for status in obj["status"].get("containerStatuses") or ():
+            if image_behaviour(status.get("image", "")) == "unpullable":
+                image = status.get("image", "")
+                status["state"] = {"waiting": {"reason": "ImagePullBackOff",
+                                               "message": f'Back-off pulling image "{image}"'}}
+                failing.append((status["name"], image))
+        saved = self.save("pods", obj, stored).obj
+        for name, image in failing:
+            for note in say.pull_backoff(image):
+                self._note(saved, name, *note)
+        self._retry_later(key, token, self._pull_again, attempt + 1)
+
+    def _pull_again(self, key, token, attempt: int) -> None:
+        stored = self._current(key, token)
+        if stored is None:
+            return
+        obj = stored.thaw()
+        failing = []
+        for status in obj["status"].get("containerStatuses") or ():
+            image = status.get("image", "")
+            if image_behaviour(image) == "unpullable":
+                status["state"] = {"waiting": {"reason": "ErrImagePull", "message": say.pull_error_message(image)}}
+                failing.append((status["name"], image))
+        saved = self.save("pods", obj, stored).obj
+        for name, image in failing:
+            for note in (say.pulling(image), *say.pull_failed(image)):
+                self._note(saved, name, *note)
+        self._retry_later(key, token, self._pull_backoff, attempt, delay=max(self.ready_delay, 0.05))
+
+    def _probe_failed(self, key, token, attempt: int) -> None:
+        stored = self._current(key, token)
+        if stored is None:
+            return
+        pod = stored.obj
+        for status in pod["status"].get("containerStatuses") or ():
+            if image_behaviour(status.get("image", "")) == "unready":
+                self._note(pod, status["name"], *say.readiness_failed())
+        # The probe's period (10 s by default), scaled like every other simulated delay.
+        self._retry_later(key, token, self._probe_failed, attempt, delay=min(max(self.ready_delay, 0.05) * 5, 10.0))

@@ -18,11 +18,27 @@ def is_active(pod: dict) -> bool:
     return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
 
 
-def is_crashloop_image(image: str) -> bool:
-    """Images whose tag contains "crashloop" start and crash forever (CrashLoopBackOff)."""
+# Words in an image's tag that make the simulated kubelet misbehave the way real images do.
+IMAGE_BEHAVIOURS = (
+    "crashloop",  # starts and exits with an error, forever (CrashLoopBackOff)
+    "unpullable",  # the registry does not have it (ErrImagePull, ImagePullBackOff)
+    "notfound",  # the same as unpullable
+    "unready",  # runs but its readiness probe keeps failing (Running, never Ready)
+)
+
+
+def image_behaviour(image: str) -> str:
+    """"crashloop", "unpullable", "unready" or "" for an image that just works."""
     last = (image or "").rsplit("/", 1)[-1]
     tag = last.split(":", 1)[1] if ":" in last else ""
-    return "crashloop" in tag
+    for word in IMAGE_BEHAVIOURS:
+        if word in tag:
+            return "unpullable" if word == "notfound" else word
+    return ""
+
+
+def is_crashloop_image(image: str) -> bool:
+    return image_behaviour(image) == "crashloop"
 
 
 def container_resources(spec: dict) -> dict[str, int]:

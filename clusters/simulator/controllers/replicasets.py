@@ -3,7 +3,9 @@
 Pods are created through the API server path (defaults, validation, quota admission),
 so a namespace over quota makes the ReplicaSet report ``ReplicaFailure`` and retry,
 as on a real cluster. Surplus pods are removed least-valuable first: unscheduled,
-then not ready, then the newest.
+then not ready, then the newest. Each creation, deletion and refusal is an Event on the
+ReplicaSet (SuccessfulCreate, SuccessfulDelete, FailedCreate), as the replicaset-controller
+records them.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from ..errors import ApiError
 from .base import Controller, owner_key, owner_reference, spec_changed
 from .podutil import is_active, is_ready
 
+COMPONENT = "replicaset-controller"
 BURST = 500  # pods created or deleted per reconcile, like the real controller's slow-start cap
 
 
@@ -102,6 +105,7 @@ class ReplicaSets(Controller):
             for victim in sorted(pods, key=_deletion_rank)[:min(len(pods) - wanted, BURST)]:
                 meta = victim.obj["metadata"]
                 self.api.delete(self.pods_kind, meta["namespace"], meta["name"])
+                self.events.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}", COMPONENT)
             pods = owned_pods(self.store, rs["metadata"]["uid"])
         self._update_status(key, pods, failure)
         if failure is not None:
@@ -111,9 +115,12 @@ class ReplicaSets(Controller):
         template = rs["spec"].get("template") or {}
         for _ in range(count):
             try:
-                self.api.create(self.pods_kind, rs["metadata"]["namespace"], pod_from_template(rs, template))
+                pod = self.api.create(self.pods_kind, rs["metadata"]["namespace"], pod_from_template(rs, template))
             except ApiError as exc:
+                self.events.record(rs, "Warning", "FailedCreate", f"Error creating: {exc.message}", COMPONENT)
                 return exc.message
+            self.events.record(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod.obj['metadata']['name']}",
+                               COMPONENT)
         return None
 
     def _update_status(self, key, pods: list, failure: str | None) -> None:

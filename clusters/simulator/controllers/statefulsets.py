@@ -3,18 +3,21 @@
 OrderedReady (the default) creates pod i only when pods 0..i-1 are ready and removes
 the highest ordinal first; Parallel creates and removes all at once. A template change
 under RollingUpdate replaces pods from the highest ordinal down (respecting
-``partition``), one at a time, each only after the previous replacement is ready.
+``partition``), one at a time, each only after the previous replacement is ready. Pod creations and deletions are
+Events on the StatefulSet, worded as the statefulset-controller does.
 """
 from __future__ import annotations
 
 import re
 
+from ..errors import ApiError
 from .base import Controller, owner_key, spec_changed
 from .deployments import template_hash
 from .podutil import is_active, is_ready
 from .replicasets import owned_pods, pod_from_template
 
 REVISION_LABEL = "controller-revision-hash"
+COMPONENT = "statefulset-controller"
 
 
 class StatefulSets(Controller):
@@ -55,7 +58,6 @@ class StatefulSets(Controller):
         self._update_status(key, revision)
 
     def _sync(self, sts: dict, pods: dict, replicas: int, revision: str, ordered: bool) -> None:
-        ns = sts["metadata"]["namespace"]
         for ordinal in range(replicas):
             pod = pods.get(ordinal)
             if pod is None:
@@ -66,7 +68,7 @@ class StatefulSets(Controller):
                 return
         surplus = sorted((o for o in pods if o >= replicas), reverse=True)
         for ordinal in surplus[:1] if ordered else surplus:
-            self.api.delete(self.pods_kind, ns, pods[ordinal]["metadata"]["name"])
+            self._delete(sts, pods[ordinal])
         if surplus:
             return
         strategy = sts["spec"].get("updateStrategy") or {}
@@ -78,8 +80,14 @@ class StatefulSets(Controller):
         for ordinal in range(replicas - 1, partition - 1, -1):
             pod = pods.get(ordinal)
             if pod is not None and (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision:
-                self.api.delete(self.pods_kind, ns, pod["metadata"]["name"])
+                self._delete(sts, pod)
                 return
+
+    def _delete(self, sts: dict, pod: dict) -> None:
+        name = pod["metadata"]["name"]
+        self.api.delete(self.pods_kind, sts["metadata"]["namespace"], name)
+        self.events.record(sts, "Normal", "SuccessfulDelete",
+                           f"delete Pod {name} in StatefulSet {sts['metadata']['name']} successful", COMPONENT)
 
     def _create(self, sts: dict, ordinal: int, revision: str) -> None:
         name = f"{sts['metadata']['name']}-{ordinal}"
@@ -90,7 +98,14 @@ class StatefulSets(Controller):
             extra["subdomain"] = sts["spec"]["serviceName"]
         pod = pod_from_template(sts, sts["spec"].get("template") or {}, name=name, extra_labels=labels,
                                 spec_extra=extra)
-        self.api.create(self.pods_kind, sts["metadata"]["namespace"], pod)
+        where = f"Pod {name} in StatefulSet {sts['metadata']['name']}"
+        try:
+            self.api.create(self.pods_kind, sts["metadata"]["namespace"], pod)
+        except ApiError as exc:
+            self.events.record(sts, "Warning", "FailedCreate", f"create {where} failed error: {exc.message}",
+                               COMPONENT)
+            raise
+        self.events.record(sts, "Normal", "SuccessfulCreate", f"create {where} successful", COMPONENT)
 
     def _update_status(self, key, revision: str) -> None:
         stored = self.store.get("statefulsets.apps", *key)
