@@ -2,9 +2,10 @@
 operators' federated types ("-" can never be a tenant slug, so no clash)."""
 from django.urls import path
 
-from . import views, views_ops
+from . import views, views_drill, views_ops
 
 app_name = "federation"
+_DRILL = "<slug:slug>/<slug:env>/<int:pk>/clusters/<slug:cluster>/"
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -21,4 +22,14 @@ urlpatterns = [
     path("<slug:slug>/<slug:env>/<int:pk>/delete/", views.resource_delete, name="delete"),
     path("<slug:slug>/<slug:env>/<int:pk>/preview/", views.resource_preview, name="preview"),
     path("<slug:slug>/<slug:env>/<int:pk>/endpoints/", views.service_discovery, name="discovery"),
+    # Drill-down into a workload in one member cluster (views_drill): tabs, fragments, logs.
+    path("<slug:slug>/<slug:env>/<int:pk>/clusters/<slug:cluster>/", views_drill.cluster_pods, name="cluster-pods"),
+    path(f"{_DRILL}events/", views_drill.cluster_events, name="cluster-events"),
+    path(f"{_DRILL}logs/", views_drill.cluster_logs, name="cluster-logs"),
+    path(f"{_DRILL}pods.part/", views_drill.pods_part, name="cluster-pods-part"),
+    path(f"{_DRILL}events.part/", views_drill.events_part, name="cluster-events-part"),
+    path(f"{_DRILL}logs/pods.part/", views_drill.log_pods_part, name="cluster-log-pods-part"),
+    path(f"{_DRILL}logs/text/", views_drill.log_text, name="cluster-log-text"),
+    path(f"{_DRILL}logs/download/", views_drill.log_download, name="cluster-log-download"),
+    path(f"{_DRILL}logs/follow/", views_drill.log_follow, name="cluster-log-follow"),
 ]
