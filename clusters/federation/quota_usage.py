@@ -234,6 +234,11 @@ class Bar:
         return min(100, round(100 * self.planned / self.limit)) if self.limit else 0
 
     @property
+    def wanted_percent(self) -> int:
+        """The part of the bar planned but not (yet) used: pods refused by the quota, or not started."""
+        return max(self.planned_percent - self.used_percent, 0)
+
+    @property
     def level(self) -> str:
         return "danger" if self.committed > self.limit or self.percent >= 90 else \
             "warning" if self.percent >= 75 else "success"
@@ -326,13 +331,16 @@ def impact(*, environment, template: dict, targets: dict, resource=None) -> dict
         left = {name: max(limit[name] - max(planned[name], used.get(slug, {}).get(name, 0)), 0)
                 for name in CLUSTER_LIMITS}
         exceeds = [name for name in CLUSTER_LIMITS if extra[name] > 0 and extra[name] > left[name]]
-        out["clusters"].append({"cluster": slug, "extra": extra, "left": left, "limit": limit, "exceeds": exceeds})
+        messages = []
+        out["clusters"].append({"cluster": slug, "extra": extra, "left": left, "limit": limit, "exceeds": exceeds,
+                                "messages": messages})
         for name in exceeds:
-            out["messages"].append(_(
+            messages.append(_(
                 "This change needs %(amount)s in cluster %(cluster)s; %(left)s are left in %(where)s "
                 "(quota %(limit)s).")
                 % {"amount": _amount(name, extra[name]), "cluster": slug, "left": left[name], "where": where,
                    "limit": limit[name]})
+        out["messages"] += messages
     out["exceeds"] = bool(out["messages"])
     return out
 
@@ -344,3 +352,14 @@ def impact_of_preview(*, resource, entries: list[dict], template=None) -> dict:
         targets = {}
     return impact(environment=resource.environment, template=resource.template if template is None else template,
                   targets=targets, resource=resource)
+
+
+def with_quota(entries: list[dict], *, resource, template=None) -> list[dict]:
+    """The preview's entries, each with its cluster's quota figures under "quota" (None where
+    the change runs no pods there): the API's form of the page's warning."""
+    found = {c["cluster"]: c for c in impact_of_preview(resource=resource, entries=entries,
+                                                        template=template)["clusters"]}
+    for entry in entries:
+        figures = found.get(entry["cluster"])
+        entry["quota"] = {k: v for k, v in figures.items() if k != "cluster"} if figures else None
+    return entries

@@ -2,7 +2,7 @@
 operators' federated types ("-" can never be a tenant slug, so no clash)."""
 from django.urls import path
 
-from . import views, views_ops
+from . import views, views_ops, views_quota
 
 app_name = "federation"
 
@@ -21,4 +21,7 @@ urlpatterns = [
     path("<slug:slug>/<slug:env>/<int:pk>/delete/", views.resource_delete, name="delete"),
     path("<slug:slug>/<slug:env>/<int:pk>/preview/", views.resource_preview, name="preview"),
     path("<slug:slug>/<slug:env>/<int:pk>/endpoints/", views.service_discovery, name="discovery"),
+    # The form's quota warning, refreshed while the user edits (nothing is saved).
+    path("<slug:slug>/<slug:env>/new/quota-impact/", views_quota.quota_impact_new, name="quota-impact-new"),
+    path("<slug:slug>/<slug:env>/<int:pk>/quota-impact/", views_quota.quota_impact_edit, name="quota-impact-edit"),
 ]

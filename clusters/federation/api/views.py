@@ -17,7 +17,7 @@ from paas.api.base import ActorMixin, TenantChildViewSet
 from paas.errors import DomainError
 from tenants.selectors import environments_visible_to
 
-from .. import discovery, selectors, services
+from .. import discovery, quota_usage, selectors, services
 from ..models import FederatedResource, FederatedType
 from ..preview import authorize_preview, preview
 from . import serializers as s
@@ -139,7 +139,8 @@ class FederatedResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         resource = self.get_object()
         authorize_preview(self.actor, resource)  # the change's permission, before the body is read
         proposed = self.validated(s.FederatedResourceUpdateSerializer, partial=True) if request.method == "POST" else {}
-        return Response(preview(actor=self.actor, resource=resource, **proposed))
+        entries = preview(actor=self.actor, resource=resource, **proposed)
+        return Response(quota_usage.with_quota(entries, resource=resource, template=proposed.get("template")))
 
     @extend_schema(responses=s.FederatedResourceDetailSerializer)
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
