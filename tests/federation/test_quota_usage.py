@@ -1,11 +1,10 @@
 """Quota usage against a real simulator: what member clusters report (ResourceQuota
 status.used, read by the status collection), what the deployed resources plan, and the
 warning a change gets before it would exceed the quota (form, preview page, API)."""
-from django.urls import reverse
-
 from clusters.federation import quota_usage, services
 from clusters.federation.models import MemberNamespace
 from clusters.federation.tasks import collect_status
+from clusters.models import Cluster
 from tenants import services as tenant_services
 
 from .conftest import SYSTEM, converge, deployment, wait_for
@@ -25,7 +24,7 @@ def _deploy(topology, ftypes, *, pods_quota=5, replicas=2):
 def _collect_until(predicate):
     def collected():
         for cluster in ("fed-a1", "fed-a2", "fed-b1"):
-            collect_status.run(__import__("clusters.models").models.Cluster.objects.get(slug=cluster).pk)
+            collect_status.run(Cluster.objects.get(slug=cluster).pk)
         return predicate()
     return wait_for(collected, timeout=15, message="quota usage reported")
 
@@ -66,3 +65,94 @@ def test_change_that_exceeds_the_quota_is_warned_about(topology, ftypes):
     same = quota_usage.impact(environment=topology["prod"], template=deployment("web", replicas=3),
                               targets={"fed-a1": 3, "fed-a2": 3, "fed-b1": 3}, resource=resource)
     assert same["exceeds"] is False and same["clusters"][0]["extra"]["pods"] == 1
+
+
+YAML_5 = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 5
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: main
+        image: nginx:1.25
+        resources:
+          requests: {cpu: 10m, memory: 16Mi, ephemeral-storage: 16Mi}
+          limits: {cpu: 10m, memory: 16Mi, ephemeral-storage: 16Mi}
+"""
+WARNING = "This change needs 3 more pods in cluster fed-a1; 1 are left in acme/prod (quota 3)."
+
+
+def test_form_preview_and_api_warn_before_the_quota_is_exceeded(topology, ftypes, personas, login):
+    resource = _deploy(topology, ftypes, pods_quota=3, replicas=2)
+    client = login(personas["developer"])
+    base = f"/federation/acme/prod/{resource.pk}/"
+    change = {"template": YAML_5, "placement": "", "overrides": ""}
+    # The form asks for the warning while the user edits (htmx posts the form; nothing is saved).
+    form_page = client.get(base + "edit/").content.decode()
+    assert f'hx-post="{base}quota-impact/"' in form_page and 'id="quota-impact"' in form_page
+    fragment = client.post(base + "quota-impact/", change).content.decode()
+    assert WARNING in fragment and "You can still save it" in fragment
+    within = client.post(base + "quota-impact/", {**change, "template": YAML_5.replace("replicas: 5", "replicas: 3")})
+    assert "Fits within the quota of acme/prod" in within.content.decode()
+    # The preview of the same change says the same; nothing was saved.
+    assert WARNING in client.post(base + "preview/", change).content.decode()
+    assert resource.__class__.objects.get(pk=resource.pk).generation == resource.generation
+    # The API preview carries the figures per cluster.
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(personas["developer"])
+    entries = api.post(f"/api/v1/tenants/acme/federated-resources/{resource.pk}/preview/",
+                       {"template": deployment("web", replicas=5)}, format="json").json()
+    quota = {e["cluster"]: e["quota"] for e in entries}
+    assert quota["fed-b1"]["extra"]["pods"] == 3 and quota["fed-b1"]["left"]["pods"] == 1
+    assert quota["fed-b1"]["exceeds"] == ["pods"] and quota["fed-b1"]["limit"]["pods"] == 3
+    assert quota["fed-b1"]["messages"] == [WARNING.replace("fed-a1", "fed-b1")]
+    # A viewer may not ask (the form's permission), an outsider does not see the resource.
+    assert login(personas["viewer"]).post(base + "quota-impact/", change).status_code == 403
+    assert login(personas["outsider"]).post(base + "quota-impact/", change).status_code == 404
+
+
+def test_quota_and_environment_pages_show_usage_bars(topology, ftypes, personas, login):
+    _deploy(topology, ftypes, pods_quota=1, replicas=2)
+    _collect_until(lambda: all(b["pods"].used == 1 for b in _bars(topology["prod"]).values()))
+    client = login(personas["viewer"])
+    for url in ("/tenants/acme/quotas/", "/federation/acme/prod/"):
+        page = client.get(url).content.decode()
+        assert 'data-quota-cluster="fed-a1"' in page and 'data-quota-width="100"' in page, url
+        assert 'data-chart="bar"' in page and "vendor/echarts/echarts.min.js" in page and "js/charts.js" in page
+        assert "used 1 · requested 2 · left 0" in page, url
+        assert ' style="' not in page  # widths come from quota.js (strict CSP)
+
+
+def test_ops_dashboard_for_operators_only(topology, ftypes, personas, login):
+    from django.contrib.auth.models import Permission
+
+    from clusters.federation.models import FederatedResource, Propagation
+
+    resource = _deploy(topology, ftypes, pods_quota=1, replicas=2)
+    FederatedResource.objects.filter(pk=resource.pk).update(status={
+        **resource.status, "health": {"state": "degraded", "reason": "2 of 6 pods refused by the quota"},
+        "clusters": {"fed-a2": {"health": {"state": "degraded", "reason": "quota"}}}})
+    Propagation.objects.filter(resource=resource, cluster__slug="fed-b1").update(state="error", error="409 boom")
+    operator = personas["operator"]
+    operator.user_permissions.add(Permission.objects.get(content_type__app_label="clusters", codename="view_cluster"))
+    page = login(operator).get("/ops/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "409 boom" in html and resource.get_absolute_url() in html and "2 of 6 pods refused" in html
+    assert 'data-ops-count="failed-propagations">1<' in html and 'data-ops-count="unhealthy-workloads">1<' in html
+    topology_data = page.context["topology"]
+    (region,) = topology_data["children"]
+    leaves = {leaf["name"]: leaf["state"] for zone in region["children"] for cell in zone["children"]
+              for leaf in cell["children"]}
+    assert leaves["fed-a2"] == "degraded" and region["state"] == "degraded"
+    assert 'href="/ops/"' in html  # the menu entry, for operators
+    for who in ("developer", "owner"):
+        client = login(personas[who])
+        assert client.get("/ops/").status_code == 403
+        assert 'href="/ops/"' not in client.get("/").content.decode()
