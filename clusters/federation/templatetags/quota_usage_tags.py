@@ -22,9 +22,8 @@ def environment_quota_usage(environment):
 def quota_chart_data(environment, usage):
     """The chart's data (json_script'ed): percent of each limit committed, per cluster."""
     names = quota_usage.labels()
-    return {"limits": [names[n] for n in quota_usage.CLUSTER_LIMITS],
-            "series": [{"name": c.cluster, "values": [b.percent for b in c.bars]} for c in usage["clusters"]],
-            "environment": environment.slug}
+    return {"categories": [names[n] for n in quota_usage.CLUSTER_LIMITS], "max": 100, "unit": "%",
+            "series": [{"name": c.cluster, "values": [b.percent for b in c.bars]} for c in usage["clusters"]]}
 
 
 def _proposed(form):
