@@ -91,7 +91,7 @@ def capacity(clusters) -> list[dict]:
         for name in ("cpu_millicores", "memory_mib", "pods"):
             value = mine.get(name, 0)
             shares[name] = {"used": value, "allocatable": total.get(name) if total else None,
-                            "percent": round(100 * value / total[name]) if total and total.get(name) else None}
+                            "percent": round(100 * value / total[name], 1) if total and total.get(name) else None}
         rows.append({"cluster": cluster, "shares": shares, "reported": total is not None})
     return rows
 

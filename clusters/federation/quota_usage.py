@@ -281,7 +281,8 @@ def usage(environment) -> dict:
         clusters.append(ClusterUsage(slug, member.quota_observed_at if member else None, [
             Bar(name, names[name], getattr(quota, name), used.get(name), wanted.get(name, 0))
             for name in CLUSTER_LIMITS]))
-    cpuset = sum(p.get("exclusive_cpuset_cores", 0) for p in planned.values())
+    # Per cluster like the other limits (the CPU quota it is taken from is per cluster): the busiest one.
+    cpuset = max((p.get("exclusive_cpuset_cores", 0) for p in planned.values()), default=0)
     platform = [Bar("exclusive_cpuset_cores", names["exclusive_cpuset_cores"], quota.exclusive_cpuset_cores,
                     None, cpuset)]
     return {"clusters": clusters, "platform": platform}
@@ -296,9 +297,15 @@ def _amount(name: str, value: int) -> str:
         return _("%(n)s more millicores of CPU") % {"n": value}
     if name == "memory_mib":
         return _("%(n)s MiB more memory") % {"n": value}
-    if name == "ephemeral_storage_mib":
-        return _("%(n)s MiB more ephemeral disk") % {"n": value}
-    return ngettext("%(n)s more exclusive core", "%(n)s more exclusive cores", value) % {"n": value}
+    return _("%(n)s MiB more ephemeral disk") % {"n": value}
+
+
+def _left(name: str, value: int) -> str:
+    if name == "pods":
+        return ngettext("%(n)s pod is left", "%(n)s pods are left", value) % {"n": value}
+    if name == "cpu_millicores":
+        return _("%(n)s millicores are left") % {"n": value}
+    return _("%(n)s MiB are left") % {"n": value}
 
 
 def impact(*, environment, template: dict, targets: dict, resource=None) -> dict:
@@ -336,9 +343,9 @@ def impact(*, environment, template: dict, targets: dict, resource=None) -> dict
                                 "messages": messages})
         for name in exceeds:
             messages.append(_(
-                "This change needs %(amount)s in cluster %(cluster)s; %(left)s are left in %(where)s "
-                "(quota %(limit)s).")
-                % {"amount": _amount(name, extra[name]), "cluster": slug, "left": left[name], "where": where,
+                "This change needs %(amount)s in cluster %(cluster)s; %(left)s in %(where)s (quota %(limit)s).")
+                % {"amount": _amount(name, extra[name]), "cluster": slug, "left": _left(name, left[name]),
+                   "where": where,
                    "limit": limit[name]})
         out["messages"] += messages
     out["exceeds"] = bool(out["messages"])

@@ -66,11 +66,15 @@
           return p.name + state;
         } }, tooltip),
         series: [{ type: "treemap", roam: false, nodeClick: false, breadcrumb: { show: false },
-                   leafDepth: null, data: (d.children || []).map(paint),
-                   label: { show: true, formatter: "{b}" }, upperLabel: { show: true, height: 22 },
-                   levels: [{ itemStyle: { borderColor: "#495057", borderWidth: 3, gapWidth: 3 } },
-                            { itemStyle: { borderColor: "#adb5bd", borderWidth: 2, gapWidth: 2 } },
-                            { itemStyle: { borderColor: "#dee2e6", borderWidth: 1, gapWidth: 1 } }] }],
+                   left: 0, right: 0, top: 0, bottom: 0, data: (d.children || []).map(paint),
+                   label: { show: true, formatter: "{b}", fontWeight: "bold" },
+                   upperLabel: { show: true, height: 22, color: "#212529" },
+                   // levels[0] is ECharts' hidden root; then the nesting of the data (regions first).
+                   levels: [{ itemStyle: { borderWidth: 0, gapWidth: 4 }, upperLabel: { show: false } },
+                            { itemStyle: { borderColor: "#ced4da", borderWidth: 4, gapWidth: 4 } },
+                            { itemStyle: { borderColor: "#dee2e6", borderWidth: 3, gapWidth: 3 } },
+                            { itemStyle: { borderColor: "#f1f3f5", borderWidth: 2, gapWidth: 2 } },
+                            { itemStyle: { borderColor: "#ffffff", borderWidth: 1 } }] }],
       };
     },
   };

@@ -145,7 +145,7 @@ def test_form_warns_before_the_quota_would_be_exceeded(b, personas_e2e, tenant, 
     page.fill("#id_template", YAML_5)
     page.locator("#id_template").dispatch_event("change")
     warning = page.locator("#quota-impact [data-quota-exceeds]")
-    expect(warning).to_contain_text("This change needs 3 more pods in cluster fed-a1; 1 are left in acme/prod "
+    expect(warning).to_contain_text("This change needs 3 more pods in cluster fed-a1; 1 pod is left in acme/prod "
                                     "(quota 3).")
     _shot(page, "form-warning-en")
     page.get_by_role("button", name="Preview changes").click()
@@ -155,7 +155,23 @@ def test_form_warns_before_the_quota_would_be_exceeded(b, personas_e2e, tenant, 
     assert page.evaluate("window.__csp") == []
 
 
-def test_operators_dashboard(b, personas_e2e, tenant, topology, ftypes):
+def _share_allocatable_with_the_server(request):
+    """The nodes' capacity is kept in the cache; the collection ran in this process (its own
+    cache), so hand the figures to the server's Redis the way the server would read them."""
+    from django.conf import settings
+    from django.core.cache.backends.redis import RedisCache
+
+    from clusters.federation import quota_usage
+
+    ids = list(Cluster.objects.values_list("pk", flat=True))
+    found = quota_usage.allocatable(ids)
+    assert len(found) == 3 and all(v["pods"] == 220 for v in found.values())  # 2 nodes x 110 pods
+    server_cache = RedisCache(settings.REDIS_URL or request.getfixturevalue("redis_url"), {})
+    for pk, value in found.items():
+        server_cache.set(quota_usage.ALLOCATABLE_KEY.format(pk), value, 600)
+
+
+def test_operators_dashboard(request, b, personas_e2e, tenant, topology, ftypes):
     from django.contrib.auth.models import Permission
 
     from clusters.federation.models import FederatedResource, Propagation
@@ -167,6 +183,7 @@ def test_operators_dashboard(b, personas_e2e, tenant, topology, ftypes):
     Propagation.objects.filter(resource=resource, cluster__slug="fed-b1").update(
         state="error", error="409 Conflict: the object was changed by someone else")
     Cluster.objects.filter(slug="fed-a2").update(health=Cluster.Health.HEALTHY)
+    _share_allocatable_with_the_server(request)
     operator = personas_e2e["operator"]
     operator.user_permissions.add(Permission.objects.get(content_type__app_label="clusters", codename="view_cluster"))
     for lang in ("en", "zh-hans"):
@@ -177,6 +194,7 @@ def test_operators_dashboard(b, personas_e2e, tenant, topology, ftypes):
         b.check(page)
         _charts_drawn(page, "main", 2)  # the topology treemap and the capacity bars
         expect(page.locator("#ops-failed-propagations")).to_contain_text("409 Conflict")
+        expect(page.locator("tr[data-ops-cluster='fed-a1']")).to_contain_text("1 / 220")  # pods of the nodes
         expect(page.locator("#ops-unhealthy a", has_text="Deployment/web")).to_have_attribute(
             "href", resource.get_absolute_url())
         _shot(page, f"ops-{lang}")

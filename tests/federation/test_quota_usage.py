@@ -57,7 +57,7 @@ def test_change_that_exceeds_the_quota_is_warned_about(topology, ftypes):
     found = quota_usage.impact(environment=topology["prod"], template=more,
                                targets={"fed-a1": 5, "fed-a2": 5, "fed-b1": 5}, resource=resource)
     assert found["exceeds"] is True
-    assert found["messages"][0] == ("This change needs 3 more pods in cluster fed-a1; 1 are left in acme/prod "
+    assert found["messages"][0] == ("This change needs 3 more pods in cluster fed-a1; 1 pod is left in acme/prod "
                                     "(quota 3).")
     entry = found["clusters"][0]
     assert entry["extra"]["pods"] == 3 and entry["left"]["pods"] == 1 and entry["limit"]["pods"] == 3
@@ -83,7 +83,7 @@ spec:
           requests: {cpu: 10m, memory: 16Mi, ephemeral-storage: 16Mi}
           limits: {cpu: 10m, memory: 16Mi, ephemeral-storage: 16Mi}
 """
-WARNING = "This change needs 3 more pods in cluster fed-a1; 1 are left in acme/prod (quota 3)."
+WARNING = "This change needs 3 more pods in cluster fed-a1; 1 pod is left in acme/prod (quota 3)."
 
 
 def test_form_preview_and_api_warn_before_the_quota_is_exceeded(topology, ftypes, personas, login):
@@ -156,3 +156,20 @@ def test_ops_dashboard_for_operators_only(topology, ftypes, personas, login):
         client = login(personas[who])
         assert client.get("/ops/").status_code == 403
         assert 'href="/ops/"' not in client.get("/").content.decode()
+
+
+def test_per_pod_need_takes_the_binding_figure_and_counts_exclusive_cores():
+    pod = {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
+        # Guaranteed with whole cores: the static CPU manager pins 2 exclusive cores.
+        {"name": "a", "resources": {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "1Gi"}}},
+        # Requests below limits: the limit binds (the quota caps both alike); no exclusive core.
+        {"name": "b", "resources": {"requests": {"cpu": "250m", "memory": "64Mi"},
+                                    "limits": {"cpu": "500m", "memory": "128Mi", "ephemeral-storage": "1Gi"}}},
+        # Only limits: requests default to them.
+        {"name": "c", "resources": {"limits": {"cpu": "100m", "memory": "32Mi"}}}]}}}}
+    assert quota_usage.per_pod_need(pod) == {"cpu_millicores": 2600, "memory_mib": 1184,
+                                              "ephemeral_storage_mib": 1024, "pods": 1, "exclusive_cpuset_cores": 2}
+    assert quota_usage.per_pod_need({"kind": "ConfigMap", "data": {"a": "b"}}) == {}  # runs no pods
+    assert quota_usage.used_of({"used": {"requests.cpu": "250m", "limits.cpu": "1", "pods": "3",
+                                         "limits.memory": "1536Mi"}}) == {"cpu_millicores": 1000, "pods": 3,
+                                                                          "memory_mib": 1536}
