@@ -24,4 +24,5 @@ urlpatterns = [
     # The form's quota warning, refreshed while the user edits (nothing is saved).
     path("<slug:slug>/<slug:env>/new/quota-impact/", views_quota.quota_impact_new, name="quota-impact-new"),
     path("<slug:slug>/<slug:env>/<int:pk>/quota-impact/", views_quota.quota_impact_edit, name="quota-impact-edit"),
+    path("<slug:slug>/<slug:env>/quota-usage/", views_quota.quota_usage_fragment, name="quota-usage"),
 ]

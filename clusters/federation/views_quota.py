@@ -34,3 +34,11 @@ def quota_impact_edit(request, slug, env, pk):
     impact = impact_of_form(form, environment=environment, resource=resource)
     return render(request, TEMPLATE, {"impact": impact, "environment": environment, "resource": resource,
                                       "fragment": True})
+
+
+@login_required
+def quota_usage_fragment(request, slug, env):
+    """The usage bars of one environment, re-fetched by the page when a live event says
+    status changed (anyone who may see the environment; another tenant's is a 404)."""
+    _actor, _tenant, environment = _scope(request, slug, env)
+    return render(request, "tenants/_quota_usage_env.html", {"environment": environment})

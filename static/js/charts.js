@@ -121,6 +121,10 @@
     document.querySelectorAll("[data-chart-ready]").forEach(function (el) { el.paasChart && el.paasChart.resize(); });
   });
   document.addEventListener("htmx:afterSwap", function (e) { render(e.target); });
+  // A chart swapped out by htmx lets go of its canvas and listeners.
+  document.addEventListener("htmx:beforeCleanupElement", function (e) {
+    if (e.target.paasChart) e.target.paasChart.dispose();
+  });
   if (document.readyState !== "loading") render(document);
   else document.addEventListener("DOMContentLoaded", function () { render(document); });
 

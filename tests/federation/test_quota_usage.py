@@ -173,3 +173,12 @@ def test_per_pod_need_takes_the_binding_figure_and_counts_exclusive_cores():
     assert quota_usage.used_of({"used": {"requests.cpu": "250m", "limits.cpu": "1", "pods": "3",
                                          "limits.memory": "1536Mi"}}) == {"cpu_millicores": 1000, "pods": 3,
                                                                           "memory_mib": 1536}
+
+
+def test_usage_fragment_refreshes_for_those_who_see_the_environment(topology, ftypes, personas, login):
+    _deploy(topology, ftypes, pods_quota=1, replicas=2)
+    _collect_until(lambda: all(b["pods"].used == 1 for b in _bars(topology["prod"]).values()))
+    fragment = login(personas["viewer"]).get("/federation/acme/prod/quota-usage/").content.decode()
+    assert 'data-quota-cluster="fed-b1"' in fragment and "used 1 · requested 2 · left 0" in fragment
+    assert 'hx-trigger="paas:event from:body delay:1s"' in fragment and "federation.synced" in fragment
+    assert login(personas["outsider"]).get("/federation/acme/prod/quota-usage/").status_code == 404
