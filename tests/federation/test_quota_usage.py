@@ -98,6 +98,11 @@ def test_form_preview_and_api_warn_before_the_quota_is_exceeded(topology, ftypes
     assert WARNING in fragment and "You can still save it" in fragment
     within = client.post(base + "quota-impact/", {**change, "template": YAML_5.replace("replicas: 5", "replicas: 3")})
     assert "Fits within the quota of acme/prod" in within.content.decode()
+    # A new resource: everything it asks for is extra.
+    new = client.post("/federation/acme/prod/new/quota-impact/", {
+        "ftype": ftypes["Deployment"].pk, "name": "shop", "template": YAML_5.replace("name: web,", "name: shop,"),
+        "placement": "", "overrides": ""}).content.decode()
+    assert "This change needs 5 more pods in cluster fed-a1; 1 pod is left in acme/prod (quota 3)." in new
     # The preview of the same change says the same; nothing was saved.
     assert WARNING in client.post(base + "preview/", change).content.decode()
     assert resource.__class__.objects.get(pk=resource.pk).generation == resource.generation
