@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from clusters.federation.metrics import metrics_view
+from clusters.federation.views_dashboard import ops
 from paas.web.admin_login import AdminLoginForm
 
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("audit/", include("paas.audit.urls")),
     path("clusters/", include("clusters.urls")),
     path("federation/", include("clusters.federation.urls")),
+    path("ops/", ops, name="ops"),  # the operators' dashboard
     path("metrics", metrics_view, name="metrics"),
     path("api/", include("paas.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -11,6 +11,7 @@ set -euo pipefail
 BOOTSTRAP_VERSION="${BOOTSTRAP_VERSION:-5.3.9}"
 BOOTSTRAP_ICONS_VERSION="${BOOTSTRAP_ICONS_VERSION:-1.13.2}"
 HTMX_VERSION="${HTMX_VERSION:-2.0.11}"
+ECHARTS_VERSION="${ECHARTS_VERSION:-6.1.0}"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="$root/static/vendor"
@@ -18,7 +19,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 npm install --prefix "$work" --no-save --no-audit --no-fund --ignore-scripts \
-    "bootstrap@$BOOTSTRAP_VERSION" "bootstrap-icons@$BOOTSTRAP_ICONS_VERSION" "htmx.org@$HTMX_VERSION"
+    "bootstrap@$BOOTSTRAP_VERSION" "bootstrap-icons@$BOOTSTRAP_ICONS_VERSION" "htmx.org@$HTMX_VERSION" "echarts@$ECHARTS_VERSION"
 nm="$work/node_modules"
 
 # copy SRC DST: copy a file, dropping sourceMappingURL comment lines, because we do
@@ -28,7 +29,7 @@ copy() {
     grep -vE '^[[:space:]]*(//|/\*)# sourceMappingURL=' "$1" > "$2" || true
 }
 
-rm -rf "$dest/bootstrap" "$dest/bootstrap-icons" "$dest/htmx"
+rm -rf "$dest/bootstrap" "$dest/bootstrap-icons" "$dest/htmx" "$dest/echarts"
 copy "$nm/bootstrap/dist/css/bootstrap.min.css" "$dest/bootstrap/css/bootstrap.min.css"
 copy "$nm/bootstrap/dist/js/bootstrap.bundle.min.js" "$dest/bootstrap/js/bootstrap.bundle.min.js"
 cp "$nm/bootstrap/LICENSE" "$dest/bootstrap/LICENSE"
@@ -42,10 +43,15 @@ cp "$nm/bootstrap-icons/LICENSE" "$dest/bootstrap-icons/LICENSE"
 copy "$nm/htmx.org/dist/htmx.min.js" "$dest/htmx/htmx.min.js"
 cp "$nm/htmx.org/LICENSE" "$dest/htmx/LICENSE"
 
+# The full build: it carries the Chinese locale (the portal speaks zh-hans).
+copy "$nm/echarts/dist/echarts.min.js" "$dest/echarts/echarts.min.js"
+cp "$nm/echarts/LICENSE" "$nm/echarts/NOTICE" "$dest/echarts/"
+cp "$nm/echarts/licenses/LICENSE-d3" "$dest/echarts/LICENSE-d3"
+
 # Guard: no url() in the copied CSS may point off-site (fonts must be local).
 if grep -hoE 'url\((["'"'"']?)(https?:)?//' "$dest"/bootstrap/css/*.css "$dest"/bootstrap-icons/*.css; then
     echo "error: vendored CSS references an external URL" >&2
     exit 1
 fi
 
-echo "vendored bootstrap $BOOTSTRAP_VERSION, bootstrap-icons $BOOTSTRAP_ICONS_VERSION, htmx.org $HTMX_VERSION into $dest"
+echo "vendored bootstrap $BOOTSTRAP_VERSION, bootstrap-icons $BOOTSTRAP_ICONS_VERSION, htmx.org $HTMX_VERSION, echarts $ECHARTS_VERSION into $dest"

@@ -57,6 +57,7 @@ def portal_pages(platform, tenant) -> dict[str, str]:
         "federation-list": f"/federation/{tenant.slug}/prod/",
         "federation-detail": f"/federation/{tenant.slug}/prod/{res.pk}/",
         "federation-types": "/federation/-/types/",
+        "ops": "/ops/",
         "audit": "/audit/",
         "admin-index": "/admin/",
         "admin-tenant-list": "/admin/tenants/tenant/",

@@ -187,6 +187,10 @@ class MemberNamespace(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     # Last time a sync compared it with the quota (a later quota change makes it due).
     synced_at = models.DateTimeField(_("synced"), null=True, blank=True)
+    # The ResourceQuota's status as the cluster reports it ({"hard": {...}, "used": {...}}),
+    # read by quota_usage.collect() with the status collection.
+    quota_status = models.JSONField(_("quota status"), default=dict, blank=True)
+    quota_observed_at = models.DateTimeField(_("quota observed"), null=True, blank=True)
 
     class Meta:
         ordering = ["cluster__slug", "name"]

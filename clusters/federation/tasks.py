@@ -26,7 +26,7 @@ from clusters.models import Cluster, PlatformSwitch
 from paas import locks
 from paas.tasks import cluster_task, enqueue, idempotent_task
 
-from . import metrics, status, sync
+from . import metrics, quota_usage, status, sync
 from .models import MemberNamespace, Propagation, StatusBacklog
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,8 @@ def request_aggregation() -> None:
 
 @cluster_task(name="federation.collect_status")
 def collect_status(cluster_id: int) -> dict:
-    return _run_once("collect", cluster_id, lambda: status.collect_status(cluster_id))
+    return _run_once("collect", cluster_id, lambda: {**status.collect_status(cluster_id),
+                                                     **quota_usage.collect_cluster(cluster_id)})
 
 
 def _enqueue(task, kind: str, clusters) -> int:

@@ -2,7 +2,7 @@
 operators' federated types ("-" can never be a tenant slug, so no clash)."""
 from django.urls import path
 
-from . import views, views_drill, views_ops
+from . import views, views_drill, views_ops, views_quota
 
 app_name = "federation"
 _DRILL = "<slug:slug>/<slug:env>/<int:pk>/clusters/<slug:cluster>/"
@@ -32,4 +32,8 @@ urlpatterns = [
     path(f"{_DRILL}logs/text/", views_drill.log_text, name="cluster-log-text"),
     path(f"{_DRILL}logs/download/", views_drill.log_download, name="cluster-log-download"),
     path(f"{_DRILL}logs/follow/", views_drill.log_follow, name="cluster-log-follow"),
+    # The form's quota warning, refreshed while the user edits (nothing is saved).
+    path("<slug:slug>/<slug:env>/new/quota-impact/", views_quota.quota_impact_new, name="quota-impact-new"),
+    path("<slug:slug>/<slug:env>/<int:pk>/quota-impact/", views_quota.quota_impact_edit, name="quota-impact-edit"),
+    path("<slug:slug>/<slug:env>/quota-usage/", views_quota.quota_usage_fragment, name="quota-usage"),
 ]

@@ -150,6 +150,23 @@ class FederatedResourceChangeSerializer(FederatedResourceUpdateSerializer):
                   "otherwise 409 stale_preview and nothing is saved.")
 
 
+class QuotaFiguresSerializer(serializers.Serializer):
+    """Per limit (cpu_millicores, memory_mib, ephemeral_storage_mib, pods)."""
+
+    cpu_millicores = serializers.IntegerField()
+    memory_mib = serializers.IntegerField()
+    ephemeral_storage_mib = serializers.IntegerField()
+    pods = serializers.IntegerField()
+
+
+class PreviewQuotaSerializer(serializers.Serializer):
+    extra = QuotaFiguresSerializer(help_text=_("What the change adds in this cluster (negative: frees)."))
+    left = QuotaFiguresSerializer(help_text=_("What is left of the quota in this cluster before the change."))
+    limit = QuotaFiguresSerializer(help_text=_("The environment's quota, enforced in each cluster."))
+    exceeds = serializers.ListField(child=serializers.CharField(), help_text=_("Limits the change would exceed."))
+    messages = serializers.ListField(child=serializers.CharField())
+
+
 class PreviewEntrySerializer(serializers.Serializer):
     cluster = serializers.CharField()
     cell = serializers.CharField()
@@ -159,3 +176,5 @@ class PreviewEntrySerializer(serializers.Serializer):
     rendered = serializers.CharField(help_text=_("The object the cluster would hold, as YAML."))
     diff = serializers.CharField(help_text=_("Unified diff from what the cluster holds now."))
     error = serializers.CharField()
+    quota = PreviewQuotaSerializer(allow_null=True, help_text=_(
+        "The change against the environment's quota in this cluster (null: it runs no pods here)."))

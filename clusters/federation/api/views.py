@@ -18,7 +18,7 @@ from paas.api.base import ActorMixin, TenantChildViewSet
 from paas.errors import DomainError
 from tenants.selectors import environments_visible_to
 
-from .. import discovery, preview_apply, selectors, services
+from .. import discovery, preview_apply, quota_usage, selectors, services
 from .. import health as health_rules
 from ..models import FederatedResource, FederatedType
 from ..preview import authorize_preview, preview
@@ -157,7 +157,8 @@ class FederatedResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         resource = self.get_object()
         authorize_preview(self.actor, resource)  # the change's permission, before the body is read
         proposed = self.validated(s.FederatedResourceUpdateSerializer, partial=True) if request.method == "POST" else {}
-        return Response(preview(actor=self.actor, resource=resource, **proposed))
+        entries = preview(actor=self.actor, resource=resource, **proposed)
+        return Response(quota_usage.with_quota(entries, resource=resource, template=proposed.get("template")))
 
     @extend_schema(responses=s.FederatedResourceDetailSerializer)
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
