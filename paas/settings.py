@@ -417,6 +417,12 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Running it all on one machine (manage.py runall) ------------------------------
+# First port of the cluster simulator (one port per cluster, counting up) and the embedded
+# Redis port (0: any free port). Change both to run two instances side by side.
+PAAS_KUBESIM_PORT = int(os.environ.get("PAAS_KUBESIM_PORT", "16443"))
+PAAS_EMBEDDED_REDIS_PORT = int(os.environ.get("PAAS_EMBEDDED_REDIS_PORT", "0"))
+
 # --- Clusters -----------------------------------------------------------------
 # Fernet key(s) for kubeconfigs at rest ("new,old" to rotate); derived from SECRET_KEY when unset.
 CLUSTER_CREDENTIALS_KEY = os.environ.get("CLUSTER_CREDENTIALS_KEY", "")
