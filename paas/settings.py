@@ -406,7 +406,9 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "paas.context.LogContextFilter"}},
+    "filters": {"context": {"()": "paas.context.LogContextFilter"},
+                # 401/403/404 as one line with user, path and reason; tracebacks only for 5xx.
+                "refusals": {"()": "paas.api.refusal_log.RefusalLineFilter"}},
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
@@ -414,7 +416,7 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["context"]},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"filters": ["refusals"]}},
 }
 
 # --- Running it all on one machine (manage.py runall) ------------------------------
