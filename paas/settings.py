@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A GET on a POST-only page: the portal's 405 page linking back to the form.
+    "paas.web.not_allowed.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "paas.urls"
