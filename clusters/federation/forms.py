@@ -6,6 +6,7 @@ that is shown under the textarea it belongs to.
 """
 import yaml
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from paas import safeinput
@@ -13,14 +14,17 @@ from paas.errors import DomainError
 
 from .models import FederatedType
 
-EXAMPLE_PLACEMENT = """# Leave empty to place on every cluster bound to this environment.
-# cells: [cell-a]
-# replicaScheduling: {type: Divided, totalReplicas: 6, weights: {cell-a: 2, cell-b: 1}}
-"""
-EXAMPLE_OVERRIDES = """# - clusters: [my-cluster]
-#   operations:
-#   - {op: replace, path: /spec/template/spec/containers/0/image, value: "nginx:1.27"}
-"""
+# Placeholders: the prose is translated, the YAML around it is not (it is what one types).
+EXAMPLE_PLACEMENT = format_lazy(
+    "# {}\n# cells: [cell-a]\n"
+    "# replicaScheduling: {{type: Divided, totalReplicas: 6, weights: {{cell-a: 2, cell-b: 1}}}}\n",
+    _("Leave empty to place on every cluster bound to this environment."),
+)
+EXAMPLE_OVERRIDES = format_lazy(
+    "# {}\n# - clusters: [my-cluster]\n#   operations:\n"
+    "#   - {{op: replace, path: /spec/template/spec/containers/0/image, value: \"nginx:1.27\"}}\n",
+    _("Leave empty to apply the template unchanged everywhere. For example, another image on one cluster:"),
+)
 MONO = {"class": "font-monospace", "spellcheck": "false", "autocapitalize": "none"}
 
 
