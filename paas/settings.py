@@ -418,7 +418,9 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["context"]},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"filters": ["refusals"]}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"filters": ["refusals"]},
+                # Django's own console handler (DEBUG only) printed every line a second time next to root's.
+                "django": {"handlers": [], "propagate": True}},
 }
 
 # --- Running it all on one machine (manage.py runall) ------------------------------

@@ -125,3 +125,15 @@ def test_browser_tests_are_skipped_locally_but_required_in_ci(monkeypatch, ci, s
     assert bool(item.markers) is skipped
     if skipped:
         assert "apt-get install chromium" in item.markers[0].kwargs["reason"]
+
+
+def test_a_refusal_is_printed_once_in_development():
+    """DEBUG on: Django's own console handler used to print each django.request line again."""
+    code = ("import django, logging; django.setup(); "
+            "logging.getLogger('django.request').warning('Forbidden: %s', '/x', "
+            "extra={'status_code': 403, 'request': None})")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "paas.settings", "PAAS_ENV": "development", "DEBUG": "1"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,  # noqa: S603
+                            text=True, check=True)
+    lines = [line for line in result.stderr.splitlines() if "refused 403" in line]
+    assert len(lines) == 1, result.stderr
