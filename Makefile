@@ -27,7 +27,9 @@ run: venv
 	$(PY) manage.py load_demo
 	$(PY) manage.py runall $(RUNALL_ARGS)
 
+# Without Chromium the browser tests are skipped locally (tests/e2e/conftest.py); say so once, loudly.
 test: venv
+	@test -x /usr/bin/chromium || [ "$$CI" = true ] || echo "!!! browser tests SKIPPED: Chromium is not installed; install it with 'apt-get install chromium' (CI requires them) !!!"
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The bench command may not exist yet; say so instead of failing with a Django traceback.

@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A GET on a POST-only page: the portal's 405 page linking back to the form.
+    "paas.web.not_allowed.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "paas.urls"
@@ -406,7 +408,9 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "paas.context.LogContextFilter"}},
+    "filters": {"context": {"()": "paas.context.LogContextFilter"},
+                # 401/403/404 as one line with user, path and reason; tracebacks only for 5xx.
+                "refusals": {"()": "paas.api.refusal_log.RefusalLineFilter"}},
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
@@ -414,8 +418,16 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "line", "filters": ["context"]},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"filters": ["refusals"]},
+                # Django's own console handler (DEBUG only) printed every line a second time next to root's.
+                "django": {"handlers": [], "propagate": True}},
 }
+
+# --- Running it all on one machine (manage.py runall) ------------------------------
+# First port of the cluster simulator (one port per cluster, counting up) and the embedded
+# Redis port (0: any free port). Change both to run two instances side by side.
+PAAS_KUBESIM_PORT = int(os.environ.get("PAAS_KUBESIM_PORT", "16443"))
+PAAS_EMBEDDED_REDIS_PORT = int(os.environ.get("PAAS_EMBEDDED_REDIS_PORT", "0"))
 
 # --- Clusters -----------------------------------------------------------------
 # Fernet key(s) for kubeconfigs at rest ("new,old" to rotate); derived from SECRET_KEY when unset.

@@ -285,8 +285,9 @@ class EmbeddedRedis:
     socket URLs differently, while ``redis://host:port/db`` means the same to both.
     """
 
-    def __init__(self, db_path: Path):
+    def __init__(self, db_path: Path, port: int = 0):
         self.db_path = db_path
+        self.port = port  # 0: any free port (settings.PAAS_EMBEDDED_REDIS_PORT)
         self._client = None
         self._pid: int | None = None
 
@@ -296,7 +297,7 @@ class EmbeddedRedis:
 
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         config = {
-            "port": str(free_tcp_port()),
+            "port": str(self.port or free_tcp_port()),
             "bind": "127.0.0.1",
             "logfile": str(self.db_path.with_suffix(".log")),
         }

@@ -17,6 +17,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from paas import context
 from paas.errors import DomainError
 
+from .refusal_log import note_reason
+
 
 def _body(status_code: int, code: str, message: str, fields: dict | None = None) -> dict:
     error = {"status": status_code, "code": code, "message": message}
@@ -49,6 +51,8 @@ def exception_handler(exc, ctx):
         code = getattr(exc, "default_code", "error")
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         code = "not_authenticated"
+    if response.status_code in (401, 403, 404):
+        note_reason(ctx["request"], message)  # the one log line says why (paas.api.refusal_log)
     response.data = _body(response.status_code, code, message, fields)
     return response
 

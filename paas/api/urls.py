@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 from clusters.api.urls import register as register_cluster_api
 from clusters.federation.api.urls import register as register_federation_api
 from paas.audit.api import AuditEventViewSet
+from paas.web.search_views import SearchView
 from tenants.api import views as tenant_views
 
 from . import docs, views
@@ -32,6 +33,7 @@ register_federation_api(router)
 
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),
+    path("v1/search/", SearchView.as_view(), name="search"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs.SwaggerView.as_view(url_name="api:schema"), name="docs"),

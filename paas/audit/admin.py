@@ -1,16 +1,19 @@
 """The audit trail in the Django admin: read-only for everyone, superusers included."""
 from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from paas.actors import Actor
 
 from .access import may_audit
+from .labels import action_label
 from .models import AuditEvent
 from .selectors import audit_events_visible_to
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "actor_type", "actor_label", "tenant_slug", "action", "target_label",
+    list_display = ("id", "created_at", "actor_type", "actor_label", "tenant_slug", "action_words", "target_label",
                     "outcome", "request_id")
     list_display_links = ("id", "created_at")
     list_filter = ("outcome", "actor_type")
@@ -20,6 +23,10 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False  # COUNT(*) over millions of rows on every page is not worth it
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_words(self, event):
+        return format_html('{} <code class="small">{}</code>', action_label(event.action), event.action)
 
     def get_queryset(self, request):
         if request.user.is_superuser:

@@ -55,9 +55,33 @@ _sqlite_dir: str | None = None
 _LOG_KEY = pytest.StashKey[Path]()
 
 
+def chromium_required() -> bool:
+    """CI (CI=true, set by .ci/run) must run the browser tests; a developer's machine may lack Chromium."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def chromium_missing() -> bool:
+    return not os.access(CHROMIUM, os.X_OK)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without Chromium, skip the browser tests locally (`make test` prints the one loud line saying
+    how to install it: xdist workers have no terminal); in CI the `browser` fixture fails them instead."""
+    if chromium_required() or not chromium_missing():
+        return
+    e2e = [item for item in items if item.get_closest_marker("e2e")]
+    if not e2e:
+        return
+    skip = pytest.mark.skip(reason="Chromium missing: apt-get install chromium")
+    for item in e2e:
+        item.add_marker(skip)
+
+
 def pytest_collection_finish(session):
     global _sqlite_dir
     if not any(item.get_closest_marker("e2e") for item in session.items):
+        return
+    if chromium_missing() and not chromium_required():
         return
     from django.conf import settings
 
@@ -192,7 +216,7 @@ def e2e_server(request, django_db_setup, tmp_path_factory):
 
 @pytest.fixture(scope="package")
 def browser():
-    if not os.access(CHROMIUM, os.X_OK):
+    if chromium_missing():
         pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's Chromium "
                     "(apt-get install chromium); .ci/run installs it.")
     from playwright.sync_api import sync_playwright

