@@ -20,6 +20,8 @@ SAMPLES = {
     "topology.{kind}.delete": {"kind": ["region", "zone", "cell"]},
     "topology.{kind}.mark_failed": {"kind": ["zone", "cell"]},
     "tenant.quota_request.{verb}": {"verb": ["approve", "reject"]},
+    "cluster.binding_request.{verb}": {"verb": ["approve", "reject"]},
+    "federation.logs.{mode}": {"mode": ["view", "download", "follow"]},
     "admin.{model_name}.{verb}": {"model_name": ["tenant", "cluster", "loginthrottle", "user"],
                                   "verb": ["add", "change", "delete"]},
     "admin.{model_name}.permissions": {"model_name": ["user", "group"]},
