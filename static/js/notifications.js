@@ -93,6 +93,18 @@
   // Who did what to which object. Used when the event names its actor and object; the label
   // above otherwise. Placeholders missing from an event make it fall back to the label.
   var SENTENCES = {
+    "tenant.updated": gettext("%(actor)s updated tenant %(tenant)s"),
+    "environment.created": gettext("%(actor)s created environment %(environment)s in %(tenant)s"),
+    "environment.updated": gettext("%(actor)s updated environment %(environment)s in %(tenant)s"),
+    "environment.deleted": gettext("%(actor)s deleted environment %(environment)s in %(tenant)s"),
+    "member.added": gettext("%(actor)s added %(user)s to %(tenant)s"),
+    "member.changed": gettext("%(actor)s changed the role of %(user)s in %(tenant)s"),
+    "member.removed": gettext("%(actor)s removed %(user)s from %(tenant)s"),
+    "quota.updated": gettext("%(actor)s changed the quota of %(tenant)s/%(environment)s"),
+    "quota_request.created": gettext("%(actor)s asked for another quota for %(tenant)s/%(environment)s"),
+    "quota_request.approved": gettext("%(actor)s approved the quota request for %(tenant)s/%(environment)s"),
+    "quota_request.rejected": gettext("%(actor)s rejected the quota request for %(tenant)s/%(environment)s"),
+    "quota_request.cancelled": gettext("%(actor)s cancelled the quota request for %(tenant)s/%(environment)s"),
     "federation.resource.created": gettext("%(actor)s created federated %(kind)s %(name)s in %(tenant)s/%(environment)s"),
     "federation.resource.updated": gettext("%(actor)s updated federated %(kind)s %(name)s in %(tenant)s/%(environment)s"),
     "federation.resource.deleted": gettext("%(actor)s deleted federated %(kind)s %(name)s in %(tenant)s/%(environment)s"),
