@@ -16,6 +16,7 @@ from clusters.federation import services, status
 from clusters.federation.models import FederatedType
 from paas.actors import Actor
 from paas.realtime import emit
+from tenants import services as services_tenants
 from tests.federation.conftest import converge, deployment, fedsim, topology  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -61,6 +62,7 @@ def test_list_gains_a_row_and_toast_says_who_did_it(b, personas_e2e, topology, f
     expect(toast.get_by_role("link", name="Open")).to_have_attribute("href", resource.get_absolute_url())
     assert page.url.endswith(LIST)  # no reload, no navigation
     b.check(page)
+    b.screenshots("live-list-toast")
 
 
 def test_detail_badge_follows_the_status_without_polling(b, personas_e2e, topology, ftypes):  # noqa: F811
@@ -133,3 +135,28 @@ def test_lost_connection_is_shown_and_the_page_catches_up(b, personas_e2e, topol
     expect(indicator).to_be_hidden(timeout=EVENT_WAIT)
     expect(page.locator("#live-federation-list").get_by_role("link", name="missed")).to_be_visible(
         timeout=EVENT_WAIT)
+
+
+def test_audit_trail_shows_new_events_or_counts_them(b, personas_e2e, tenant):
+    first = b.new_page(personas_e2e["auditor"])
+    b.goto(first, "/audit/")
+    filtered = b.new_page(storage_state=first.context.storage_state())
+    b.goto(filtered, "/audit/?outcome=denied")
+    b.socket_frames(first)
+    b.socket_frames(filtered)
+    bar = filtered.locator("#live-audit-new")
+    expect(bar).to_be_hidden()
+
+    services_tenants.environment_create(actor=Actor.for_user(personas_e2e["owner"]), tenant=tenant,
+                                        name="Perf", slug="perf", kind="test")
+
+    # Page one, no filter: the new event is at the top of the table.
+    expect(first.locator("#live-audit tbody tr").nth(1)).to_contain_text("tenant.environment.create",
+                                                                          timeout=EVENT_WAIT)  # under its quota
+    # A filtered view keeps what the user is reading and offers the news instead.
+    expect(bar).to_be_visible(timeout=EVENT_WAIT)
+    expect(bar).to_contain_text("1 new event")
+    expect(filtered.locator("table tbody")).not_to_contain_text("tenant.environment.create")
+    bar.get_by_role("link", name="Show").click()
+    filtered.wait_for_url("**/audit/?outcome=denied")
+    b.check(filtered)
