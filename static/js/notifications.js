@@ -205,7 +205,9 @@
     icon.setAttribute("aria-hidden", "true");
     var title = document.createElement("strong");
     title.className = "me-auto";
-    title.textContent = event.tenant
+    // With a who-did-what sentence below, the title says what happened; otherwise which tenant.
+    var said = sentence(event);
+    title.textContent = said && LABELS[event.type] ? LABELS[event.type] : event.tenant
       ? interpolate(area.dataset.tenantLabel || gettext("Tenant %(tenant)s"), {tenant: String(event.tenant)}, true)
       : (area.dataset.title || gettext("Notification"));
     var close = document.createElement("button");
@@ -219,9 +221,10 @@
 
     var text = document.createElement("div");
     text.className = "toast-body";
-    text.textContent = describe(event);
+    text.textContent = said || describe(event);
     var target = linkOf(event);
-    if (target && event.type.slice(-8) !== ".deleted" && event.type !== "cluster.removed") {
+    var gone = /\.deleted$|^cluster\.removed$/.test(String(event.type || ""));  // nothing left to open
+    if (target && !gone) {
       var link = document.createElement("a");
       link.className = "d-block mt-1";
       link.href = target;

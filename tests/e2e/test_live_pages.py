@@ -58,6 +58,7 @@ def test_list_gains_a_row_and_toast_says_who_did_it(b, personas_e2e, topology, f
     expect(region.get_by_role("link", name="shop")).to_be_visible(timeout=EVENT_WAIT)
     who = emit.actor_name(Actor.for_user(personas_e2e["developer"]))
     toast = page.locator("#toast-area .toast", has_text=f"{who} created federated Deployment shop in acme/prod")
+    expect(toast).to_contain_text("Federated resource created")  # the title says what happened
     expect(toast).to_be_visible()
     expect(toast.get_by_role("link", name="Open")).to_have_attribute("href", resource.get_absolute_url())
     assert page.url.endswith(LIST)  # no reload, no navigation
