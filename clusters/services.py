@@ -15,6 +15,7 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -59,9 +60,16 @@ def _bound_to(obj) -> Q:
     return Q(cell__zone=obj) | Q(cluster__cell__zone=obj)
 
 
-def _notify(tenant_ids, kind: str, payload: dict) -> None:
+def _notify(actor: Actor, tenant_ids, kind: str, payload: dict) -> None:
+    payload = {"type": kind, "actor": emit.actor_name(actor), **payload}  # the actor, for the toast
     for tenant_id in tenant_ids:
-        emit.to_tenant(tenant_id, {"type": kind, **payload}, permission="view_tenant")
+        emit.to_tenant(tenant_id, payload, permission="view_tenant")
+
+
+def _url_of(obj) -> str:
+    if isinstance(obj, Cluster):
+        return obj.get_absolute_url()
+    return reverse("clusters:cell" if isinstance(obj, Cell) else "clusters:zone", kwargs={"slug": obj.slug})
 
 
 def _add_worker_queue(queue: str) -> None:
@@ -180,7 +188,8 @@ def _set_flag(*, actor: Actor, obj, field: str, value: bool, perm: str, action: 
         audit_record(actor=actor, action=action, target=obj, before={field: not value}, after={field: value},
                      reason=(reason or "").strip())
         after(obj)
-        _notify(_tenants_bound(_bound_to(obj)), action, {"name": obj.name, "slug": obj.slug, field: value})
+        _notify(actor, _tenants_bound(_bound_to(obj)), action,
+                {"name": obj.name, "slug": obj.slug, field: value, "url": _url_of(obj)})
     return obj
 
 
@@ -263,7 +272,8 @@ def cluster_register(*, actor: Actor, cell: Cell, name: str, slug: str, kubeconf
         cluster.save()
         audit_record(actor=actor, action="cluster.register", target=cluster, after=cluster.audit_fields())
         hooks.topology_changed(actor=actor, reason=f"cluster {slug} registered")
-        _notify(_tenants_bound(_bound_to(cluster)), "cluster.registered", {"name": cluster.name, "slug": slug})
+        _notify(actor, _tenants_bound(_bound_to(cluster)), "cluster.registered",
+                {"name": cluster.name, "slug": slug, "url": cluster.get_absolute_url()})
     return cluster
 
 
@@ -316,7 +326,7 @@ def cluster_remove(*, actor: Actor, cluster: Cluster) -> None:
             raise Conflict(_("Cluster “%(name)s” still runs placed workloads; cordon it, wait until they "
                              "have moved, then remove it.") % {"name": name}) from None
         hooks.topology_changed(actor=actor, reason=f"cluster {slug} removed")
-        _notify(tenants, "cluster.removed", {"name": name, "slug": slug})
+        _notify(actor, tenants, "cluster.removed", {"name": name, "slug": slug})
     # Its cached client (and pooled sockets) go with it: the cache holds registered clusters only.
     transaction.on_commit(lambda: kube.forget_cluster(cluster_id))
 
@@ -345,7 +355,7 @@ def _set_platform_switch(actor: Actor, paused: bool, reason: str, action: str) -
                      reason=reason)
         if not paused:
             hooks.cluster_switch_changed(actor=actor, cluster=None)
-        _notify(_tenants_bound(Q()), action, {"name": reason})
+        _notify(actor, _tenants_bound(Q()), action, {"name": reason})
     return switch
 
 
@@ -379,7 +389,7 @@ def environment_bind(*, actor: Actor, environment, cell: Cell | None = None,
         binding.save()
         audit_record(actor=actor, action="cluster.binding.create", target=binding, after=_binding_fields(binding))
         hooks.topology_changed(actor=actor, reason=f"environment {environment} bound to {cell or cluster}")
-        _notify([environment.tenant_id], "binding.created",
+        _notify(actor, [environment.tenant_id], "binding.created",
                 {"environment": environment.slug, "name": str(binding.cell or binding.cluster)})
     return binding
 
@@ -394,4 +404,4 @@ def environment_unbind(*, actor: Actor, binding: EnvironmentBinding) -> None:
         audit_record(actor=actor, action="cluster.binding.delete", target=current, before=_binding_fields(current))
         current.delete()
         hooks.topology_changed(actor=actor, reason=f"environment {environment} unbound from {target}")
-        _notify([environment.tenant_id], "binding.deleted", {"environment": environment.slug, "name": target})
+        _notify(actor, [environment.tenant_id], "binding.deleted", {"environment": environment.slug, "name": target})

@@ -27,10 +27,10 @@ from .models import Environment, Quota, QuotaRequest
 from .services import SET_QUOTA, quota_check_values, quota_update
 
 
-def _notify(request: QuotaRequest, kind: str) -> None:
+def _notify(actor: Actor, request: QuotaRequest, kind: str) -> None:
     emit.to_tenant(request.tenant_id, {
         "type": kind, "tenant": request.tenant.slug, "environment": request.environment.slug,
-        "request": request.pk, "state": request.state,
+        "request": request.pk, "state": request.state, "actor": emit.actor_name(actor),
     })
 
 
@@ -75,7 +75,7 @@ def quota_request_create(*, actor: Actor, environment: Environment, reason: str,
                            % {"environment": environment}, field="environment") from None
         audit_record(actor=actor, action="tenant.quota_request.create", target=request,
                      after=request.audit_fields())
-        _notify(request, "quota_request.created")
+        _notify(actor, request, "quota_request.created")
     return request
 
 
@@ -90,7 +90,7 @@ def quota_request_cancel(*, actor: Actor, request: QuotaRequest) -> QuotaRequest
         request.save()
         audit_record(actor=actor, action="tenant.quota_request.cancel", target=request,
                      before={"state": QuotaRequest.State.PENDING}, after={"state": request.state})
-        _notify(request, "quota_request.cancelled")
+        _notify(actor, request, "quota_request.cancelled")
     return request
 
 
@@ -127,4 +127,4 @@ def _decide(actor: Actor, request: QuotaRequest, state: str, comment: str) -> No
     verb = "approve" if state == QuotaRequest.State.APPROVED else "reject"
     audit_record(actor=actor, action=f"tenant.quota_request.{verb}", target=request,
                  before={"state": QuotaRequest.State.PENDING}, after={"state": state, "comment": comment})
-    _notify(request, f"quota_request.{state}")
+    _notify(actor, request, f"quota_request.{state}")

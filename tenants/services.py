@@ -41,8 +41,8 @@ def _validate(instance, exclude=None):
         raise DomainError(messages[0], field=None if field == "__all__" else field) from exc
 
 
-def _notify(tenant: Tenant, kind: str, payload: dict):
-    emit.to_tenant(tenant.pk, {"type": kind, "tenant": tenant.slug, **payload})
+def _notify(actor: Actor, tenant: Tenant, kind: str, payload: dict):
+    emit.to_tenant(tenant.pk, {"type": kind, "tenant": tenant.slug, "actor": emit.actor_name(actor), **payload})
 
 
 # --- tenants ----------------------------------------------------------------
@@ -90,7 +90,7 @@ def tenant_update(*, actor: Actor, tenant: Tenant, **fields) -> Tenant:
         if set(new) == {"is_active"}:
             action = "tenant.reactivate" if tenant.is_active else "tenant.archive"
         audit_record(actor=actor, action=action, target=tenant, before=old, after=new)
-        _notify(tenant, "tenant.updated", {"changes": new})
+        _notify(actor, tenant, "tenant.updated", {"changes": new})
     return tenant
 
 
@@ -115,7 +115,7 @@ def environment_create(*, actor: Actor, tenant: Tenant, name: str, slug: str, ki
     with transaction.atomic():
         env = _environment_insert(actor, tenant, name=name, slug=slug, kind=kind,
                                   description=description, protected=protected)
-        _notify(tenant, "environment.created", {"environment": env.slug})
+        _notify(actor, tenant, "environment.created", {"environment": env.slug})
     return env
 
 
@@ -138,7 +138,7 @@ def environment_update(*, actor: Actor, environment: Environment, **fields) -> E
             return env
         env.save()
         audit_record(actor=actor, action="tenant.environment.update", target=env, before=old, after=new)
-        _notify(env.tenant, "environment.updated", {"environment": env.slug, "changes": new})
+        _notify(actor, env.tenant, "environment.updated", {"environment": env.slug, "changes": new})
     return env
 
 
@@ -157,7 +157,7 @@ def environment_delete(*, actor: Actor, environment: Environment) -> None:
         tenant = environment.tenant
         slug = environment.slug
         environment.delete()
-        _notify(tenant, "environment.deleted", {"environment": slug})
+        _notify(actor, tenant, "environment.deleted", {"environment": slug})
 
 
 # --- members ----------------------------------------------------------------
@@ -218,7 +218,7 @@ def member_add(*, actor: Actor, tenant: Tenant, user, role: str) -> Membership:
             raise Conflict(_("%(user)s is already a member of %(tenant)s.") % {"user": user.get_username(), "tenant": tenant},
                            field="user")
         membership = _member_upsert(actor, tenant, user, role)
-        _notify(tenant, "member.added", {"user": user.get_username(), "role": role})
+        _notify(actor, tenant, "member.added", {"user": user.get_username(), "role": role})
     return membership
 
 
@@ -256,7 +256,7 @@ def member_change_role(*, actor: Actor, membership: Membership, role: str) -> Me
         if membership.role == Role.OWNER and not _other_owners_exist(tenant, membership.user):
             raise Conflict(_("A tenant must keep at least one owner."), field="role")
         membership = _member_upsert(actor, tenant, membership.user, role)
-        _notify(tenant, "member.changed", {"user": membership.user.get_username(), "role": role})
+        _notify(actor, tenant, "member.changed", {"user": membership.user.get_username(), "role": role})
     return membership
 
 
@@ -279,7 +279,7 @@ def member_remove(*, actor: Actor, membership: Membership) -> None:
                          after={"revoked": True, "reason": "member removed"})
         username = membership.user.get_username()
         membership.delete()
-        _notify(tenant, "member.removed", {"user": username})
+        _notify(actor, tenant, "member.removed", {"user": username})
 
 
 # --- quotas -----------------------------------------------------------------
@@ -324,7 +324,7 @@ def quota_update(*, actor: Actor, quota: Quota, **values) -> Quota:
             return quota
         quota.save()
         audit_record(actor=actor, action="tenant.quota.update", target=quota, before=old, after=new)
-        _notify(quota.tenant, "quota.updated", {"environment": quota.environment.slug, "changes": new})
+        _notify(actor, quota.tenant, "quota.updated", {"environment": quota.environment.slug, "changes": new})
     return quota
 
 

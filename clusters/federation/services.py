@@ -27,10 +27,12 @@ CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
 SUMMED_STATUS = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
 
 
-def _notify(resource: FederatedResource, kind: str) -> None:
+def _notify(actor: Actor, resource: FederatedResource, kind: str) -> None:
+    # Who, what, where and a link, for the toast ("alice updated federated Deployment web in acme/prod").
     emit.to_tenant(resource.tenant_id, {"type": kind, "tenant": resource.tenant.slug,
                                         "environment": resource.environment.slug, "resource": resource.pk,
-                                        "kind": resource.ftype.kind, "name": resource.name},
+                                        "kind": resource.ftype.kind, "name": resource.name,
+                                        "actor": emit.actor_name(actor), "url": resource.get_absolute_url()},
                    permission="view_tenant")
 
 
@@ -94,7 +96,7 @@ def federated_resource_create(*, actor: Actor, environment, ftype: FederatedType
         touched = scheduling.apply_plan(resource, plan, topology)
         audit_record(actor=actor, action="federation.resource.create", target=resource,
                      after=resource.audit_fields())
-        _notify(resource, "federation.resource.created")
+        _notify(actor, resource, "federation.resource.created")
         scheduling.enqueue_sync(touched)
     return resource
 
@@ -131,7 +133,7 @@ def federated_resource_update(*, actor: Actor, resource: FederatedResource, temp
         if secrets_changed:  # masked, a changed secret would look unchanged
             new["sensitive_changed"] = secrets_changed
         audit_record(actor=actor, action="federation.resource.update", target=resource, before=old, after=new)
-        _notify(resource, "federation.resource.updated")
+        _notify(actor, resource, "federation.resource.updated")
         scheduling.enqueue_sync(touched)
     return resource
 
@@ -150,7 +152,7 @@ def federated_resource_delete(*, actor: Actor, resource: FederatedResource) -> N
         touched = scheduling.apply_plan(resource, scheduling.Plan(targets={}), scheduling.topology_for(
             resource.environment))
         audit_record(actor=actor, action="federation.resource.delete", target=resource, before=before)
-        _notify(resource, "federation.resource.deleted")
+        _notify(actor, resource, "federation.resource.deleted")
         if not resource.propagations.exclude(state="removed").exists():
             resource.delete()  # never reached any cluster: nothing to clean up
         else:

@@ -164,7 +164,7 @@ def resource_detail(request, slug, env, pk):
 
 @login_required
 def resource_status(request, slug, env, pk):
-    """The per-cluster table and totals, polled by the detail page every 3 s (htmx)."""
+    """The per-cluster table and totals, refreshed by the detail page on live status events (static/js/live.js)."""
     _actor, _tenant, _environment, resource = _resource(request, slug, env, pk)
     return render(request, "federation/_status.html", _status_context(resource))
 

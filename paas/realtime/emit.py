@@ -109,6 +109,15 @@ def to_tenant(tenant_id: int, payload: dict, *, permission: str | None = None, u
                     users=users)
 
 
+def actor_name(actor) -> str:
+    """Who did it, as a notification names them: the person's full name (their username
+    without one), also for their API tokens; a system process by its name."""
+    user = getattr(actor, "user", None) or getattr(getattr(actor, "token", None), "user", None)
+    if user is not None:
+        return user.get_full_name() or user.get_username()
+    return getattr(actor, "system", "") or ""
+
+
 def access_changed(user_id: int) -> None:
     """After commit, tell every web process to recompute this user's live access
     (membership, role, account state): their connections stop receiving what they

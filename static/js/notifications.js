@@ -3,7 +3,7 @@
  * event shown as a Bootstrap toast in #toast-area. Reconnects with exponential
  * backoff (and jitter, so a restarted server is not hit by every tab at once).
  *
- * When the socket cannot connect, or the server reports that live updates are
+ * When the server reports that live updates are
  * unavailable (its channel layer, Redis, is down: message {"type": "unavailable"},
  * close code 4503), a notice is shown at the top of the page until a connection
  * says hello again.
@@ -14,9 +14,18 @@
  * ahead of it (the server or the network lost something) or after a reconnect, it
  * sends {"type": "resume", "after": {stream: last}} and the server replays what was
  * missed ("resumed" ends the replay; "reset" means too much was missed: pages reload
- * their data on the "paas:reset" DOM event). Each event is shown once (deduplicated by
- * stream and seq) and dispatched as a "paas:event" CustomEvent on document (detail:
- * the event), so pages can update themselves.
+ * their data on the "paas:reset" DOM event). Each event is handled once (deduplicated by
+ * stream and seq) and dispatched as a "paas:event" CustomEvent on document.body (detail:
+ * the event; it bubbles to document), so pages can update themselves (static/js/live.js).
+ *
+ * Toasts are for what people did: "alice updated federated resource web in acme/prod",
+ * with a link to the object when the event carries its "url". Background work
+ * (SILENT: status recomputes after syncs) only refreshes the page's live fragments.
+ *
+ * While the socket is down (lost, server restarting), #live-connection in the navbar says
+ * "Live updates paused - reconnecting..."; when a connection says hello again it is hidden
+ * and the page catches up: missed events are replayed (resume), or, when this page never
+ * had a connection to resume from, "paas:reset" makes every live fragment reload once.
  *
  * Event data is only ever inserted as text (textContent), never as HTML.
  * Labels are translated through Django's JavaScript catalog when the page loads it
@@ -78,6 +87,43 @@
     "federation.synced": gettext("Federated resources synced to cluster")
   };
 
+  // Refresh live fragments, never a toast: they follow background work, not a person's action.
+  var SILENT = ["federation.synced", "bench.event"];
+
+  // Who did what to which object. Used when the event names its actor and object; the label
+  // above otherwise. Placeholders missing from an event make it fall back to the label.
+  var SENTENCES = {
+    "tenant.updated": gettext("%(actor)s updated tenant %(tenant)s"),
+    "environment.created": gettext("%(actor)s created environment %(environment)s in %(tenant)s"),
+    "environment.updated": gettext("%(actor)s updated environment %(environment)s in %(tenant)s"),
+    "environment.deleted": gettext("%(actor)s deleted environment %(environment)s in %(tenant)s"),
+    "member.added": gettext("%(actor)s added %(user)s to %(tenant)s"),
+    "member.changed": gettext("%(actor)s changed the role of %(user)s in %(tenant)s"),
+    "member.removed": gettext("%(actor)s removed %(user)s from %(tenant)s"),
+    "quota.updated": gettext("%(actor)s changed the quota of %(tenant)s/%(environment)s"),
+    "quota_request.created": gettext("%(actor)s asked for another quota for %(tenant)s/%(environment)s"),
+    "quota_request.approved": gettext("%(actor)s approved the quota request for %(tenant)s/%(environment)s"),
+    "quota_request.rejected": gettext("%(actor)s rejected the quota request for %(tenant)s/%(environment)s"),
+    "quota_request.cancelled": gettext("%(actor)s cancelled the quota request for %(tenant)s/%(environment)s"),
+    "federation.resource.created": gettext("%(actor)s created federated %(kind)s %(name)s in %(tenant)s/%(environment)s"),
+    "federation.resource.updated": gettext("%(actor)s updated federated %(kind)s %(name)s in %(tenant)s/%(environment)s"),
+    "federation.resource.deleted": gettext("%(actor)s deleted federated %(kind)s %(name)s in %(tenant)s/%(environment)s"),
+    "cluster.registered": gettext("%(actor)s registered cluster %(name)s"),
+    "cluster.removed": gettext("%(actor)s removed cluster %(name)s"),
+    "cluster.cordon": gettext("%(actor)s cordoned cluster %(name)s"),
+    "cluster.uncordon": gettext("%(actor)s uncordoned cluster %(name)s"),
+    "cluster.propagation.pause": gettext("%(actor)s paused propagation to cluster %(name)s"),
+    "cluster.propagation.resume": gettext("%(actor)s resumed propagation to cluster %(name)s"),
+    "topology.cell.mark_failed": gettext("%(actor)s marked cell %(name)s as failed"),
+    "topology.cell.mark_recovered": gettext("%(actor)s marked cell %(name)s as recovered"),
+    "topology.zone.mark_failed": gettext("%(actor)s marked zone %(name)s as failed"),
+    "topology.zone.mark_recovered": gettext("%(actor)s marked zone %(name)s as recovered"),
+    "platform.propagation.stop": gettext("%(actor)s stopped all propagation: %(name)s"),
+    "platform.propagation.resume": gettext("%(actor)s resumed all propagation"),
+    "binding.created": gettext("%(actor)s bound environment %(environment)s to %(name)s"),
+    "binding.deleted": gettext("%(actor)s unbound environment %(environment)s from %(name)s")
+  };
+
   // cluster.health carries the new state as a code; show the same words as the cluster pages.
   var HEALTH = {
     "unknown": gettext("Unknown"),
@@ -106,7 +152,28 @@
     return area;
   }
 
+  function sentence(event) {
+    var format = SENTENCES[event.type];
+    if (!format || !event.actor) { return null; }
+    var values = {};
+    var complete = true;
+    format.replace(/%\((\w+)\)s/g, function (_, key) {
+      if (event[key] === undefined || event[key] === null || event[key] === "") { complete = false; }
+      values[key] = String(event[key]);
+      return "";
+    });
+    return complete ? interpolate(format, values, true) : null;
+  }
+
+  // Only a path on this site: an event can never turn a toast into a link elsewhere.
+  function linkOf(event) {
+    var target = typeof event.url === "string" ? event.url : "";
+    return target.charAt(0) === "/" && target.charAt(1) !== "/" && target.charAt(1) !== "\\" ? target : "";
+  }
+
   function describe(event) {
+    var said = sentence(event);
+    if (said) { return said; }
     var label = LABELS[event.type] || String(event.type || "");
     var details = [];
     if (event.environment) { details.push(String(event.environment)); }
@@ -138,7 +205,9 @@
     icon.setAttribute("aria-hidden", "true");
     var title = document.createElement("strong");
     title.className = "me-auto";
-    title.textContent = event.tenant
+    // With a who-did-what sentence below, the title says what happened; otherwise which tenant.
+    var said = sentence(event);
+    title.textContent = said && LABELS[event.type] ? LABELS[event.type] : event.tenant
       ? interpolate(area.dataset.tenantLabel || gettext("Tenant %(tenant)s"), {tenant: String(event.tenant)}, true)
       : (area.dataset.title || gettext("Notification"));
     var close = document.createElement("button");
@@ -152,7 +221,16 @@
 
     var text = document.createElement("div");
     text.className = "toast-body";
-    text.textContent = describe(event);
+    text.textContent = said || describe(event);
+    var target = linkOf(event);
+    var gone = /\.deleted$|^cluster\.removed$/.test(String(event.type || ""));  // nothing left to open
+    if (target && !gone) {
+      var link = document.createElement("a");
+      link.className = "d-block mt-1";
+      link.href = target;
+      link.textContent = gettext("Open");
+      text.appendChild(link);
+    }
 
     toast.appendChild(header);
     toast.appendChild(text);
@@ -168,7 +246,34 @@
       toast.classList.add("show");
       window.setTimeout(function () { toast.remove(); }, 8000);
     }
-    document.dispatchEvent(new CustomEvent("paas:event", {detail: event}));
+  }
+
+  // On body, bubbling: live.js and htmx (`from:body`) listen there, older code on document.
+  function dispatch(name, detail) {
+    body.dispatchEvent(new CustomEvent(name, {detail: detail, bubbles: true}));
+  }
+
+  function deliver(event) {
+    dispatch("paas:event", event);
+    if (SILENT.indexOf(event.type) === -1) { showToast(event); }
+  }
+
+  // The navbar indicator (templates/includes/live_indicator.html): shown while the socket is down.
+  var everConnected = false;
+  var lost = false;
+
+  function setConnected(connected) {
+    var indicator = document.getElementById("live-connection");
+    if (indicator) { indicator.hidden = connected; }
+    body.dataset.live = connected ? "connected" : "reconnecting";
+    if (connected) {
+      var catchUp = lost && !everConnected;
+      lost = false;
+      everConnected = true;
+      if (catchUp) { dispatch("paas:reset", {reason: "connected"}); }
+    } else {
+      lost = true;
+    }
   }
 
   // A notice, not a toast: it stays while live updates are off. Text only, no inline style (CSP).
@@ -195,7 +300,7 @@
       main.insertBefore(notice, main.firstChild);
     }
     notice.hidden = false;
-    document.dispatchEvent(new CustomEvent("paas:live", {detail: {available: false}}));
+    dispatch("paas:live", {available: false});
   }
 
   function send(frame) {
@@ -257,7 +362,7 @@
         last[stream] = event.head;
       }
       if (event.type === "reset") {
-        document.dispatchEvent(new CustomEvent("paas:reset", {detail: event}));
+        dispatch("paas:reset", event);
       }
     } else if (event.type === "subscribed") {
       last[stream] = event.head;
@@ -277,6 +382,7 @@
     if (event && event.type === "hello") {
       setLiveStatus(true);
       hello(event.streams || {});
+      setConnected(true);
       return;
     }
     if (event && ["resumed", "reset", "subscribed", "unsubscribed"].indexOf(event.type) !== -1) {
@@ -297,7 +403,7 @@
       seen.push(event.id);
       if (seen.length > 500) { seen.shift(); }
     }
-    showToast(event);
+    deliver(event);
   }
 
   function stopPing() {
@@ -339,9 +445,10 @@
       stopPing();
       socket = null;
       if (FINAL_CLOSE_CODES.indexOf(closeEvent.code) === -1) {
-        // Could not connect, lost the server, or told that the live layer is down:
-        // say so until a later connection says hello.
-        if (!leaving || closeEvent.code === LAYER_DOWN_CODE) { setLiveStatus(false); }
+        // Told that the live layer is down: the notice says so until a later connection says
+        // hello. Lost or could not connect: the navbar indicator says it is reconnecting.
+        if (closeEvent.code === LAYER_DOWN_CODE) { setLiveStatus(false); }
+        if (!leaving) { setConnected(false); }
         scheduleReconnect();
       }
     });

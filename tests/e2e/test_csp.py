@@ -78,11 +78,12 @@ def test_portal_and_admin_pages_raise_no_csp_violation(b, personas_e2e, tenant, 
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT_DIR / "csp-dashboard.png"), full_page=True)
 
-    # htmx still runs: the federation detail page polls its status fragment.
+    # htmx still runs: a live status event makes the federation detail page fetch its status fragment.
     watch.visit(pages["federation-detail"])
     with page.expect_response(lambda r: r.url.endswith("/status/") and r.request.headers.get("hx-request") == "true",
                               timeout=8000) as polled:
-        pass
+        page.evaluate("""id => document.body.dispatchEvent(new CustomEvent("paas:event",
+            {detail: {type: "federation.synced", resources: [id], count: 1}}))""", platform["resource"].pk)
     assert polled.value.ok
     # An admin change form's scripts run (its inline-free constants script sets up the form).
     watch.visit(pages["admin-tenant-change"])

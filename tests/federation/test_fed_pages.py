@@ -51,7 +51,7 @@ def test_read_pages(personas, login, resource, who, expected):
         assert response.status_code == wanted, url
     if expected == 200:
         page = client.get(urls(resource)["detail"]).content.decode()
-        assert "fed-a1" in page and 'hx-trigger="every 3s"' in page
+        assert "fed-a1" in page and 'hx-trigger="live-refresh"' in page
         assert "web" in client.get("/federation/acme/prod/").content.decode()
 
 
