@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from clusters.models import Cluster
 
-from . import quota_usage
+from . import health, quota_usage
 from .models import FederatedResource, MemberNamespace, Propagation
 
 PERMISSION = "clusters.view_cluster"
@@ -49,7 +49,8 @@ def cluster_state(cluster: Cluster, workloads: dict[str, str]) -> tuple[str, str
     if state == "healthy" and (cluster.cordoned or cluster.cell.failed or cluster.cell.zone.failed):
         state, reason = "degraded", _("cordoned") if cluster.cordoned else _("cell or zone marked failed")
     if cluster.slug in workloads and RANK[workloads[cluster.slug]] > RANK.get(state, 1):
-        state, reason = workloads[cluster.slug], _("workloads %(state)s") % {"state": workloads[cluster.slug]}
+        state, reason = workloads[cluster.slug], _("workloads %(state)s") % {
+            "state": health.STATE_WORDS.get(workloads[cluster.slug], workloads[cluster.slug])}
     return state, reason
 
 

@@ -73,14 +73,14 @@ def test_detail_badge_follows_the_status_without_polling(b, personas_e2e, topolo
     b.goto(page, resource.get_absolute_url())
     b.socket_frames(page)
     badge = page.locator("#live-resource-badge")
-    expect(badge).to_contain_text("Propagating")
+    expect(badge).to_contain_text("Syncing")
     page.wait_for_timeout(4_000)
     assert polls == []  # nothing happened, nothing was fetched (it polled every 3 s before)
 
     converge()
     status.aggregate_pending()  # the totals change: one federation.synced event for acme
 
-    expect(badge).to_contain_text(re.compile("Ready|Applied"), timeout=EVENT_WAIT)
+    expect(badge).to_contain_text("Synced", timeout=EVENT_WAIT)
     expect(page.locator("#federation-status")).to_contain_text("applied", ignore_case=True)
     assert 1 <= len(polls) <= 2
     assert page.locator("#toast-area .toast", has_text="synced").count() == 0  # background work: no toast

@@ -142,8 +142,10 @@ def test_form_warns_before_the_quota_would_be_exceeded(b, personas_e2e, tenant, 
     page = _page(b, personas_e2e["developer"])
     b.goto(page, f"/federation/acme/prod/{resource.pk}/edit/")
     expect(page.locator("#quota-impact [data-quota-exceeds]")).to_have_count(0)
-    page.fill("#id_template", YAML_5)
-    page.locator("#id_template").dispatch_event("change")
+    # The template is edited in the code editor (static/js/editor.js), as a user types into it.
+    expect(page.locator("body[data-editors-ready=true]")).to_have_count(1)
+    page.evaluate("""(text) => { const view = window.paasEditors.get('template');
+        view.dispatch({changes: {from: 0, to: view.state.doc.length, insert: text}}); }""", YAML_5)
     warning = page.locator("#quota-impact [data-quota-exceeds]")
     expect(warning).to_contain_text("This change needs 3 more pods in cluster fed-a1; 1 pod is left in acme/prod "
                                     "(quota 3).")

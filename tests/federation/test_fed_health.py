@@ -57,9 +57,11 @@ def test_a_crashlooping_image_is_failed_with_crashloopbackoff_in_words(topology,
     res = create(topology, ftypes, name="api", replicas=2, image="registry.local/api:1.0-crashloop")
     converge()
     reason = "CrashLoopBackOff in 2 pods (container main)"
-    found = wait_for(lambda: (h := health_of(res)).get("state") == "failed" and reason in h["reason"] and h,
-                     timeout=15, message="failed with CrashLoopBackOff")
-    assert found["reason"] == f"failed in fed-a1, fed-a2, fed-b1: {reason}"
+    expected = f"failed in fed-a1, fed-a2, fed-b1: {reason}"
+    # Each cluster's pods reach the back-off on their own clock: wait until all three say so.
+    found = wait_for(lambda: (h := health_of(res)).get("reason") == expected and h,
+                     timeout=20, message="failed with CrashLoopBackOff in every cluster")
+    assert found["state"] == "failed"
     pods = FederatedResource.objects.get(pk=res.pk).status["clusters"]["fed-b1"]["pods"]
     assert pods["restarts"] >= 2 and pods["last_termination"]["reason"] == "Error"
 
