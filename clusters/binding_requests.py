@@ -43,7 +43,7 @@ def _clean_text(value: str, field: str, *, required: bool) -> str:
 
 
 def _locked_pending(request: BindingRequest) -> BindingRequest:
-    row = (BindingRequest.objects.select_for_update()
+    row = (BindingRequest.objects.select_for_update(of=("self",))
            .select_related("environment__tenant", "cell", "cluster").get(pk=request.pk))
     if not row.is_pending:
         raise Conflict(_("This request is already %(state)s.") % {"state": row.get_state_display().lower()},

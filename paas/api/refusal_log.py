@@ -49,6 +49,8 @@ def _reason(record, request) -> str:
 
 class RefusalLineFilter(logging.Filter):
     def filter(self, record):
+        if getattr(record, "_paas_refusal_line", False):
+            return True  # already rewritten (the filter can be attached twice when logging is configured again)
         status = getattr(record, "status_code", None)
         if not isinstance(status, int) or not 400 <= status < 500:
             return True
@@ -57,6 +59,7 @@ class RefusalLineFilter(logging.Filter):
         path = _clean(getattr(request, "path", "") or "", 500)
         args = (status, method, path, _user(request), _reason(record, request))
         record.msg, record.args = "refused %s %s %s for %s: %s", args
+        record._paas_refusal_line = True
         record.exc_info = None
         record.exc_text = None
         record.stack_info = None

@@ -383,3 +383,17 @@ def b(request, transactional_db, browser, e2e_server):
     browse.close()
     if not failed:
         assert not browse.problems, "the browser reported problems:\n" + "\n".join(browse.problems)
+
+
+@pytest.fixture(autouse=True)
+def builtin_federated_types(request):
+    """transactional_db empties every table after each test, the built-in federated types
+    (seeded by a data migration) too: put them back for every browser test that uses the database."""
+    if "transactional_db" not in request.fixturenames:
+        return
+    request.getfixturevalue("transactional_db")
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("clusters.federation.migrations.0002_builtin_types").seed(apps, None)
