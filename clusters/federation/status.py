@@ -13,7 +13,7 @@ makes its row dirty again, so the next sync puts it back.
 import logging
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 from kubernetes.client import ApiException
 
@@ -120,13 +120,16 @@ def aggregate_pending() -> int:
         with locks.held("federation.status", 0) as acquired:
             if not acquired:
                 return changed
-            while entries := list(StatusBacklog.objects.order_by("pk").values_list("pk", "resource_id")
-                                  [:BACKLOG_BATCH]):
-                resources = aggregate_many({resource_id for _pk, resource_id in entries})
-                StatusBacklog.objects.filter(pk__lte=entries[-1][0]).delete()
-                changed += len(resources)
-                _announce(resources)
-                handoff.after_totals(resources)  # make-before-break moves whose new side is now ready
+            while last := StatusBacklog.objects.aggregate(last=Max("pk"))["last"]:
+                # Every resource queued so far, once: a re-sync of 100 clusters queues each resource
+                # from every cell's run, and reading the entries in batches recomputed it per batch.
+                ids = sorted(set(StatusBacklog.objects.filter(pk__lte=last).values_list("resource_id", flat=True)))
+                for start in range(0, len(ids), BACKLOG_BATCH):
+                    resources = aggregate_many(ids[start:start + BACKLOG_BATCH])
+                    changed += len(resources)
+                    _announce(resources)
+                    handoff.after_totals(resources)  # make-before-break moves whose new side is now ready
+                StatusBacklog.objects.filter(pk__lte=last).delete()
         if not StatusBacklog.objects.exists():
             return changed
 
