@@ -124,7 +124,7 @@ def release(handoff_pk: int, *, actor: Actor, action: str) -> int:
 
     now = timezone.now()
     with locks.write_turn(), transaction.atomic():
-        handoff = (Handoff.objects.select_for_update().filter(pk=handoff_pk)
+        handoff = (Handoff.objects.select_for_update(of=("self",)).filter(pk=handoff_pk)
                    .select_related("resource__ftype", "resource__tenant", "resource__environment").first())
         if handoff is None:
             return 0

@@ -26,11 +26,17 @@ FAILED = ["state", "error", "attempts", "next_attempt_at"]
 
 
 def _current(ids: list[int]) -> dict[int, tuple]:
+    """The rows' current desired hash, state and dirty flag, locked. Only the rows themselves
+    (of="self", no ordering join): the model's default ordering joins the cluster, and FOR UPDATE
+    on a join locks the cluster rows too, which deadlocked a run against a user's change inserting
+    rows for the same clusters (PostgreSQL). In primary-key order, so two lockers queue, never cross."""
     found = {}
+    ids = sorted(ids)
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         found.update({pk: (desired, state, dirty) for pk, desired, state, dirty in Propagation.objects
-                      .select_for_update().filter(pk__in=chunk).values_list("pk", "desired_hash", "state", "dirty")})
+                      .select_for_update(of=("self",)).filter(pk__in=chunk).order_by("pk")
+                      .values_list("pk", "desired_hash", "state", "dirty")})
     return found
 
 

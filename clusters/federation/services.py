@@ -106,7 +106,7 @@ def federated_resource_update(*, actor: Actor, resource: FederatedResource, temp
     """Change any of template / placement / overrides (None = keep)."""
     authorize(actor, "manage_applications", resource, action="federation.resource.update")
     with transaction.atomic():
-        resource = (FederatedResource.objects.select_for_update()
+        resource = (FederatedResource.objects.select_for_update(of=("self",))  # not the tenant's or type's row
                     .select_related("ftype", "environment__tenant", "tenant").get(pk=resource.pk))
         if resource.deleting:
             raise Conflict(_("This resource is being deleted."))
@@ -142,7 +142,7 @@ def federated_resource_delete(*, actor: Actor, resource: FederatedResource) -> N
     """Remove the objects from every member cluster; the row goes once they are gone."""
     authorize(actor, "manage_applications", resource, action="federation.resource.delete")
     with transaction.atomic():
-        resource = (FederatedResource.objects.select_for_update()
+        resource = (FederatedResource.objects.select_for_update(of=("self",))  # not the tenant's or type's row
                     .select_related("ftype", "environment__tenant", "tenant").get(pk=resource.pk))
         if resource.deleting:
             return
