@@ -26,13 +26,22 @@ _counter: StatementCounter | None = None  # the parent's, inherited by every wor
 
 def _worker_start() -> None:
     """In each new worker: no connection or client shared with the parent."""
+    import gc
+
     from django.db import connections
+    from kubernetes.config import kube_config
 
     from clusters import kube
 
     for connection in connections.all(initialized_only=True):
         connection.connection = None  # the parent's session: dropped, never closed from here
     kube.clear_clients(close=False)
+    # The client library writes a cluster's CA to a temporary file and deletes its files when the
+    # process exits: a worker must not delete the parent's (TLS then failed with "no certificate").
+    kube_config._temp_files = {}
+    # As paas.celery does in every worker process: start-up objects out of the collector's reach.
+    gc.collect()
+    gc.freeze()
 
 
 def _sync_cell(cluster_ids: list[int]) -> tuple[list[dict], int, int]:
