@@ -165,7 +165,12 @@ class Propagation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["resource", "cluster"], name="propagation_unique_resource_cluster"),
         ]
-        indexes = [models.Index(fields=["cluster", "dirty", "next_attempt_at"], name="propagation_due")]
+        indexes = [
+            models.Index(fields=["cluster", "dirty", "next_attempt_at"], name="propagation_due"),
+            # The tick and every sync round ask "which clusters have dirty rows?": with 100,000 rows
+            # nearly all clean, a partial index answers from the few dirty ones instead of a scan.
+            models.Index(fields=["cluster"], condition=models.Q(dirty=True), name="propagation_dirty"),
+        ]
 
     def __str__(self):
         return f"{self.resource} @ {self.cluster.slug}"
