@@ -2,6 +2,7 @@
 beside them. The reason is rendered from its stored code in the reader's language."""
 from django import template
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from paas.templatetags.portal import _badge
 
@@ -43,7 +44,7 @@ def sync_badge(status: dict, deleting: bool = False):
     if (status.get("states") or {}).get("error"):
         return _badge("danger", _("Sync errors"), "exclamation-octagon")
     if status.get("converged"):
-        return _badge("light", _("Synced"), "check2")
+        return _badge("light", pgettext_lazy("sync state", "Synced"), "check2")
     return _badge("info", _("Syncing"), "arrow-repeat")
 
 
