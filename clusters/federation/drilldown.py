@@ -479,6 +479,15 @@ def record_log_access(*, actor, target: Target, query: LogQuery, mode: str) -> N
                         "sinceSeconds": query.since_seconds})
 
 
+def pod_log(*, actor, target: Target, query: LogQuery, mode: str = "view") -> str:
+    """A pod's log for `actor` (mode "view" or "download"): permission, read, audit, in that
+    order, so no caller can read without the record or record without the check."""
+    authorize_logs(actor, target.resource, mode=mode)
+    text = read_log(target, query)
+    record_log_access(actor=actor, target=target, query=query, mode=mode)
+    return text
+
+
 def authorize_logs(actor, resource, *, mode: str) -> None:
     """Logs may hold secrets: only who may manage the tenant's applications reads them."""
     from paas.permissions import authorize

@@ -100,10 +100,9 @@ def log_text(request, slug, env, pk, cluster):
     """The log as plain text (shown in the page's log box)."""
     try:
         actor, target, query = _log_request(request, slug, env, pk, cluster, "view")
-        text = drilldown.read_log(target, query)
+        text = drilldown.pod_log(actor=actor, target=target, query=query, mode="view")
     except DomainError as exc:
         return _text(exc.message, exc.status_code)
-    drilldown.record_log_access(actor=actor, target=target, query=query, mode="view")
     response = _text(text, 200)
     response["Cache-Control"] = "no-store"
     return response
@@ -113,10 +112,9 @@ def log_text(request, slug, env, pk, cluster):
 def log_download(request, slug, env, pk, cluster):
     try:
         actor, target, query = _log_request(request, slug, env, pk, cluster, "download")
-        text = drilldown.read_log(target, query)
+        text = drilldown.pod_log(actor=actor, target=target, query=query, mode="download")
     except DomainError as exc:
         return _text(exc.message, exc.status_code)
-    drilldown.record_log_access(actor=actor, target=target, query=query, mode="download")
     response = _text(text, 200)
     name = get_valid_filename(f"{target.cluster.slug}_{query.pod}_{query.container or 'log'}.log")
     response["Content-Disposition"] = f'attachment; filename="{name}"'

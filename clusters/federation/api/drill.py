@@ -126,6 +126,5 @@ class FederatedWorkloadViewSet(TenantChildViewSet):
         query = drilldown.LogQuery(pod=data["pod"], container=data.get("container", ""),
                                    tail_lines=data.get("tailLines", drilldown.DEFAULT_TAIL),
                                    since_seconds=data.get("sinceSeconds"), timestamps=data["timestamps"])
-        text = drilldown.read_log(target, query)
-        drilldown.record_log_access(actor=self.actor, target=target, query=query, mode="view")
+        text = drilldown.pod_log(actor=self.actor, target=target, query=query, mode="view")
         return HttpResponse(text, content_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-store"})
