@@ -31,7 +31,6 @@ from .models import MemberNamespace, Propagation, StatusBacklog
 
 logger = logging.getLogger(__name__)
 ENQUEUED_SECONDS = 10
-AGGREGATE_KEY = "federation:queued-aggregate"
 AGGREGATE_DELAY = 0.3  # seconds
 
 
@@ -51,10 +50,7 @@ def lock_name(kind: str) -> str:
 
 
 def _run_once(kind: str, cluster_id: int, work):
-    try:
-        cache.delete(_queued_key(kind, cluster_id))
-    except Exception:  # the marker only saves duplicate messages; the lock below is what counts
-        logger.warning("cache unavailable: could not clear the queued marker of cluster %s", cluster_id)
+    _forget_marker(kind, cluster_id)  # the marker only saves duplicate messages; the lock is what counts
     with locks.held(lock_name(kind), cluster_id) as acquired:
         if not acquired:
             return {"skipped": "already running"}
@@ -75,10 +71,7 @@ def sync_cluster(cluster_id: int) -> dict:
 @cluster_task(name="federation.sync_cell")
 def sync_cell(cell_id: int) -> dict:
     """Sync every cluster of the cell with due work; a cluster whose sync runs elsewhere is skipped."""
-    try:
-        cache.delete(_queued_key("sync-cell", cell_id))
-    except Exception:
-        logger.warning("cache unavailable: could not clear the queued marker of cell %s", cell_id)
+    _forget_marker("sync-cell", cell_id)
     due = list(clusters_due().filter(cell_id=cell_id).order_by("pk").values_list("pk", flat=True))
     with locks.held_many(lock_name("sync"), due) as mine:
         reports = sync.sync_clusters(mine, aggregate=False) if mine else []
@@ -91,23 +84,14 @@ def sync_cell(cell_id: int) -> dict:
 @idempotent_task(name="federation.aggregate_status")
 def aggregate_status() -> dict:
     """Recompute the totals of the resources whose clusters recorded since the last run."""
-    try:
-        cache.delete(AGGREGATE_KEY)
-    except Exception:  # only saves duplicate messages; aggregate_pending runs one at a time anyway
-        logger.warning("cache unavailable: could not clear the aggregation marker")
+    _forget_marker("aggregate", 0)  # requests from now on send a new run
     return {"changed": status.aggregate_pending()}
 
 
 def request_aggregation() -> None:
     """Recompute totals shortly: the clusters of one change finish within moments of each
-    other, and the short delay lets one run count all of them (once per resource).
-    Duplicate requests inside the delay are dropped; without a cache each is sent (harmless)."""
-    try:
-        fresh = cache.add(AGGREGATE_KEY, 1, ENQUEUED_SECONDS)
-    except Exception:
-        fresh = True
-    if fresh:
-        enqueue(aggregate_status, countdown=AGGREGATE_DELAY)
+    other, and the short delay lets one run count all of them (once per resource)."""
+    _send_once(aggregate_status, "aggregate", 0, countdown=AGGREGATE_DELAY)
 
 
 @cluster_task(name="federation.collect_status")
@@ -116,37 +100,35 @@ def collect_status(cluster_id: int) -> dict:
                                                      **quota_usage.collect_cluster(cluster_id)})
 
 
+def _send_once(task, kind: str, key: int, *, args=(), **options) -> bool:
+    """Send `task` unless one for (kind, key) is queued and not yet started (a short cache
+    marker the task clears when it starts). Without a cache it is sent anyway: the locks keep
+    duplicate runs apart. A message the broker refused leaves no marker behind, so the next
+    tick sends it again."""
+    try:
+        fresh = cache.add(_queued_key(kind, key), 1, ENQUEUED_SECONDS)
+    except Exception:
+        logger.warning("cache unavailable: enqueueing %s %s without the marker", kind, key)
+        fresh = True
+    if not fresh:
+        return False
+    if enqueue(task, args=list(args), **options):
+        return True
+    _forget_marker(kind, key)
+    return False
+
+
 def _enqueue(task, kind: str, clusters) -> int:
-    sent = 0
-    for cluster in clusters.select_related("cell").only("pk", "cell__slug"):
-        try:
-            fresh = cache.add(_queued_key(kind, cluster.pk), 1, ENQUEUED_SECONDS)
-        except Exception:  # no cache: send anyway, a duplicate run skips on the lock
-            logger.warning("cache unavailable: enqueueing %s for cluster %s without the marker", kind, cluster.pk)
-            fresh = True
-        if fresh and enqueue(task, args=[cluster.pk], queue=cluster.cell.queue):
-            sent += 1
-    return sent
+    return sum(_send_once(task, kind, cluster.pk, args=[cluster.pk], queue=cluster.cell.queue)
+               for cluster in clusters.select_related("cell").only("pk", "cell__slug"))
 
 
 def enqueue_cells(clusters) -> int:
     """One sync_cell per cell of these clusters, on the cell's queue; a cell already queued
     and not yet started is not sent again (the run syncs whatever is due when it starts)."""
-    sent = 0
     cells = {c.cell_id: c.cell for c in clusters.select_related("cell").only("pk", "cell__slug", "cell_id")}
-    for cell_id, cell in sorted(cells.items()):
-        try:
-            fresh = cache.add(_queued_key("sync-cell", cell_id), 1, ENQUEUED_SECONDS)
-        except Exception:  # no cache: send anyway, the per-cluster locks keep runs apart
-            logger.warning("cache unavailable: enqueueing the sync of cell %s without the marker", cell_id)
-            fresh = True
-        if not fresh:
-            continue
-        if enqueue(sync_cell, args=[cell_id], queue=cell.queue):
-            sent += 1
-        else:  # not sent: the next tick must not take the marker for a message on its way
-            _forget_marker("sync-cell", cell_id)
-    return sent
+    return sum(_send_once(sync_cell, "sync-cell", cell_id, args=[cell_id], queue=cell.queue)
+               for cell_id, cell in sorted(cells.items()))
 
 
 def _forget_marker(kind: str, key: int) -> None:
