@@ -161,6 +161,12 @@ def force(*, actor: Actor, handoff: Handoff) -> None:
     release(handoff.pk, actor=actor, action="federation.handoff.force")
 
 
+def pending(limit: int = 50) -> list[dict]:
+    """Make-before-break moves still waiting for their new side, described for the DR pages."""
+    return [{**describe(h), "name": str(h.resource)}
+            for h in Handoff.objects.select_related("resource__ftype").order_by("started_at")[:limit]]
+
+
 def describe(handoff: Handoff, *, now=None) -> dict:
     """What a page or the API shows about a pending handoff."""
     now = now or timezone.now()

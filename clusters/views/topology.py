@@ -73,15 +73,7 @@ def cell_page(request, slug):
     perms = platform_perms(actor)
     return render(request, "clusters/cell.html", {"cell": cell, "clusters": clusters, "bindings": bindings,
                                                   "cperms": perms, "switch": selectors.platform_switch(),
-                                                  "handoffs": _handoffs() if perms["mark_cell_failed"] else []})
-
-
-def _handoffs() -> list[dict]:
-    """Make-before-break moves still waiting for their new side (operators see them on the DR pages)."""
-    from clusters.federation.models import Handoff
-
-    return [{**handoff.describe(h), "name": str(h.resource)}
-            for h in Handoff.objects.select_related("resource__ftype")[:50]]
+                                                  "handoffs": handoff.pending() if perms["mark_cell_failed"] else []})
 
 
 @login_required
