@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "clusters",
     "clusters.federation",
     "applications",
+    "applications.registry",
+    "applications.builds",
     "releases",
 ]
 
@@ -188,7 +190,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"paas.realtime.*": {"queue": "realtime"}}
+CELERY_TASK_ROUTES = {"paas.realtime.*": {"queue": "realtime"}, "builds.*": {"queue": "builds"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Workers and Redis outages (issue 6) ---
 # Redis hands an unacknowledged message (acks_late) to another worker once it has been
@@ -442,5 +444,19 @@ FEDERATION_SYNC_CONCURRENCY = int(os.environ.get("FEDERATION_SYNC_CONCURRENCY", 
 FEDERATION_API_THREADS = int(os.environ.get("FEDERATION_API_THREADS", "16"))
 # Member-cluster clients kept per process; keep it at least the number of registered clusters.
 KUBE_CLIENT_CACHE_SIZE = int(os.environ.get("KUBE_CLIENT_CACHE_SIZE", "256"))
+
+# --- Applications: registry and builds (issue 10) -------------------------------
+# host[:port] under which member clusters and registry clients reach the built-in registry
+# (the portal's own address; images in pod specs are "<REGISTRY_HOST>/<tenant>/<name>@sha256:...").
+REGISTRY_HOST = os.environ.get("REGISTRY_HOST", "127.0.0.1:8000")
+# Blobs of the built-in registry, content-addressed (sha256/<2 hex>/<hex>).
+REGISTRY_STORAGE_DIR = Path(os.environ.get("REGISTRY_STORAGE_DIR", VAR_DIR / "registry"))
+# Uploaded build artifacts (jar, binaries, tarballs), content-addressed too.
+BUILD_ARTIFACT_DIR = Path(os.environ.get("BUILD_ARTIFACT_DIR", VAR_DIR / "artifacts"))
+BUILD_ARTIFACT_MAX_BYTES = int(os.environ.get("BUILD_ARTIFACT_MAX_BYTES", str(1024 ** 3)))
+# Wall-clock limit of one build; a build past it is stopped and marked failed.
+BUILD_TIME_LIMIT_SECONDS = int(os.environ.get("BUILD_TIME_LIMIT_SECONDS", "900"))
+# "native" (the daemonless builder: no RUN) or "buildah" (needs buildah on the worker's machine).
+BUILDER = os.environ.get("BUILDER", "native")
 
 PAAS_PRODUCT_NAME = os.environ.get("PAAS_PRODUCT_NAME", "Stratus PaaS")

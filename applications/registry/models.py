@@ -1,0 +1,1 @@
+"""The built-in OCI registry's records (repositories, manifests, tags, blobs, uploads)."""
