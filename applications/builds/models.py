@@ -112,3 +112,6 @@ class BuildLogLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["build", "number"], name="buildlog_unique_number"),
         ]
+
+    def __str__(self):
+        return f"{self.build} line {self.number}"
