@@ -30,6 +30,7 @@ NATIVE_KEYWORDS = frozenset({
     "FROM", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "EXPOSE", "LABEL", "ENTRYPOINT", "CMD", "HEALTHCHECK",
 })
 _FLAG = re.compile(r"--([a-z][a-z0-9-]*)(?:=(\S*))?\s*", re.I)
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _HEREDOC = re.compile(r"<<-?\s*[\"']?[A-Za-z_][A-Za-z0-9_]*[\"']?")
 
 
@@ -215,7 +216,7 @@ def _stages(instructions: list[Instruction], problems: list[Problem]) -> tuple[d
             words = [w for w in ins.value.split() if not w.startswith("--")]
             if image and not (len(words) == 1 or (len(words) == 3 and words[1].lower() == "as")):
                 problems.append(Problem(ins.line, _("FROM takes an image and an optional “AS name”.")))
-            stages.append(Stage(len(stages), (name or "").lower(), substitute(image, global_args), ins.line))
+            stages.append(Stage(len(stages), (name or "").lower(), _resolve(image, global_args), ins.line))
         elif not stages:
             if ins.keyword == "ARG":
                 for key, value in _key_values(ins):
@@ -226,6 +227,15 @@ def _stages(instructions: list[Instruction], problems: list[Problem]) -> tuple[d
         else:
             stages[-1].instructions.append(ins)
     return global_args, stages
+
+
+def _resolve(image: str, variables: dict[str, str]) -> str:
+    """The image with global ARG defaults substituted; left as written when it names an ARG without
+    a default (Docker would take it from --build-arg, which the platform cannot check)."""
+    names = _VARIABLE.findall(image)
+    if any(not variables.get(name) for name in names):
+        return image
+    return substitute(image, variables) if names else image
 
 
 def _key_values(ins: Instruction) -> list[tuple[str, str]]:
