@@ -92,7 +92,8 @@ def counts_of(findings) -> dict[str, int]:
 
 def unparsable(findings) -> list[Finding]:
     """The findings that mean the text is not a Dockerfile at all (the parser's, hadolint's DL1000)."""
-    return [f for f in findings if f.source == "parser" or f.code in {"DL1000", "platform.too-large"}]
+    broken = [f for f in findings if f.source == "parser" or f.code in {"DL1000", "platform.too-large"}]
+    return sorted(broken, key=lambda f: f.source != "parser")  # our parser's words first: they name the line
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:

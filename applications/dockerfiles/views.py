@@ -77,13 +77,13 @@ def editor(request, app_id):
                                      "comment": request.POST.get("comment", "")})
             findings = [f.as_dict() for f in lint.lint(request.POST.get("content", ""))]
         elif form.is_valid():
+            content = form.cleaned_data["content"]
             try:
-                version = services.dockerfile_save(actor=actor, application=application,
-                                                   content=form.cleaned_data["content"],
+                version = services.dockerfile_save(actor=actor, application=application, content=content,
                                                    comment=form.cleaned_data["comment"])
             except DomainError as exc:
                 form.add_domain_error(exc)
-                findings = [f.as_dict() for f in lint.lint(form.cleaned_data["content"])]
+                findings = [f.as_dict() for f in lint.lint(content)]
             else:
                 if latest is not None and version.pk == latest.pk:
                     messages.info(request, _("Nothing changed: version %(n)s is the latest.") % {"n": version.number})
@@ -173,7 +173,7 @@ def _number(value, default):
 def diff_page(request, app_id):
     """Two versions side by side (and unified); ?from=N&to=M, by default the latest against the one before."""
     actor, application = _load(request, app_id)
-    versions = list(selectors.versions_of(application).only("number", "lint_status", "created_at", "comment"))
+    versions = list(selectors.versions_of(application).defer("content", "findings", "form"))
     context = _context(actor, application, "diff", versions=versions)
     if len(versions) >= 1:
         newest = versions[0].number
