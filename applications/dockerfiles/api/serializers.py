@@ -30,6 +30,8 @@ class CountsSerializer(serializers.Serializer):
 
 
 class DockerfileVersionSerializer(serializers.ModelSerializer):
+    stack = serializers.CharField(read_only=True, help_text=_("The stack template it was generated from "
+                                                              "(java, go, python, node, static), or empty."))
     created_by = serializers.SerializerMethodField()
     counts = serializers.SerializerMethodField()
     content_sha256 = serializers.SerializerMethodField()
