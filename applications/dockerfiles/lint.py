@@ -10,8 +10,9 @@ Platform rules (codes `platform.*`, read with parse.py rather than regular expre
 - a base image is pinned: no tag, or the `latest` tag, is an error;
 - the final stage sets a non-root USER (missing, `root` or uid 0 is an error);
 - the final stage has a HEALTHCHECK (else a warning: probes on the component do the same job);
-- the native (daemonless) builder runs nothing inside the image: RUN, and every instruction it
-  cannot carry out, is an error naming its line unless the buildah builder is configured.
+- the native (daemonless) builder runs nothing inside the image: RUN, ONBUILD, COPY --from, ADD of
+  a URL or of a local archive (it does not unpack) are errors naming their line unless the buildah
+  builder is configured.
 hadolint's findings keep their codes (DL3007, SC2086...); its `style` level is shown as info.
 """
 from __future__ import annotations
@@ -210,6 +211,7 @@ def _final_stage_rules(stage: parse.Stage) -> list[Finding]:
 
 
 def _native_builder_rules(instructions: list[parse.Instruction]) -> list[Finding]:
+    """What the daemonless builder (applications/oci/dockerfile.py) refuses, found before a build."""
     findings = []
     for ins in instructions:
         if ins.keyword == "RUN":
@@ -222,11 +224,31 @@ def _native_builder_rules(instructions: list[parse.Instruction]) -> list[Finding
                                     _("Line %(line)s: %(keyword)s is not supported by the native builder "
                                       "(it needs the buildah builder).") % {"line": ins.line, "keyword": ins.keyword},
                                     "platform"))
-        elif ins.keyword == "ADD" and "://" in ins.arguments:
-            findings.append(Finding(ins.line, "error", "platform.add-url",
-                                    _("Line %(line)s: ADD from a URL is refused: builds use only the uploaded "
-                                      "artifact and the base image.") % {"line": ins.line}, "platform"))
+        elif ins.keyword in ("COPY", "ADD"):
+            findings += _native_copy_rules(ins)
     return findings
+
+
+def _native_copy_rules(ins: parse.Instruction) -> list[Finding]:
+    flags, words = ins.flags, ins.arguments.split()
+    sources = words[:-1]
+    if "from" in flags:
+        return [Finding(ins.line, "error", "platform.copy-from",
+                        _("Line %(line)s: %(keyword)s --from copies from another stage or image; the native builder "
+                          "cannot (the buildah builder can).") % {"line": ins.line, "keyword": ins.keyword},
+                        "platform")]
+    if ins.keyword != "ADD":
+        return []
+    if any("://" in s or s.startswith("git@") for s in sources):
+        return [Finding(ins.line, "error", "platform.add-url",
+                        _("Line %(line)s: ADD from a URL is refused: builds use only the uploaded artifact and the "
+                          "base image.") % {"line": ins.line}, "platform")]
+    if any(s.lower().endswith(parse.ARCHIVE_SUFFIXES) for s in sources):
+        return [Finding(ins.line, "error", "platform.add-archive",
+                        _("Line %(line)s: ADD would unpack this archive, which the native builder does not do: "
+                          "upload a single file and COPY it, or use the buildah builder.") % {"line": ins.line},
+                        "platform")]
+    return []
 
 
 # --- hadolint --------------------------------------------------------------------------------

@@ -25,10 +25,18 @@ KEYWORDS = frozenset({
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
     "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
 })
-# What the daemonless builder (applications/oci) can do without running anything in the image.
+# What the daemonless builder (applications/oci) can do without running anything in the image: files
+# as layers, the rest as image config. RUN and ONBUILD need a container (BUILDER=buildah).
 NATIVE_KEYWORDS = frozenset({
     "FROM", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "EXPOSE", "LABEL", "ENTRYPOINT", "CMD", "HEALTHCHECK",
+    "STOPSIGNAL", "VOLUME", "SHELL", "MAINTAINER",
 })
+# What the stack templates write (templates.py): the brief's list, no RUN.
+TEMPLATE_KEYWORDS = frozenset({
+    "FROM", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "EXPOSE", "LABEL", "ENTRYPOINT", "CMD", "HEALTHCHECK",
+})
+# Local archives Docker's ADD unpacks (by content; the name is what a Dockerfile shows).
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst")
 _FLAG = re.compile(r"--([a-z][a-z0-9-]*)(?:=(\S*))?\s*", re.I)
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _HEREDOC = re.compile(r"<<-?\s*[\"']?[A-Za-z_][A-Za-z0-9_]*[\"']?")

@@ -107,8 +107,8 @@ SPECS: dict[str, StackSpec] = {
     ),
     "python": StackSpec(
         "python", gettext_lazy("Python (wheel or app archive)"), "app-1.0-py3-none-any.whl",
-        gettext_lazy("A pure-Python wheel (.whl), a zipapp (.pyz) or an archive of the app directory "
-                     "(.tar.gz, unpacked into /app)."), 8000,
+        gettext_lazy("A pure-Python wheel (.whl), a zipapp (.pyz), or an archive of the app directory "
+                     "(.tar.gz, unpacked into /app by ADD: that needs the buildah builder)."), 8000,
         {"kind": "http", "path": "/healthz", "port": None, "interval": 30, "timeout": 3, "start_period": 10,
          "retries": 3},
         (FieldSpec("module", "string", gettext_lazy("Module to run"),
@@ -118,8 +118,8 @@ SPECS: dict[str, StackSpec] = {
     ),
     "node": StackSpec(
         "node", gettext_lazy("Node.js"), "server.js",
-        gettext_lazy("A bundled script (.js, .mjs, .cjs) or an archive of the app directory (.tar.gz, "
-                     "unpacked into /app)."), 3000,
+        gettext_lazy("A bundled script (.js, .mjs, .cjs), or an archive of the app directory (.tar.gz, "
+                     "unpacked into /app by ADD: that needs the buildah builder)."), 3000,
         {"kind": "http", "path": "/healthz", "port": None, "interval": 30, "timeout": 3, "start_period": 10,
          "retries": 3},
         (FieldSpec("main", "string", gettext_lazy("Main script"),
@@ -128,8 +128,9 @@ SPECS: dict[str, StackSpec] = {
                    gettext_lazy("e.g. --max-old-space-size=384"), default="")),
     ),
     "static": StackSpec(
-        "static", gettext_lazy("Static web (nginx)"), "site.tar.gz",
-        gettext_lazy("An archive of the built site (.tar.gz, unpacked into the web root) or a single file."), 8080,
+        "static", gettext_lazy("Static web (nginx)"), "index.html",
+        gettext_lazy("A single file (e.g. a bundled index.html), or an archive of the built site (.tar.gz, "
+                     "unpacked into the web root by ADD: that needs the buildah builder)."), 8080,
         {"kind": "http", "path": "/", "port": None, "interval": 30, "timeout": 3, "start_period": 5, "retries": 3},
     ),
 }

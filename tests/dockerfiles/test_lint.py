@@ -41,7 +41,10 @@ def test_hadolint_findings_keep_their_codes():
     ("FROM platform/jre:17\nUSER 1\n", 1, "platform.healthcheck-missing", "warning"),
     ("FROM platform/jre:17\nHEALTHCHECK NONE\nUSER 1\n", 2, "platform.healthcheck-missing", "warning"),
     ("FROM platform/jre:17\n\nRUN echo hi\nUSER 1\n", 3, "platform.run-needs-buildah", "error"),
-    ("FROM platform/jre:17\nVOLUME /data\nUSER 1\n", 2, "platform.instruction-unsupported", "error"),
+    ("FROM platform/jre:17\nONBUILD COPY a /a\nUSER 1\n", 2, "platform.instruction-unsupported", "error"),
+    ("FROM platform/jre:17 AS b\nFROM platform/jre:17\nCOPY --from=b /a /a\nUSER 1\n", 3, "platform.copy-from",
+     "error"),
+    ("FROM platform/jre:17\nADD site.tar.gz /srv/\nUSER 1\n", 2, "platform.add-archive", "error"),
     ("FROM platform/jre:17\nADD https://example.com/x.jar /app/\nUSER 1\n", 2, "platform.add-url", "error"),
     ("FROM platform/jre:17\nUSER 1\nFROOM x\n", 3, "parse", "error"),
     ("FROM platform/jre:17\nUSER\n", 2, "parse", "error"),
@@ -82,8 +85,10 @@ def test_an_unresolved_build_argument_cannot_be_checked():
 
 
 def test_buildah_builder_allows_run():
-    text = "FROM platform/jre:17\nRUN echo hi\nUSER 1\n"
-    assert "platform.run-needs-buildah" not in {f.code for f in run(text, builder="buildah")}
+    text = "FROM platform/jre:17\nRUN echo hi\nADD a.tgz /a/\nVOLUME /data\nUSER 1\n"
+    assert {f.code for f in run(text, builder="buildah") if f.severity == "error"} == set()
+    assert {f.code for f in run(text) if f.severity == "error"} == {"platform.run-needs-buildah",
+                                                                     "platform.add-archive"}
 
 
 def test_too_large_is_an_error_not_a_crash():
