@@ -196,6 +196,9 @@ def validate(stack: str, form, *, base_images: list[str] | None = None) -> dict:
     if not isinstance(form, dict):
         raise TemplateFormError({"form": [_("Must be an object of field values.")]})
     known = {f.name for f in COMMON + spec.extra}
+    if len(form) > 2 * len(known):
+        raise TemplateFormError({"form": [_("Too many fields: the %(stack)s template has %(n)s.")
+                                          % {"stack": stack, "n": len(known)}]})
     errors: dict[str, list[str]] = {}
     for name in sorted(set(form) - known):
         errors[str(name)[:100]] = [_("Unknown field for the %(stack)s template.") % {"stack": stack}]
