@@ -13,6 +13,7 @@ every environment. Who takes an image to prod lints with environment_kind="prod"
 import hashlib
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from applications.models import Application, BaseImage, DockerfileVersion, Stack
@@ -29,7 +30,7 @@ MAX_COMMENT = 200
 
 def _check_content(content) -> str:
     if not isinstance(content, str):
-        raise DomainError(_("content: the Dockerfile text is required."), field="content")
+        raise DomainError(_("The Dockerfile text is required."), field="content")
     text = parse.normalise(content)
     if not text.strip():
         raise DomainError(_("The Dockerfile is empty."), field="content")
@@ -63,7 +64,7 @@ def _notify(actor: Actor, version: DockerfileVersion) -> None:
     emit.to_tenant(application.tenant_id, {
         "type": "dockerfile.saved", "tenant": application.tenant.slug, "application": application.pk,
         "name": application.name, "number": version.number, "lint_status": version.lint_status,
-        "actor": emit.actor_name(actor), "url": f"/applications/{application.pk}/dockerfile/"},
+        "actor": emit.actor_name(actor), "url": reverse("dockerfiles:editor", kwargs={"app_id": application.pk})},
         permission="view_tenant")
 
 
@@ -89,7 +90,7 @@ def _save(*, actor, application, content, comment, stack, form, environment_kind
     text = _check_content(content)
     comment = _check_comment(comment)
     if stack not in ("", *Stack.values):
-        raise DomainError(_("stack: choose one of %(list)s.") % {"list": ", ".join(Stack.values)}, field="stack")
+        raise DomainError(_("Choose one of %(list)s.") % {"list": ", ".join(Stack.values)}, field="stack")
     if environment_kind not in lint.ENVIRONMENT_KINDS:
         raise DomainError(_("Unknown environment kind."), field="environment_kind")
     findings = lint.lint(text, environment_kind=environment_kind)

@@ -148,3 +148,16 @@ def test_diff_rows_and_unified():
     assert text.startswith("--- v1\n+++ v2\n") and "-FROM a:1\n+FROM a:2\n" in text and "+EXPOSE 8080" in text
     assert diff.unified(before, before) == ""
     assert [r.kind for r in diff.side_by_side("a\nb\nc\n", "a\n")] == ["equal", "delete", "delete"]
+
+
+def test_a_saved_version_is_a_live_event_for_the_tenant(personas, application, monkeypatch):
+    sent = []
+    monkeypatch.setattr(services.emit, "to_tenant", lambda tenant_id, payload, **kw: sent.append((tenant_id, payload,
+                                                                                                  kw)))
+    services.dockerfile_save(actor=dev(personas), application=application, content=GOOD)
+    services.dockerfile_save(actor=dev(personas), application=application, content=GOOD)  # unchanged: no event
+    assert len(sent) == 1
+    tenant_id, payload, kwargs = sent[0]
+    assert tenant_id == application.tenant_id and kwargs == {"permission": "view_tenant"}
+    assert payload["type"] == "dockerfile.saved" and payload["number"] == 1 and payload["actor"] == "developer"
+    assert payload["url"] == f"/applications/{application.pk}/dockerfile/"
