@@ -171,8 +171,8 @@ class _Build:
         state = {"next": 0.25, "started": time.monotonic()}
 
         def report(sent: int, total: int):
-            self.check()
-            if total and sent / total >= state["next"] and sent < total:
+            self.check()  # between chunks: a cancelled build does not finish a long upload
+            if total > 8 * 1024 * 1024 and sent / total >= state["next"] and sent < total:
                 self.log(f"  {what}: {_human(sent)} of {_human(total)} sent.")
                 while sent / total >= state["next"]:
                     state["next"] += 0.25
@@ -198,7 +198,7 @@ class _Build:
     def push_new_blob(self, path_or_bytes, digest: str, size: int, what: str) -> None:
         started = time.monotonic()
         outcome = self.client.push_blob(self.target.repository, path_or_bytes, digest, size,
-                                        progress=self.progress(what) if size > 8 * 1024 * 1024 else None)
+                                        progress=self.progress(what))
         self.count(outcome)
         if outcome == UPLOADED:
             self.log(f"Uploaded {what} ({_human(size)}) in {time.monotonic() - started:.1f} s.")

@@ -69,9 +69,10 @@ class BuildContext:
     def resolve(self, source: str) -> list[tuple[str, str, bool]]:
         """``(context name, path below the destination, spread)`` for each file the source names;
         ``spread`` is True for the files of a directory (the destination is then a directory)."""
-        pattern = posixpath.normpath("/" + source.replace("\\", "/")).lstrip("/")
-        if pattern.startswith(".."):
+        relative = posixpath.normpath(source.replace("\\", "/").lstrip("/") or ".")
+        if relative == ".." or relative.startswith("../"):
             raise ContextError(f"{source!r} is outside the build context")
+        pattern = posixpath.normpath("/" + relative).lstrip("/")
         names = self.names()
         if pattern in ("", "."):
             found = [(n, n, True) for n in names]
