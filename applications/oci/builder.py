@@ -359,4 +359,4 @@ def push_provenance(client: RegistryClient, repository: str, record: dict, subje
     manifest, blob = provenance_manifest(record, subject, record.get("created") or record.get("startedAt"))
     client.push_blob(repository, mt.EMPTY_JSON)
     client.push_blob(repository, blob)
-    return client.push_manifest(repository, mt.sha256_digest(encode_json(manifest)), manifest, mt.OCI_MANIFEST)
+    return client.push_manifest(repository, None, manifest, mt.OCI_MANIFEST)

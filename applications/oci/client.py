@@ -234,7 +234,9 @@ class RegistryClient:
         except requests.RequestException as exc:
             raise RegistryUnreachable(0, "UNREACHABLE", f"cannot reach the token service {auth.realm}: {exc}") from exc
         if response.status_code != 200:
-            raise self._error(response, f"the token service {auth.realm} refused the credentials")
+            error = self._error(response)
+            raise RegistryError(response.status_code, error.code,
+                                f"the token service {auth.realm} refused the credentials: {error.message}")
         try:
             body = response.json()
         except ValueError as exc:
@@ -572,9 +574,9 @@ class RegistryClient:
         manifest = self._fetch_manifest(repository, reference)
         return manifest.digest if manifest else None
 
-    def push_manifest(self, repository: str, reference: str, manifest: bytes | dict,
+    def push_manifest(self, repository: str, reference: str | None, manifest: bytes | dict,
                       media_type: str | None = None) -> str:
-        """PUT a manifest under a tag or its digest; returns its digest. A manifest with a
+        """PUT a manifest under a tag, or by its digest (``reference`` None); returns its digest. A manifest with a
         ``subject`` is also listed in the referrers tag (``sha256-<hex>``) when the registry does
         not say it indexed it itself (no ``OCI-Subject`` header), as the spec asks of clients."""
         validate_repository(repository)
@@ -582,6 +584,7 @@ class RegistryClient:
         data = manifest if isinstance(manifest, dict) else json.loads(raw)
         media_type = media_type or data.get("mediaType") or mt.OCI_MANIFEST
         digest = mt.sha256_digest(raw)
+        reference = reference or digest
         response = self._request(
             "PUT", self._url(f"/v2/{repository}/manifests/{reference}"),
             (self._scope(repository, push=True),), body=lambda: raw,
