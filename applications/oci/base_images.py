@@ -148,6 +148,6 @@ def seed_base_images(client: RegistryClient, namespace: str = "platform",
         result = build_image(
             dockerfile=spec.dockerfile, context_files={**COMMON_FILES, **spec.files}, target=target,
             client=client, log=lambda message, name=spec.name: log(f"[{name}] {message}"),
-            provenance={"seededBy": "applications.oci.base_images", "createdBy": "platform"})
+            provenance={"seededBy": "applications.oci.base_images", "createdBy": "platform"}, builder="native")
         seeded.append((f"{namespace}/{spec.name}", spec.tag, result.digest))
     return seeded

@@ -229,12 +229,29 @@ def build_image(*, dockerfile: str, context_files: dict[str, bytes] | None = Non
                 base_client_for: Callable[[str], RegistryClient] | None = None, labels: dict | None = None,
                 build_id: str = "", build_args: dict | None = None, provenance: dict | None = None,
                 log: Callable[[str], None] | None = None, cancelled: Callable[[], bool] | None = None,
-                workdir: Path | None = None) -> BuildResult:
+                workdir: Path | None = None, builder: str | None = None) -> BuildResult:
     """Build ``dockerfile`` over its base image and push the image to ``target`` (tagged with
     ``target.tag``, if any). ``base_client_for(registry_host)`` gives the client for the base
     image's registry (default: ``client`` when it is the target's registry). Raises
     ``dockerfile.DockerfileError`` (naming the line), ``BuildError``, ``BuildCancelled`` or
-    ``client.RegistryError``."""
+    ``client.RegistryError``.
+
+    ``builder``: "native" (this module) or "buildah" (``buildah.build_image``, which runs RUN);
+    None means ``settings.BUILDER``.
+    """
+    if builder is None:
+        from django.conf import settings
+
+        builder = getattr(settings, "BUILDER", "native")
+    if builder == "buildah":
+        from . import buildah
+
+        return buildah.build_image(
+            dockerfile=dockerfile, context_files=context_files, artifact=artifact, artifact_name=artifact_name,
+            target=target, client=client, base_client_for=base_client_for, labels=labels, build_id=build_id,
+            build_args=build_args, provenance=provenance, log=log, cancelled=cancelled, workdir=workdir)
+    if builder != "native":
+        raise BuildError(f"unknown builder {builder!r} (BUILDER is 'native' or 'buildah')")
     log = log or (lambda message: None)
     cancelled = cancelled or (lambda: False)
     if target.digest:

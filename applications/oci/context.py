@@ -19,7 +19,8 @@ class ContextError(ValueError):
     pass
 
 
-def _clean(name: str) -> str:
+def clean_name(name: str) -> str:
+    """A context file name, normalised; refuses absolute-looking escapes, '..' and NUL."""
     if not isinstance(name, str) or not name or "\x00" in name:
         raise ContextError(f"invalid context file name {name!r}")
     cleaned = posixpath.normpath("/" + name.replace("\\", "/")).lstrip("/")
@@ -35,10 +36,10 @@ class BuildContext:
         for name, data in (files or {}).items():
             if not isinstance(data, (bytes, bytearray)):
                 raise ContextError(f"context file {name!r} must be bytes")
-            self.items[_clean(name)] = bytes(data)
+            self.items[clean_name(name)] = bytes(data)
         if artifact is not None:
             artifact = Path(artifact)
-            name = _clean(artifact_name or artifact.name)
+            name = clean_name(artifact_name or artifact.name)
             if name in self.items:
                 raise ContextError(f"the artifact's name {name!r} is also a generated file's")
             self.items[name] = artifact

@@ -176,8 +176,9 @@ def _refuse(instruction: Instruction) -> None:
                                          instruction.line)
 
 
-def plan(content: str, build_args: dict[str, str] | None = None) -> Plan:
-    """Read the Dockerfile and choose what to build; refuses unsupported instructions by line."""
+def plan(content: str, build_args: dict[str, str] | None = None, *, refuse: bool = True) -> Plan:
+    """Read the Dockerfile and choose what to build; refuses unsupported instructions by line
+    (unless ``refuse`` is False: buildah only needs to know the base image)."""
     build_args = {str(k): str(v) for k, v in (build_args or {}).items()}
     found = instructions(content)
     global_args = dict(PLATFORM_ARGS)
@@ -218,7 +219,7 @@ def plan(content: str, build_args: dict[str, str] | None = None) -> Plan:
         if stage.platform and _sub(stage.platform, global_args, stage.line) not in ("linux/amd64", "$BUILDPLATFORM"):
             raise UnsupportedInstruction(f"FROM --platform={stage.platform}: only linux/amd64 images are built",
                                          stage.line)
-        for instruction in stage.instructions:
+        for instruction in stage.instructions if refuse else ():
             _refuse(instruction)
     base = _sub(chain[0].image, global_args, chain[0].line)
     if not base:
