@@ -5,27 +5,20 @@ Without the binary the registry tests are skipped, except in CI (CI=true), where
 CI installs it, and a silently skipped registry suite would hide a broken builder.
 """
 import os
-import shutil
-import socket
-import subprocess
-import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import requests
 
-REGISTRY_BINARY = "/usr/bin/docker-registry"
+from applications.oci import localregistry
+from applications.oci.localregistry import free_port  # noqa: F401 (used by the tests)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+Registry = localregistry.LocalRegistry
 
 
 def need(binary: str) -> str:
+    import shutil
+    from pathlib import Path
+
     found = shutil.which(binary) or (binary if os.path.exists(binary) else None)
     if found:
         return found
@@ -35,49 +28,13 @@ def need(binary: str) -> str:
     pytest.skip(message)
 
 
-@dataclass
-class Registry:
-    host: str
-    url: str
-    root: Path
-    process: subprocess.Popen
-    log: Path
-
-
-def start_registry(root: Path, extra_config: str = "") -> Registry:
-    binary = need(REGISTRY_BINARY)
-    port = free_port()
-    config = root / "config.yml"
-    log = root / "registry.log"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n  secret: tests-only-secret\n" + extra_config)
-    with open(log, "wb") as out:
-        process = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            if requests.get(f"{url}/v2/", timeout=1).status_code in (200, 401):
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"docker-registry did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.05)
-    return Registry(host=f"127.0.0.1:{port}", url=url, root=root, process=process, log=log)
+def start_registry(root, extra_config: str = "") -> Registry:
+    need(localregistry.BINARY)
+    return localregistry.start(root, extra_config)
 
 
 def stop_registry(registry: Registry) -> None:
-    registry.process.terminate()
-    try:
-        registry.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        registry.process.kill()
-        registry.process.wait()
+    registry.stop()
 
 
 @pytest.fixture(scope="session")

@@ -122,3 +122,22 @@ def test_read_files_from_the_top_layer_down_with_whiteouts(tmp_path):
     found = ly.read_files([lower, upper], {"etc/passwd", "etc/group", "opt/x/file"})
     assert found == {"etc/passwd": b"new"}
     assert ly.read_files([lower], {"etc/group"}) == {"etc/group": b"g-old"}
+
+
+def test_incompressible_layers_are_stored_compressible_ones_deflated(tmp_path):
+    import random
+
+    noise = tmp_path / "noise.jar"
+    noise.write_bytes(random.Random(1).randbytes(1024 * 1024))
+    text = tmp_path / "text.txt"
+    text.write_bytes(b"the same line again\n" * 60000)
+    assert ly.compress_level([ly.Entry("/a", source=noise)]) == 0
+    assert ly.compress_level([ly.Entry("/a", source=text)]) == ly.COMPRESS_LEVEL
+    assert ly.compress_level([ly.Entry("/a", source=b"tiny")]) == ly.COMPRESS_LEVEL
+    stored = ly.write_layer([ly.Entry("/a", source=noise)], tmp_path / "s.tar.gz")
+    assert stored.size > 1024 * 1024  # stored blocks: a little bigger than the file, still gzip
+    assert gzip.decompress(stored.path.read_bytes())[512:1024] == noise.read_bytes()[:512]
+    again = ly.write_layer([ly.Entry("/a", source=noise)], tmp_path / "s2.tar.gz")
+    assert again.digest == stored.digest
+    deflated = ly.write_layer([ly.Entry("/a", source=text)], tmp_path / "d.tar.gz")
+    assert deflated.size < 100_000
