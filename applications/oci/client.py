@@ -17,16 +17,16 @@ import io
 import json
 import os
 import re
-import threading
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
 from . import mediatypes as mt
+from .auth import Authenticator, parse_challenge  # noqa: F401 (parse_challenge: part of the API)
+from .errors import RegistryError, RegistryUnreachable, error_from
 from .references import validate_digest, validate_repository
 
 USER_AGENT = "stratus-oci/1"
@@ -36,21 +36,6 @@ DEFAULT_TIMEOUT = 60.0
 EXISTING = "existing"  # push_blob: the registry already had it
 MOUNTED = "mounted"  # push_blob: mounted from another repository of the same registry
 UPLOADED = "uploaded"  # push_blob: its bytes were sent
-
-
-class RegistryError(Exception):
-    """A registry's refusal, with the spec's error code (BLOB_UNKNOWN, MANIFEST_INVALID, DENIED, ...)."""
-
-    def __init__(self, status: int, code: str, message: str, detail=None):
-        self.status = status
-        self.code = code
-        self.message = message
-        self.detail = detail
-        super().__init__(f"{code} ({status}): {message}" if status else f"{code}: {message}")
-
-
-class RegistryUnreachable(RegistryError):
-    """No HTTP answer at all (connection refused, DNS, TLS, timeout)."""
 
 
 @dataclass
@@ -78,37 +63,9 @@ class Manifest:
         return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.raw)}
 
 
-@dataclass
-class _Token:
-    value: str
-    expires_at: float
-
-
-@dataclass
-class _Auth:
-    scheme: str = ""  # "" until a challenge was seen; then "bearer" or "basic"
-    realm: str = ""
-    service: str = ""
-    tokens: dict = field(default_factory=dict)  # scope key -> _Token
-
-
 def encode_json(data) -> bytes:
     """Compact, deterministic JSON bytes (key order is the order the dict was built in)."""
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _challenge(header: str) -> tuple[str, dict]:
-    """The first Bearer challenge of a WWW-Authenticate header, else its Basic one."""
-    found = []
-    for match in re.finditer(r"(Bearer|Basic)\s*((?:[a-zA-Z_]+=(?:\"[^\"]*\"|[^,\s]*)\s*,?\s*)*)",
-                             header, re.IGNORECASE):
-        params = {k.lower(): v.strip('"') for k, v in re.findall(r"([a-zA-Z_]+)=(\"[^\"]*\"|[^,\s]*)",
-                                                                   match.group(2))}
-        found.append((match.group(1).lower(), params))
-    for scheme, params in found:
-        if scheme == "bearer":
-            return scheme, params
-    return found[0] if found else ("", {})
 
 
 class _Slice:
@@ -180,8 +137,7 @@ class RegistryClient:
         self.session = requests.Session()
         self.session.verify = not insecure
         self.session.headers["User-Agent"] = USER_AGENT
-        self._auth = _Auth()
-        self._lock = threading.Lock()
+        self.auth = Authenticator(self.session, username, password, token, timeout)
 
     def __repr__(self):
         return f"RegistryClient({self.base_url!r}, username={self.username!r})"
@@ -206,77 +162,12 @@ class RegistryClient:
             raise RegistryError(response.status_code, "INVALID_RESPONSE", "the registry gave no upload location")
         return urljoin(response.url, location)
 
-    def _auth_header(self, scopes: tuple[str, ...]) -> str | None:
-        if self.token:
-            return f"Bearer {self.token}"
-        auth = self._auth
-        if auth.scheme == "basic" and self.username is not None:
-            return requests.auth._basic_auth_str(self.username, self.password or "")
-        if auth.scheme == "bearer":
-            with self._lock:
-                cached = auth.tokens.get(scopes)
-            if cached and cached.expires_at > time.monotonic():
-                return f"Bearer {cached.value}"
-            # The realm is known: ask for this scope's token now rather than after another 401
-            # (which would mean sending an upload's body twice).
-            token = self._fetch_token(scopes)
-            return f"Bearer {token}" if token else None
-        return None
-
-    def _fetch_token(self, scopes: Iterable[str]) -> str | None:
-        auth = self._auth
-        scopes = tuple(scopes)
-        params = [("service", auth.service)] if auth.service else []
-        params += [("scope", s) for s in scopes]
-        basic = (self.username, self.password or "") if self.username is not None else None
-        try:
-            response = self.session.get(auth.realm, params=params, auth=basic, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise RegistryUnreachable(0, "UNREACHABLE", f"cannot reach the token service {auth.realm}: {exc}") from exc
-        if response.status_code != 200:
-            error = self._error(response)
-            raise RegistryError(response.status_code, error.code,
-                                f"the token service {auth.realm} refused the credentials: {error.message}")
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise RegistryError(response.status_code, "INVALID_RESPONSE", "the token service answered no JSON") from exc
-        value = body.get("token") or body.get("access_token")
-        if not value:
-            raise RegistryError(response.status_code, "INVALID_RESPONSE", "the token service answered no token")
-        lifetime = body.get("expires_in") or 60
-        with self._lock:
-            auth.tokens[scopes] = _Token(value, time.monotonic() + max(5, int(lifetime) - 10))
-        return value
-
-    def _answer_challenge(self, header: str, scopes: tuple[str, ...]) -> bool:
-        """Prepare credentials for a retry after a 401; False when there is nothing new to try."""
-        if self.token:
-            return False  # a pre-issued token was refused: nothing else to offer
-        scheme, params = _challenge(header or "")
-        auth = self._auth
-        if scheme == "bearer" and params.get("realm"):
-            auth.scheme, auth.realm, auth.service = "bearer", params["realm"], params.get("service", "")
-            wanted = list(scopes)
-            for extra in (params.get("scope") or "").split():
-                if extra not in wanted:
-                    wanted.append(extra)
-            token = self._fetch_token(wanted)
-            if tuple(wanted) != scopes:
-                with self._lock:
-                    auth.tokens[scopes] = auth.tokens[tuple(wanted)]
-            return bool(token)
-        if scheme == "basic" and self.username is not None and auth.scheme != "basic":
-            auth.scheme = "basic"
-            return True
-        return False
-
     def _request(self, method: str, url: str, scopes: tuple[str, ...], *, headers=None,
                  body: Callable[[], object] | None = None, stream: bool = False, params=None):
         """One request, answered once more after a 401 challenge; ``body`` makes a fresh body each time."""
         for attempt in (1, 2):
             sent_headers = dict(headers or {})
-            authorization = self._auth_header(scopes)
+            authorization = self.auth.header(scopes)
             if authorization:
                 sent_headers["Authorization"] = authorization
             try:
@@ -289,37 +180,13 @@ class RegistryClient:
                 return response
             challenge = response.headers.get("WWW-Authenticate", "")
             response.close()
-            if not self._answer_challenge(challenge, scopes):
+            if not self.auth.answer(challenge, scopes):
                 return response
         return response  # pragma: no cover (the loop always returns)
 
-    @staticmethod
-    def _error(response, fallback: str = "") -> RegistryError:
-        status = response.status_code
-        code, message, detail = "", "", None
-        try:
-            errors = response.json().get("errors") or []
-        except (ValueError, AttributeError):
-            errors = []
-        if errors and isinstance(errors[0], dict):
-            code = str(errors[0].get("code") or "")
-            message = str(errors[0].get("message") or "")
-            detail = errors[0].get("detail")
-        if not code:
-            code = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NOT_FOUND", 405: "UNSUPPORTED",
-                    416: "RANGE_INVALID", 429: "TOOMANYREQUESTS"}.get(status, f"HTTP_{status}")
-        if not message:
-            text = ""
-            try:
-                text = response.text.strip()[:200]
-            except Exception:  # noqa: BLE001, S110 (a body we cannot read adds nothing)
-                pass
-            message = fallback or text or response.reason or "request failed"
-        return RegistryError(status, code, message, detail)
-
     def _expect(self, response, *statuses: int, fallback: str = ""):
         if response.status_code not in statuses:
-            error = self._error(response, fallback)
+            error = error_from(response, fallback)
             response.close()
             raise error
         return response
@@ -649,7 +516,7 @@ class RegistryClient:
             index = self._fetch_manifest(repository, self.referrers_tag(digest), accept=mt.OCI_INDEX)
             entries = (index.data.get("manifests") or []) if index is not None else []
         else:
-            raise self._error(response, "the registry's referrers API failed")
+            raise error_from(response, "the registry's referrers API failed")
         if artifact_type:
             entries = [e for e in entries if e.get("artifactType") == artifact_type]
         return entries

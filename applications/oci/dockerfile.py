@@ -28,9 +28,18 @@ from pathlib import Path
 from dockerfile_parse import DockerfileParser
 
 from . import context as ctx
+from .copying import copy_step
 from .durations import parse_duration
-from .layers import Entry, normalise_path
-from .shellwords import ExpansionError, expand, split_words
+from .instructions import (  # noqa: F401 (DockerfileError, UnsupportedInstruction: part of the API)
+    COPY_FLAGS,
+    DockerfileError,
+    Instruction,
+    UnsupportedInstruction,
+    expand_text,
+    read_flags,
+    word_list,
+)
+from .layers import Entry
 
 CONFIG_CHANGES = {"ENV", "ARG", "WORKDIR", "USER", "EXPOSE", "LABEL", "ENTRYPOINT", "CMD", "HEALTHCHECK",
                   "STOPSIGNAL", "VOLUME", "SHELL", "MAINTAINER"}
@@ -43,31 +52,6 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  #
 PLATFORM_ARGS = {"TARGETPLATFORM": "linux/amd64", "TARGETOS": "linux", "TARGETARCH": "amd64",
                  "TARGETVARIANT": "", "BUILDPLATFORM": "linux/amd64", "BUILDOS": "linux",
                  "BUILDARCH": "amd64", "BUILDVARIANT": ""}
-COPY_FLAGS = {"chown", "chmod", "link", "from"}
-
-
-class DockerfileError(ValueError):
-    """A Dockerfile this builder cannot turn into an image; ``line`` is 1-based (None: the whole file)."""
-
-    def __init__(self, message: str, line: int | None = None):
-        self.line = line
-        self.reason = message
-        super().__init__(f"line {line}: {message}" if line else message)
-
-
-class UnsupportedInstruction(DockerfileError):
-    """An instruction that needs a container (or another builder) to run."""
-
-
-@dataclass(frozen=True)
-class Instruction:
-    line: int
-    name: str
-    value: str
-
-    @property
-    def text(self) -> str:
-        return f"{self.name} {self.value}".strip()
 
 
 @dataclass
@@ -124,35 +108,6 @@ def instructions(content: str) -> list[Instruction]:
     return found
 
 
-def _flags(value: str, line: int, allowed: set[str]) -> tuple[dict[str, str], str]:
-    """Leading ``--name=value`` flags of an instruction and the rest of its text."""
-    flags: dict[str, str] = {}
-    rest = value
-    while True:
-        match = re.match(r"--([a-z][a-z-]*)(?:=(\"[^\"]*\"|'[^']*'|\S*))?\s*", rest)
-        if not match:
-            return flags, rest
-        name, flag_value = match.group(1), match.group(2)
-        if name not in allowed:
-            raise DockerfileError(f"the flag --{name} is not supported here", line)
-        flags[name] = (flag_value or "").strip("\"'") if flag_value is not None else "true"
-        rest = rest[match.end():]
-
-
-def _sub(text: str, variables: dict[str, str], line: int) -> str:
-    try:
-        return expand(text, variables)
-    except ExpansionError as exc:
-        raise DockerfileError(str(exc), line) from exc
-
-
-def _words(text: str, line: int) -> list[str]:
-    try:
-        return split_words(text)
-    except ExpansionError as exc:
-        raise DockerfileError(str(exc), line) from exc
-
-
 def _refuse(instruction: Instruction) -> None:
     if instruction.name == "RUN":
         raise UnsupportedInstruction(
@@ -164,7 +119,7 @@ def _refuse(instruction: Instruction) -> None:
     if instruction.name not in SUPPORTED:
         raise UnsupportedInstruction(f"unknown instruction {instruction.name}", instruction.line)
     if instruction.name in LAYERS:
-        flags, rest = _flags(instruction.value, instruction.line, COPY_FLAGS | {"checksum", "keep-git-dir"})
+        flags, rest = read_flags(instruction.value, instruction.line, COPY_FLAGS | {"checksum", "keep-git-dir"})
         if "from" in flags:
             raise UnsupportedInstruction(
                 f"{instruction.name} --from={flags['from']} copies from another stage or image; the native "
@@ -185,8 +140,8 @@ def plan(content: str, build_args: dict[str, str] | None = None, *, refuse: bool
     stages: list[Stage] = []
     for instruction in found:
         if instruction.name == "FROM":
-            flags, rest = _flags(instruction.value, instruction.line, {"platform"})
-            words = _words(rest, instruction.line)
+            flags, rest = read_flags(instruction.value, instruction.line, {"platform"})
+            words = word_list(rest, instruction.line)
             if len(words) == 3 and words[1].lower() == "as":
                 image, alias = words[0], words[2].lower()
             elif len(words) == 1:
@@ -198,9 +153,9 @@ def plan(content: str, build_args: dict[str, str] | None = None, *, refuse: bool
             if instruction.name != "ARG":
                 raise DockerfileError(f"{instruction.name} before the first FROM (only ARG may come first)",
                                       instruction.line)
-            for word in _words(instruction.value, instruction.line):
+            for word in word_list(instruction.value, instruction.line):
                 name, eq, default = word.partition("=")
-                value = build_args.get(name, _sub(default, global_args, instruction.line) if eq else None)
+                value = build_args.get(name, expand_text(default, global_args, instruction.line) if eq else None)
                 global_args[name] = value if value is not None else global_args.get(name, "")
         else:
             stages[-1].instructions.append(instruction)
@@ -210,18 +165,18 @@ def plan(content: str, build_args: dict[str, str] | None = None, *, refuse: bool
     # The final stage, and the stages it is built on by name (FROM <earlier stage>).
     chain = [stages[-1]]
     while True:
-        wanted = _sub(chain[0].image, global_args, chain[0].line).lower()
+        wanted = expand_text(chain[0].image, global_args, chain[0].line).lower()
         earlier = [s for s in stages[:stages.index(chain[0])] if s.alias == wanted]
         if not earlier:
             break
         chain.insert(0, earlier[-1])
     for stage in chain:
-        if stage.platform and _sub(stage.platform, global_args, stage.line) not in ("linux/amd64", "$BUILDPLATFORM"):
+        if stage.platform and expand_text(stage.platform, global_args, stage.line) not in ("linux/amd64", "$BUILDPLATFORM"):
             raise UnsupportedInstruction(f"FROM --platform={stage.platform}: only linux/amd64 images are built",
                                          stage.line)
         for instruction in stage.instructions if refuse else ():
             _refuse(instruction)
-    base = _sub(chain[0].image, global_args, chain[0].line)
+    base = expand_text(chain[0].image, global_args, chain[0].line)
     if not base:
         raise DockerfileError("FROM names no image (an ARG without a value?)", chain[0].line)
     skipped = [s.alias or f"#{i + 1}" for i, s in enumerate(stages) if s not in chain]
@@ -244,30 +199,30 @@ def _exec_or_shell(value: str, shell: list[str]) -> list[str]:
 
 def _pairs(instruction: Instruction, variables: dict[str, str]) -> list[tuple[str, str]]:
     """``KEY=VALUE ...`` (or the legacy ``KEY VALUE``) of ENV and LABEL."""
-    words = _words(instruction.value, instruction.line)
+    words = word_list(instruction.value, instruction.line)
     if not words:
         raise DockerfileError(f"{instruction.name} needs at least one KEY=VALUE", instruction.line)
     if "=" not in words[0]:
         key, _, value = instruction.value.strip().partition(" ")
         if not value.strip():
             raise DockerfileError(f"{instruction.name} {key} has no value", instruction.line)
-        return [(_sub(key, variables, instruction.line), _sub(value.strip(), variables, instruction.line))]
+        return [(expand_text(key, variables, instruction.line), expand_text(value.strip(), variables, instruction.line))]
     pairs = []
     for word in words:
         if "=" not in word:
             raise DockerfileError(f"{instruction.name}: {word!r} is not KEY=VALUE", instruction.line)
         key, _, value = word.partition("=")
-        key = _sub(key, variables, instruction.line)
+        key = expand_text(key, variables, instruction.line)
         if not key:
             raise DockerfileError(f"{instruction.name}: a key is empty", instruction.line)
-        pairs.append((key, _sub(value, variables, instruction.line)))
+        pairs.append((key, expand_text(value, variables, instruction.line)))
     return pairs
 
 
 def _ports(instruction: Instruction, variables: dict[str, str]) -> list[str]:
     ports = []
-    for word in _words(instruction.value, instruction.line):
-        text = _sub(word, variables, instruction.line)
+    for word in word_list(instruction.value, instruction.line):
+        text = expand_text(word, variables, instruction.line)
         number, _, protocol = text.partition("/")
         protocol = (protocol or "tcp").lower()
         if protocol not in ("tcp", "udp", "sctp"):
@@ -283,7 +238,7 @@ def _ports(instruction: Instruction, variables: dict[str, str]) -> list[str]:
 
 
 def _healthcheck(instruction: Instruction) -> dict:
-    flags, rest = _flags(instruction.value, instruction.line,
+    flags, rest = read_flags(instruction.value, instruction.line,
                          {"interval", "timeout", "start-period", "start-interval", "retries"})
     keyword, _, command = rest.strip().partition(" ")
     if keyword.upper() == "NONE":
@@ -374,13 +329,13 @@ def apply(plan: Plan, base_config: dict, context: ctx.BuildContext,
 def _apply_one(instruction, state: _State, plan: Plan, context, lookup_ids, used_args) -> LayerStep | None:
     name, line = instruction.name, instruction.line
     if name == "ARG":
-        for word in _words(instruction.value, line):
+        for word in word_list(instruction.value, line):
             key, eq, default = word.partition("=")
             if key in plan.build_args:
                 used_args.add(key)
                 state.args[key] = plan.build_args[key]
             elif eq:
-                state.args[key] = _sub(default, state.variables, line)
+                state.args[key] = expand_text(default, state.variables, line)
             elif key in plan.global_args:
                 state.args[key] = plan.global_args[key]
     elif name == "ENV":
@@ -391,13 +346,13 @@ def _apply_one(instruction, state: _State, plan: Plan, context, lookup_ids, used
         labels.update(_pairs(instruction, state.variables))
         state.config["Labels"] = labels
     elif name == "WORKDIR":
-        path = _sub(instruction.value, state.variables, line)
+        path = expand_text(instruction.value, state.variables, line)
         if not path:
             raise DockerfileError("WORKDIR needs a path", line)
         state.config["WorkingDir"] = posixpath.normpath(posixpath.join(state.workdir, path))
         state.known_dirs.add(state.config["WorkingDir"])
     elif name == "USER":
-        user = _sub(instruction.value, state.variables, line)
+        user = expand_text(instruction.value, state.variables, line)
         if not user:
             raise DockerfileError("USER needs a user name or id", line)
         state.config["User"] = user
@@ -415,11 +370,11 @@ def _apply_one(instruction, state: _State, plan: Plan, context, lookup_ids, used
     elif name == "HEALTHCHECK":
         state.config["Healthcheck"] = _healthcheck(instruction)
     elif name == "STOPSIGNAL":
-        state.config["StopSignal"] = _sub(instruction.value, state.variables, line)
+        state.config["StopSignal"] = expand_text(instruction.value, state.variables, line)
     elif name == "VOLUME":
         value = instruction.value.strip()
         paths = json.loads(value) if value.startswith("[") else [
-            _sub(w, state.variables, line) for w in _words(value, line)]
+            expand_text(w, state.variables, line) for w in word_list(value, line)]
         volumes = dict(state.config.get("Volumes") or {})
         volumes.update({str(p): {} for p in paths})
         state.config["Volumes"] = volumes
@@ -434,120 +389,8 @@ def _apply_one(instruction, state: _State, plan: Plan, context, lookup_ids, used
     elif name == "MAINTAINER":
         state.author = instruction.value
     elif name in LAYERS:
-        return _copy(instruction, state, context, lookup_ids)
+        return copy_step(instruction, state, context, lookup_ids)
     return None
-
-
-def _owner(spec: str, lookup_ids, line: int) -> tuple[int, int]:
-    """``--chown=user[:group]``: numbers as they are; names from the base image's passwd/group."""
-    user, _, group = spec.partition(":")
-    users = groups = None
-
-    def tables():
-        nonlocal users, groups
-        if users is None:
-            if lookup_ids is None:
-                raise DockerfileError(f"--chown={spec}: names cannot be looked up here; use numeric ids", line)
-            users, groups = lookup_ids()
-        return users, groups
-
-    if user.isdigit():
-        uid, gid = int(user), int(user)
-    else:
-        known = tables()[0]
-        if user not in known:
-            raise DockerfileError(f"--chown={spec}: the base image's /etc/passwd has no user {user!r}", line)
-        uid, gid = known[user]
-    if group:
-        if group.isdigit():
-            gid = int(group)
-        else:
-            known_groups = tables()[1]
-            if group not in known_groups:
-                raise DockerfileError(f"--chown={spec}: the base image's /etc/group has no group {group!r}", line)
-            gid = known_groups[group]
-    return uid, gid
-
-
-def _copy(instruction: Instruction, state: _State, context: ctx.BuildContext, lookup_ids) -> LayerStep:
-    line = instruction.line
-    flags, rest = _flags(instruction.value, line, COPY_FLAGS)
-    value = rest.strip()
-    if value.startswith("["):
-        try:
-            args = json.loads(value)
-        except ValueError as exc:
-            raise DockerfileError(f"{instruction.name}: the JSON array does not parse", line) from exc
-        args = [_sub(a.replace("\\", "\\\\"), state.variables, line) for a in args]
-    else:
-        args = [_sub(w, state.variables, line) for w in _words(value, line)]
-    if len(args) < 2:
-        raise DockerfileError(f"{instruction.name} needs at least one source and a destination", line)
-    sources, dest = args[:-1], args[-1]
-    uid, gid = _owner(_sub(flags["chown"], state.variables, line), lookup_ids, line) if flags.get("chown") else (0, 0)
-    mode = None
-    if flags.get("chmod"):
-        chmod = _sub(flags["chmod"], state.variables, line)
-        if not re.fullmatch(r"[0-7]{3,4}", chmod):
-            raise DockerfileError(f"--chmod={chmod}: an octal mode such as 0755 is expected", line)
-        mode = int(chmod, 8)
-
-    matched: list[tuple[str, str, bool]] = []  # (context name, path below the destination, from a dir/glob)
-    for source in sources:
-        if instruction.name == "ADD" and (re.match(r"^[a-z][a-z0-9+.-]*://", source) or source.startswith("git@")):
-            raise UnsupportedInstruction(f"ADD {source}: remote sources are not fetched; put the file in the "
-                                         "build context instead", line)
-        try:
-            found = context.resolve(source)
-        except ctx.ContextError as exc:
-            raise DockerfileError(f"{instruction.name}: {exc}", line) from exc
-        if instruction.name == "ADD":
-            for name, _, _ in found:
-                if context.is_archive(name):
-                    raise UnsupportedInstruction(
-                        f"ADD {name}: Docker would unpack this archive and the native builder does not; "
-                        "use COPY to copy the file as it is, or BUILDER=buildah", line)
-        matched += found
-
-    dest_path = posixpath.join(state.workdir, dest)
-    names_dir = (dest.endswith("/") or dest in (".", "..") or dest.endswith("/.")
-                 or posixpath.normpath(dest_path) in state.known_dirs)
-    if len([m for m in matched if not m[2]]) > 1 and not names_dir:
-        raise DockerfileError(f"{instruction.name} with more than one source file needs a destination "
-                              "directory ending with /", line)
-    into_dir = names_dir or len(matched) > 1 or any(spread for _, _, spread in matched)
-    entries: list[Entry] = []
-    dest_dir = posixpath.normpath(dest_path)
-    try:
-        if into_dir:
-            if flags.get("chown") and dest_dir != "/":
-                entries.append(Entry(path=dest_dir, is_dir=True, uid=uid, gid=gid, mode=mode))
-            for name, below, _ in matched:
-                target = posixpath.join(dest_dir, below)
-                entries += _parents_below(dest_dir, target, uid, gid, mode) if flags.get("chown") else []
-                entries.append(Entry(path=target, source=context.source(name), mode=mode, uid=uid, gid=gid))
-        else:
-            name = matched[0][0]
-            entries.append(Entry(path=dest_dir, source=context.source(name), mode=mode, uid=uid, gid=gid))
-        for entry in entries:
-            normalise_path(entry.path)
-    except ValueError as exc:
-        raise DockerfileError(f"{instruction.name}: {exc}", line) from exc
-    for entry in entries:
-        state.known_dirs.add(posixpath.dirname("/" + entry.name))
-        if entry.is_dir:
-            state.known_dirs.add("/" + entry.name)
-    return LayerStep(line=line, created_by=instruction.text, entries=entries)
-
-
-def _parents_below(top: str, target: str, uid: int, gid: int, mode: int | None) -> list[Entry]:
-    """Directories between ``top`` and ``target``'s parent, owned as the copied files are."""
-    found = []
-    parent = posixpath.dirname(target)
-    while parent != top and parent.startswith(top.rstrip("/") + "/"):
-        found.append(Entry(path=parent, is_dir=True, uid=uid, gid=gid, mode=mode))
-        parent = posixpath.dirname(parent)
-    return found
 
 
 def context_for(files: dict[str, bytes] | None, artifact: Path | None, artifact_name: str | None) -> ctx.BuildContext:

@@ -14,7 +14,7 @@ from applications.oci.client import (
     RegistryClient,
     RegistryError,
     RegistryUnreachable,
-    _challenge,
+    parse_challenge,
 )
 
 from .conftest import free_port, start_registry, stop_registry
@@ -136,11 +136,11 @@ def test_unreachable_registry():
 
 
 def test_challenge_parsing():
-    assert _challenge('Bearer realm="https://r/token",service="reg",scope="repository:a/b:pull,push"') == (
+    assert parse_challenge('Bearer realm="https://r/token",service="reg",scope="repository:a/b:pull,push"') == (
         "bearer", {"realm": "https://r/token", "service": "reg", "scope": "repository:a/b:pull,push"})
-    assert _challenge('Basic realm="Registry"') == ("basic", {"realm": "Registry"})
-    assert _challenge('Basic realm="x", Bearer realm="https://t"')[0] == "bearer"
-    assert _challenge("") == ("", {})
+    assert parse_challenge('Basic realm="Registry"') == ("basic", {"realm": "Registry"})
+    assert parse_challenge('Basic realm="x", Bearer realm="https://t"')[0] == "bearer"
+    assert parse_challenge("") == ("", {})
 
 
 @pytest.fixture(scope="module")
