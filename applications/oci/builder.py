@@ -31,6 +31,7 @@ from .references import ImageRef, parse
 
 BUILDER_ID = "stratus-native"
 BUILDER_VERSION = "1"
+MAX_LAYERS = 127  # overlayfs' limit, which container runtimes inherit
 # Base config keys not carried over: set here, or Docker's legacy builder's (the build container's).
 _NOT_INHERITED = ("container", "container_config", "docker_version", "id", "parent", "created", "history",
                        "rootfs", "config", "author", "architecture", "os")
@@ -276,6 +277,9 @@ def build_image(*, dockerfile: str, context_files: dict[str, bytes] | None = Non
         base_config, base_layers, base_digest = build.fetch_base(plan.base)
         build.check()
         spec = df.apply(plan, base_config, context, lookup_ids=build.lookup_ids(base_layers))
+        if len(base_layers) + len(spec.layers) > MAX_LAYERS:
+            raise BuildError(f"the image would have {len(base_layers) + len(spec.layers)} layers; runtimes accept "
+                             f"at most {MAX_LAYERS} (combine COPY instructions)")
         for name in spec.unused_build_args:
             log(f"Build argument {name} is not used by the Dockerfile.")
 

@@ -235,3 +235,59 @@ def test_target_must_not_name_a_digest(builtin_is, artifact):
     registry, _ = builtin_is
     with pytest.raises(Exception, match="names a digest"):
         _build(registry, "acme/x", artifact, target=parse(f"{registry.host}/acme/x@sha256:{'a' * 64}"))
+
+
+def test_docker_schema2_and_multi_platform_bases(builtin_is, repo, tmp_path):
+    """A base pushed in Docker's media types, and one behind a multi-platform index."""
+    import gzip
+    import hashlib
+    import io
+
+    registry, _ = builtin_is
+    client = RegistryClient(registry.url)
+
+    def digest(data):
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w") as archive:
+        passwd = b"root:x:0:0::/root:/bin/sh\nsvc:x:700:701::/:/bin/false\n"
+        info = tarfile.TarInfo("etc/passwd")
+        info.size = len(passwd)
+        archive.addfile(info, io.BytesIO(passwd))
+    layer = gzip.compress(tar.getvalue(), mtime=0)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/bin"]},
+                         "rootfs": {"type": "layers", "diff_ids": [digest(tar.getvalue())]},
+                         "history": [{"created_by": "ADD rootfs"}]}).encode()
+    client.push_blob(f"{repo}-base", layer)
+    client.push_blob(f"{repo}-base", config)
+    docker_manifest = {"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST,
+                       "config": {"mediaType": mt.DOCKER_CONFIG, "digest": digest(config), "size": len(config)},
+                       "layers": [{"mediaType": mt.DOCKER_LAYER_GZIP, "digest": digest(layer), "size": len(layer)}]}
+    amd64 = client.push_manifest(f"{repo}-base", "docker", docker_manifest)
+    index = {"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST_LIST, "manifests": [
+        {"mediaType": mt.DOCKER_MANIFEST, "digest": amd64, "size": len(json.dumps(docker_manifest,
+                                                                                   separators=(",", ":"))),
+         "platform": {"os": "linux", "architecture": "amd64"}}]}
+    client.push_manifest(f"{repo}-base", "multi", index)
+
+    for tag in ("docker", "multi"):
+        result = build_image(dockerfile=f"FROM {repo}-base:{tag}\nCOPY --chown=svc app /srv/app\n",
+                             context_files={"app": b"x"}, target=ImageRef(registry.host, repo, tag), client=client)
+        assert result.base_digest == amd64
+        pushed = client.get_manifest(repo, tag)
+        assert pushed.media_type == mt.OCI_MANIFEST
+        assert [layer["mediaType"] for layer in pushed.layers] == [mt.OCI_LAYER_GZIP, mt.OCI_LAYER_GZIP]
+        with tarfile.open(client.get_blob(repo, pushed.layers[1]["digest"], tmp_path / tag)) as archive:
+            app = archive.getmember("srv/app")
+            assert (app.uid, app.gid) == (700, 701)  # the user's primary group, from the base's passwd
+
+
+def test_too_many_layers_is_refused(builtin_is, repo):
+    from applications.oci.builder import BuildError
+
+    registry, _ = builtin_is
+    dockerfile = "FROM platform/jre:17\n" + "COPY a /a\n" * 126
+    with pytest.raises(BuildError, match="128 layers; runtimes accept at most 127"):
+        build_image(dockerfile=dockerfile, context_files={"a": b"1"}, target=ImageRef(registry.host, repo, "x"),
+                    client=RegistryClient(registry.url))
