@@ -109,6 +109,9 @@ def _variable(word: str, i: int, variables: dict[str, str]) -> tuple[str, int]:
     return variables.get(match.group(0), ""), match.end()
 
 
+MAX_NESTING = 32  # ${a:-${b:-...}}: deeper than any real Dockerfile, shallow enough for recursion
+
+
 def _closing_brace(word: str, start: int) -> int:
     depth = 1
     j = start
@@ -118,6 +121,8 @@ def _closing_brace(word: str, start: int) -> int:
             continue
         if word[j] == "{":
             depth += 1
+            if depth > MAX_NESTING:
+                raise ExpansionError(f"variable substitutions nested more than {MAX_NESTING} deep")
         elif word[j] == "}":
             depth -= 1
             if depth == 0:

@@ -239,3 +239,15 @@ def test_escape_directive_and_nul_refused():
         df.plan("# escape=`\nFROM x\n")
     with pytest.raises(df.DockerfileError, match="NUL"):
         df.plan("FROM x\x00\n")
+
+
+def test_hostile_substitutions_fail_cleanly():
+    deep = "LABEL a=" + "${A:-" * 5000 + "x" + "}" * 5000
+    with pytest.raises(df.DockerfileError, match="line 2: variable substitutions nested more than 32 deep"):
+        build(f"FROM x\n{deep}\n")
+    with pytest.raises(df.DockerfileError, match="missing '}'"):
+        build("FROM x\nLABEL a=${A\n")
+    with pytest.raises(df.DockerfileError, match="unmatched"):
+        build("FROM x\nLABEL a=\"open\n")
+    with pytest.raises(df.DockerfileError, match="EXPOSE 1-65535"):
+        build("FROM x\nEXPOSE 1-65535\n")
