@@ -252,10 +252,8 @@ class RegistryProbe:
         if response.status != 401:
             return self._judge(ref, target, response, None)
         scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
-        tries: list[Credential | None] = credentials or [None]
-        outcome = Outcome("denied", detail=f"unexpected status from HEAD request to {response.url}: "
-                                           f"{response.status_text}")
-        for credential in tries:
+        outcome = None
+        for credential in credentials or [None]:
             if scheme == "bearer" and params.get("realm"):
                 token, refusal = self._token(ref, params, credential)
                 if token is None:
@@ -266,11 +264,10 @@ class RegistryProbe:
                 authorization = _basic(credential)
             else:  # containerd has no answer to this challenge: the 401 stands
                 break
-            answer = self._head(ref, target, authorization)
-            outcome = self._judge(ref, target, answer, authorization)
+            outcome = self._judge(ref, target, self._head(ref, target, authorization), authorization)
             if outcome.kind != "denied":
                 return outcome
-        return outcome
+        return outcome or self._judge(ref, target, response, None)
 
     def _token(self, ref: ImageRef, challenge: dict, credential: Credential | None) -> tuple[str | None, str]:
         query = {"scope": challenge.get("scope") or f"repository:{ref.repository}:pull"}
