@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import gzip
 import hashlib
 import io
@@ -29,6 +30,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 DOCKER_REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -81,8 +86,11 @@ def _call(method: str, url: str, data: bytes | None = None, headers: dict | None
 
 
 class DistributionRegistry:
-    def __init__(self, root: Path):
+    """``issuer``: a ``TokenIssuer`` to guard it with distribution's own token authentication."""
+
+    def __init__(self, root: Path, issuer: TokenIssuer | None = None):
         self.binary = require_docker_registry()
+        self.issuer = issuer
         self.root = root
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -96,7 +104,8 @@ class DistributionRegistry:
             "version: 0.1\n"
             "log: {level: error, accesslog: {disabled: true}}\n"
             f"storage: {{filesystem: {{rootdirectory: {self.root / 'data'}}}, delete: {{enabled: true}}}}\n"
-            f"http: {{addr: {self.host}}}\n")
+            f"http: {{addr: {self.host}}}\n"
+            + (self.issuer.registry_config() if self.issuer else ""))
         self.process = subprocess.Popen([self.binary, "serve", str(config)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
         deadline = time.monotonic() + 15
@@ -105,6 +114,9 @@ class DistributionRegistry:
                 raise RuntimeError(f"docker-registry exited: {self.process.stderr.read().decode()}")
             try:
                 if _call("GET", f"{self.url}/v2/")[0] == 200:
+                    return self
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401 and self.issuer:
                     return self
             except OSError:
                 time.sleep(0.05)
@@ -119,12 +131,18 @@ class DistributionRegistry:
                 self.process.kill()
                 self.process.wait(5)
 
+    def _auth(self, repository: str, headers: dict | None = None) -> dict:
+        headers = dict(headers or {})
+        if self.issuer:  # the test itself pushes and deletes with a token that may do everything
+            headers["Authorization"] = "Bearer " + self.issuer.token("admin", repository, ["pull", "push", "delete"])
+        return headers
+
     def push_blob(self, repository: str, data: bytes) -> str:
         digest = sha256(data)
-        _, headers, _ = _call("POST", f"{self.url}/v2/{repository}/blobs/uploads/", b"")
+        _, headers, _ = _call("POST", f"{self.url}/v2/{repository}/blobs/uploads/", b"", self._auth(repository))
         location = urllib.parse.urljoin(self.url, headers["Location"])
         location += ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": digest})
-        status, _, _ = _call("PUT", location, data, {"Content-Type": "application/octet-stream"})
+        status, _, _ = _call("PUT", location, data, self._auth(repository, {"Content-Type": "application/octet-stream"}))
         assert status == 201, status
         return digest
 
@@ -135,23 +153,73 @@ class DistributionRegistry:
         self.push_blob(repository, config)
         body = json.dumps(manifest).encode()
         status, headers, _ = _call("PUT", f"{self.url}/v2/{repository}/manifests/{tag}", body,
-                                   {"Content-Type": OCI_MANIFEST})
+                                   self._auth(repository, {"Content-Type": OCI_MANIFEST}))
         assert status == 201, status
         assert headers["Docker-Content-Digest"] == sha256(body)
         return sha256(body)
 
     def delete_manifest(self, repository: str, digest: str) -> None:
-        status, _, _ = _call("DELETE", f"{self.url}/v2/{repository}/manifests/{digest}")
+        status, _, _ = _call("DELETE", f"{self.url}/v2/{repository}/manifests/{digest}", None, self._auth(repository))
         assert status == 202, status
 
     def has(self, repository: str, reference: str) -> bool:
         try:
             return _call("HEAD", f"{self.url}/v2/{repository}/manifests/{reference}",
-                         headers={"Accept": OCI_MANIFEST})[0] == 200
+                         headers=self._auth(repository, {"Accept": OCI_MANIFEST}))[0] == 200
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return False
             raise
+
+
+# -- distribution's token authentication: a token server signing JWTs --------------------------
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenIssuer:
+    """The token server distribution's ``auth: token`` expects: RS256 JWTs whose ``x5c`` header
+    carries a certificate from the registry's ``rootcertbundle``, granting what ``access`` allows."""
+
+    def __init__(self, root: Path, users: dict, access: dict):
+        self.users, self.access = users, access  # access: user -> repositories (None: all)
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubesim test token issuer")])
+        now = datetime.datetime.now(datetime.UTC)
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
+                     .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                     .not_valid_after(now + datetime.timedelta(days=1))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                     .sign(self.key, hashes.SHA256()))
+        self.bundle = root / "token-issuer.crt"
+        self.bundle.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        self.service, self.issuer = "kubesim-test-registry", "kubesim-test-issuer"
+        self.requests: list[tuple] = []
+        self.server = _Server(_IssuerHandler, self)
+        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def registry_config(self) -> str:
+        return (f"auth: {{token: {{realm: '{self.realm}', service: {self.service}, issuer: {self.issuer}, "
+                f"rootcertbundle: '{self.bundle}'}}}}\n")
+
+    def token(self, user: str, repository: str, actions: list[str]) -> str:
+        allowed = self.access.get(user, ()) if user != "admin" else None
+        granted = actions if allowed is None or repository in allowed else []
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256",
+                  "x5c": [base64.b64encode(self.cert.public_bytes(serialization.Encoding.DER)).decode()]}
+        claims = {"iss": self.issuer, "sub": user, "aud": self.service, "exp": now + 300, "nbf": now - 10,
+                  "iat": now, "jti": secrets.token_hex(8),
+                  "access": [{"type": "repository", "name": repository, "actions": granted}]}
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{_b64url(signature)}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 # -- a registry behind a token server -----------------------------------------------------------
@@ -206,6 +274,20 @@ class _TokenHandler(_Handler):
             return
         token = secrets.token_hex(8)
         owner.tokens[token] = (user, query.get("scope", ""))
+        self._answer(200, {"token": token, "access_token": token, "expires_in": 300})
+
+
+class _IssuerHandler(_Handler):
+    def do_GET(self):  # noqa: N802
+        issuer = self.server.owner
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        issuer.requests.append((self.headers.get("Authorization", ""), query))
+        user = self._basic_user()
+        _, repository, actions = (query.get("scope", "") + "::").split(":")[:3]
+        if user is None or query.get("service") != issuer.service:
+            self._answer(401, UNAUTHORIZED, {"WWW-Authenticate": 'Basic realm="token issuer"'})
+            return
+        token = issuer.token(user, repository, [a for a in actions.split(",") if a])
         self._answer(200, {"token": token, "access_token": token, "expires_in": 300})
 
 

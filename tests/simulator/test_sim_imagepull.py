@@ -13,7 +13,7 @@ from kubernetes import client, config
 from clusters.simulator.server import BackgroundServer
 
 from . import wait_for
-from .registries import DistributionRegistry, free_port
+from .registries import DistributionRegistry, TokenIssuer, dockerconfigjson, free_port
 
 BACKOFF = 0.2  # KUBESIM_IMAGE_PULL_BACKOFF for this module's simulator (10 s on a real kubelet)
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
@@ -222,3 +222,43 @@ def test_an_unreachable_registry_changes_nothing(core, namespace, tmp_path, capl
     wait_for(lambda: running(core, namespace, "nobody"), message="running as before")
     core.create_namespaced_pod(namespace, pod("hub", "nginx:1.25"))  # Docker Hub: never asked
     wait_for(lambda: running(core, namespace, "hub"), message="running")
+
+
+@pytest.fixture(name="guarded", scope="module")
+def guarded_fixture(tmp_path_factory):
+    """Debian's registry with distribution's own token authentication, tokens from a test issuer."""
+    root = tmp_path_factory.mktemp("guarded")
+    issuer = TokenIssuer(root, users={"robot": "s3cret", "other": "pw"}, access={"robot": None, "other": []})
+    registry = DistributionRegistry(root, issuer).start()
+    yield registry
+    registry.stop()
+    issuer.stop()
+
+
+def test_a_token_authenticated_distribution_registry(core, namespace, guarded):
+    digest = guarded.push_image("bank/core", "4.2")
+    image = f"{guarded.host}/bank/core:4.2"
+    for name, user, password in (("regcred", "robot", "s3cret"), ("nosy", "other", "pw")):
+        core.create_namespaced_secret(namespace, {
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "kubernetes.io/dockerconfigjson",
+            "data": dockerconfigjson(guarded.host, user, password)})
+    with_secret = pod("core", image)
+    with_secret["spec"]["imagePullSecrets"] = [{"name": "regcred"}]
+    core.create_namespaced_pod(namespace, with_secret)
+    assert wait_for(lambda: running(core, namespace, "core")).image_id == f"{guarded.host}/bank/core@{digest}"
+    authorization, query = guarded.issuer.requests[-1]
+    assert authorization.startswith("Basic ") and query == {"scope": "repository:bank/core:pull",
+                                                            "service": guarded.issuer.service}
+
+    core.create_namespaced_pod(namespace, pod("anonymous", image, "Always"))
+    failed = wait_for(lambda: waiting(core, namespace, "anonymous", "ErrImagePull"), message="ErrImagePull")
+    assert "failed to fetch anonymous token" in failed.state.waiting.message
+    assert failed.state.waiting.message.endswith("401 Unauthorized: unauthorized: authentication required")
+
+    nosy = pod("nosy", image, "Always")
+    nosy["spec"]["imagePullSecrets"] = [{"name": "nosy"}]  # a valid user without access to bank/core
+    core.create_namespaced_pod(namespace, nosy)
+    failed = wait_for(lambda: waiting(core, namespace, "nosy", "ErrImagePull"), message="ErrImagePull")
+    assert failed.state.waiting.message.endswith(
+        "pull access denied, repository does not exist or may require authorization: server message: "
+        "insufficient_scope: authorization failed: unauthorized: authentication required")

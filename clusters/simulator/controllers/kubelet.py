@@ -31,8 +31,8 @@ from ..selectors import LabelSelector, Requirement
 from . import kubelet_events as say
 from .base import Controller
 from .imagepull import Puller
-from .kubelet_pulls import PULL_ERRORS, ImagePulls, image_id, pull_backoff_base, pull_failure, waiting_reason
-from .podutil import image_behaviour, is_active, requests_of
+from .kubelet_pulls import ImagePulls, image_id, pull_backoff_base, pull_failure, waiting_reason
+from .podutil import image_behaviour, is_active, pod_phase, requests_of
 
 MAX_BACKOFF = 300.0
 
@@ -96,14 +96,6 @@ def _conditions(now: str, scheduled: bool, ready: bool, message: str = "") -> li
     not_ready = None if ready else "ContainersNotReady"
     return [cond("PodReadyToStartContainers", True), cond("Initialized", True),
             cond("Ready", ready, not_ready), cond("ContainersReady", ready, not_ready), cond("PodScheduled", True)]
-
-
-def _phase(statuses) -> str:
-    """Pending while a container has never been created (the kubelet's getPhase), else Running."""
-    for status in statuses:
-        if "waiting" in (status.get("state") or {}) and not (status.get("lastState") or {}).get("terminated"):
-            return "Pending"
-    return "Running"
 
 
 class Kubelet(ImagePulls, Controller):
@@ -405,7 +397,7 @@ class Kubelet(ImagePulls, Controller):
                           containerID=_fake_id("containerd://", f"{key}{name}{now}{status.get('restartCount')}"))
             if behaviour == "unready":
                 trouble.add("unready")
-        obj["status"]["phase"] = _phase(statuses)
+        obj["status"]["phase"] = pod_phase(statuses)
         obj["status"]["conditions"] = _conditions(now, True, all(s.get("ready") for s in statuses))
         saved = self.save("pods", obj, stored).obj
         for name, *note in notes:
@@ -442,59 +434,6 @@ class Kubelet(ImagePulls, Controller):
         if stored is None or self._token(stored.obj) != token or key in self.starting or not is_active(stored.obj):
             return None
         return stored
-
-    def _crash_again(self, key, token, attempt: int) -> None:
-        """The next restart of the crash-looping containers; with imagePullPolicy Always the
-        kubelet pulls again first, so an image gone from its registry stops the loop there."""
-        stored = self._current(key, token)
-        if stored is None:
-            return
-        pod = stored.obj
-        for container in pod["spec"].get("containers") or ():
-            status = next((s for s in pod["status"].get("containerStatuses") or ()
-                           if s["name"] == container["name"]), {})
-            if (image_behaviour(container.get("image", "")) == "crashloop" and waiting_reason(status) not in PULL_ERRORS
-                    and container.get("imagePullPolicy") == "Always"):
-                self._begin_pull(key, pod, container)
-        self.puller.when_done(key, self._restart_crashed, key, token, attempt)
-
-    def _restart_crashed(self, key, token, attempt: int) -> None:
-        stored = self._current(key, token)
-        if stored is None:
-            return
-        obj = stored.thaw()
-        now = now_iso()
-        restarted, notes, failed = [], [], False
-        for status in obj["status"].get("containerStatuses") or ():
-            name, image = status["name"], status.get("image", "")
-            if image_behaviour(image) != "crashloop" or waiting_reason(status) in PULL_ERRORS:
-                continue
-            outcome = self.puller.take(key, name, image)
-            failure = pull_failure(image, outcome)
-            if failure:
-                notes += self._fail_pull(key, status, image, failure)
-                failed = True
-                continue
-            began = self.pulls.pop((key, name), None)
-            status["restartCount"] = status.get("restartCount", 0) + 1
-            status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now,
-                                                  "finishedAt": now}}
-            status["imageID"] = image_id(image, outcome, status.get("imageID", ""))
-            restarted.append(name)
-            notes += [(name, *note) for note in (say.pulled(image, None if began is None else time.monotonic() - began),
-                                                 say.created(name), say.started(name))]
-        if not notes:
-            return
-        obj["status"]["phase"] = _phase(obj["status"]["containerStatuses"])
-        saved = self.save("pods", obj, stored).obj
-        for name, *note in notes:
-            self._note(saved, name, *note)
-        for name in restarted:
-            self._note(saved, name, *say.crash_backoff(name, saved))
-        if restarted:
-            self._crash_later(key, token, attempt + 1)
-        if failed:
-            self._pull_failed(key, token, 0, continuing=False)
 
     # -- probes that fail -------------------------------------------------------------------
 

@@ -9,15 +9,21 @@ moments later in ``ImagePullBackOff``, and is pulled again after Kubernetes' bac
 ``KUBESIM_IMAGE_PULL_BACKOFF`` seconds (10 by default, as the kubelet's) doubling up to
 five minutes. One back-off runs per pod (its "pull chain"), for all of its failing
 containers; a pull that succeeds starts the container the way a first start does.
+
+A running container is never checked again (its tag may vanish from the registry: it keeps
+running, as on a real node); a crash-looping container is pulled again before each
+restart only when its imagePullPolicy is Always, so a vanished image stops its loop at
+ErrImagePull.
 """
 from __future__ import annotations
 
 import os
 import time
 
+from ..apiserver import now_iso
 from ..imageref import parse
 from . import kubelet_events as say
-from .podutil import image_behaviour
+from .podutil import image_behaviour, pod_phase
 
 MAX_PULL_BACKOFF = 300.0
 PULL_ERRORS = ("ErrImagePull", "ImagePullBackOff")
@@ -54,7 +60,8 @@ def pull_failure(image: str, outcome) -> str:
 
 
 class ImagePulls:
-    """Needs ``self.puller``, ``self.pulls``, ``self.pull_chains`` and the Controller helpers."""
+    """Part of ``Kubelet``: uses its ``puller``, ``pulls``, ``pull_chains``, ``images``, ``_current``,
+    ``_bring_up``, ``_crash_later``, ``_note`` and the Controller helpers."""
 
     def _pull_delay(self, attempt: int) -> float:
         return min(self.pull_backoff * (2 ** min(attempt, 16)), MAX_PULL_BACKOFF)
@@ -149,3 +156,58 @@ class ImagePulls:
         stored = self._chain(key, token)
         if stored is not None:
             self._bring_up(key, token, stored, attempt, names)
+
+    # -- crash-looping containers restart: with imagePullPolicy Always, after pulling again ----
+
+    def _crash_again(self, key, token, attempt: int) -> None:
+        """The next restart of the crash-looping containers; with imagePullPolicy Always the
+        kubelet pulls again first, so an image gone from its registry stops the loop there."""
+        stored = self._current(key, token)
+        if stored is None:
+            return
+        pod = stored.obj
+        for container in pod["spec"].get("containers") or ():
+            status = next((s for s in pod["status"].get("containerStatuses") or ()
+                           if s["name"] == container["name"]), {})
+            if (image_behaviour(container.get("image", "")) == "crashloop" and waiting_reason(status) not in PULL_ERRORS
+                    and container.get("imagePullPolicy") == "Always"):
+                self._begin_pull(key, pod, container)
+        self.puller.when_done(key, self._restart_crashed, key, token, attempt)
+
+    def _restart_crashed(self, key, token, attempt: int) -> None:
+        stored = self._current(key, token)
+        if stored is None:
+            return
+        obj = stored.thaw()
+        now = now_iso()
+        restarted, notes, failed = [], [], False
+        for status in obj["status"].get("containerStatuses") or ():
+            name, image = status["name"], status.get("image", "")
+            if image_behaviour(image) != "crashloop" or waiting_reason(status) in PULL_ERRORS:
+                continue
+            outcome = self.puller.take(key, name, image)
+            failure = pull_failure(image, outcome)
+            if failure:
+                notes += self._fail_pull(key, status, image, failure)
+                failed = True
+                continue
+            began = self.pulls.pop((key, name), None)
+            status["restartCount"] = status.get("restartCount", 0) + 1
+            status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now,
+                                                  "finishedAt": now}}
+            status["imageID"] = image_id(image, outcome, status.get("imageID", ""))
+            restarted.append(name)
+            notes += [(name, *note) for note in (say.pulled(image, None if began is None else time.monotonic() - began),
+                                                 say.created(name), say.started(name))]
+        if not notes:
+            return
+        obj["status"]["phase"] = pod_phase(obj["status"]["containerStatuses"])
+        saved = self.save("pods", obj, stored).obj
+        for name, *note in notes:
+            self._note(saved, name, *note)
+        for name in restarted:
+            self._note(saved, name, *say.crash_backoff(name, saved))
+        if restarted:
+            self._crash_later(key, token, attempt + 1)
+        if failed:
+            self._pull_failed(key, token, 0, continuing=False)
