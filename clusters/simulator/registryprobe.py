@@ -234,11 +234,18 @@ class RegistryProbe:
             return Outcome("unreachable", detail=f"{ref.host} did not answer recently")
         target = f"/v2/{ref.repository}/manifests/{ref.reference}"
         try:
-            return self._check(ref, target, list(credentials))
-        except Unreachable as exc:
+            response = self._head(ref, target)
+        except Unreachable as exc:  # a registry that is not there (yet): usual in demos, quietly
             self._mark_down(ref.host)
-            log.warning("image %s/%s: registry unreachable (%s); assuming the image is present",
-                        ref.host, ref.repository, exc)
+            log.info("image %s/%s: registry unreachable (%s); assuming the image is present",
+                     ref.host, ref.repository, exc)
+            return Outcome("unreachable", detail=str(exc))
+        try:
+            return self._check(ref, target, response, list(credentials))
+        except Unreachable as exc:  # it answered, then its token realm (or itself) did not
+            self._mark_down(ref.host)
+            log.warning("image %s/%s: registry unreachable in the middle of a pull (%s); "
+                        "assuming the image is present", ref.host, ref.repository, exc)
             return Outcome("unreachable", detail=str(exc))
 
     def _head(self, ref: ImageRef, target: str, authorization: str | None = None) -> _Response:
@@ -247,8 +254,7 @@ class RegistryProbe:
             headers["Authorization"] = authorization
         return self._request(ref.host, "HEAD", target, headers)
 
-    def _check(self, ref: ImageRef, target: str, credentials: list[Credential]) -> Outcome:
-        response = self._head(ref, target)
+    def _check(self, ref: ImageRef, target: str, response: _Response, credentials: list[Credential]) -> Outcome:
         if response.status != 401:
             return self._judge(ref, target, response, None)
         scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))

@@ -209,7 +209,7 @@ def test_tag_conventions_still_apply_to_checked_images(core, namespace, registry
 
 
 def test_an_unreachable_registry_changes_nothing(core, namespace, tmp_path, caplog):
-    caplog.set_level(logging.WARNING, logger="clusters.simulator")
+    caplog.set_level(logging.INFO, logger="clusters.simulator")
     stopped = DistributionRegistry(tmp_path).start()
     stopped.push_image("acme/gone", "1.0")
     stopped.stop()
