@@ -17,6 +17,9 @@ media types in Accept:
   kubelet then behaves as it did before registries were checked (the image is assumed
   present), and the host is not tried again for ``retry_after`` seconds.
 
+Knobs (environment): ``KUBESIM_REGISTRY_CONNECT_TIMEOUT`` (1 s; also bounds a TLS
+handshake), ``KUBESIM_REGISTRY_RETRY_AFTER`` (5 s), ``KUBESIM_IMAGE_CHECK=0`` (no checks).
+
 Error details are worded as containerd words them (see ``kubelet_events``); when a
 registry explains a refusal in its JSON error body (``{"errors": [{"code": "UNAUTHORIZED",
 "message": "authentication required"}]}``) its words are added, as containerd 2 and CRI-O

@@ -166,11 +166,11 @@ class ImagePulls:
         if stored is None:
             return
         pod = stored.obj
+        statuses = {s["name"]: s for s in pod["status"].get("containerStatuses") or ()}
         for container in pod["spec"].get("containers") or ():
-            status = next((s for s in pod["status"].get("containerStatuses") or ()
-                           if s["name"] == container["name"]), {})
-            if (image_behaviour(container.get("image", "")) == "crashloop" and waiting_reason(status) not in PULL_ERRORS
-                    and container.get("imagePullPolicy") == "Always"):
+            crashing = image_behaviour(container.get("image", "")) == "crashloop"
+            if (crashing and container.get("imagePullPolicy") == "Always"
+                    and waiting_reason(statuses.get(container["name"], {})) not in PULL_ERRORS):
                 self._begin_pull(key, pod, container)
         self.puller.when_done(key, self._restart_crashed, key, token, attempt)
 
@@ -197,8 +197,8 @@ class ImagePulls:
                                                   "finishedAt": now}}
             status["imageID"] = image_id(image, outcome, status.get("imageID", ""))
             restarted.append(name)
-            notes += [(name, *note) for note in (say.pulled(image, None if began is None else time.monotonic() - began),
-                                                 say.created(name), say.started(name))]
+            took = None if began is None else time.monotonic() - began
+            notes += [(name, *note) for note in (say.pulled(image, took), say.created(name), say.started(name))]
         if not notes:
             return
         obj["status"]["phase"] = pod_phase(obj["status"]["containerStatuses"])
