@@ -1,5 +1,7 @@
 """The representative pages the Content-Security-Policy tests visit (unit and browser),
 and the rows they need: one registered cluster and one federated resource in acme/prod."""
+from applications.dockerfiles import services as dockerfile_services
+from applications.models import Application
 from clusters.crypto import encrypt
 from clusters.federation import services as federation_services
 from clusters.federation.models import FederatedType
@@ -34,7 +36,12 @@ def make_platform(tenant) -> dict:
     resource = federation_services.federated_resource_create(
         actor=SYSTEM, environment=prod, ftype=FederatedType.objects.get(kind="Deployment"), name="web",
         template=DEPLOYMENT)
-    return {"cluster": cluster, "cell": cell, "zone": zone, "resource": resource}
+    dockerfile_services.base_images_ensure(actor=SYSTEM)
+    application = Application.objects.create(tenant=tenant, name="payments-api", stack="java")
+    for user in ("10001", "10002"):
+        dockerfile_services.dockerfile_generate(actor=SYSTEM, application=application, stack="java",
+                                                form={"user": user})
+    return {"cluster": cluster, "cell": cell, "zone": zone, "resource": resource, "application": application}
 
 
 def portal_pages(platform, tenant) -> dict[str, str]:
@@ -58,6 +65,11 @@ def portal_pages(platform, tenant) -> dict[str, str]:
         "federation-detail": f"/federation/{tenant.slug}/prod/{res.pk}/",
         "federation-types": "/federation/-/types/",
         "ops": "/ops/",
+        # The editor loads CodeMirror, whose run-time <style> carries the request's nonce.
+        "dockerfile-editor": f"/applications/{platform['application'].pk}/dockerfile/",
+        "dockerfile-generate": f"/applications/{platform['application'].pk}/dockerfile/generate/",
+        "dockerfile-version": f"/applications/{platform['application'].pk}/dockerfile/versions/2/",
+        "dockerfile-diff": f"/applications/{platform['application'].pk}/dockerfile/diff/",
         "audit": "/audit/",
         "admin-index": "/admin/",
         "admin-tenant-list": "/admin/tenants/tenant/",

@@ -33,6 +33,8 @@ from schemathesis import checks as st_checks
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi import checks as oa_checks
 
+from applications.dockerfiles import services as dockerfile_services
+from applications.models import Application
 from clusters.crypto import encrypt
 from clusters.federation.models import FederatedType
 from clusters.federation.services import federated_resource_create
@@ -116,6 +118,10 @@ def world(db):
         actor=Actor.for_user(owner), environment=prod, ftype=configmap, name="settings",
         template={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}},
         placement=None, overrides=None)
+    dockerfile_services.base_images_ensure(actor=Actor.for_system("contract"))
+    application = Application.objects.create(tenant=tenant, name="payments-api", stack="java")
+    dockerfile_services.dockerfile_save(actor=Actor.for_user(owner), application=application,
+                                        content="FROM platform/jre:17\nUSER 10001\n")
     return {
         "headers": {"Authorization": f"Bearer {plaintext}"},
         # Real values for path parameters (by operation path prefix and parameter name).
@@ -133,6 +139,8 @@ def world(db):
             ("zones", "slug"): zone.slug,
             ("cells", "slug"): cell.slug,
             ("clusters", "slug"): cluster.slug,
+            "app_id": application.pk,
+            ("applications", "number"): 1,
         },
         "token_id": token.pk,
     }

@@ -53,6 +53,12 @@ ACTIONS = {
     "create token": ("post", "tenants/acme/tokens/", {"name": "ci"}),
     "revoke token": ("delete", "tenants/acme/tokens/{token}/", None),
     "me": ("get", "me/", None),
+    "list dockerfiles": ("get", "applications/{app}/dockerfiles/", None),
+    "retrieve dockerfile": ("get", "applications/{app}/dockerfiles/1/", None),
+    "diff dockerfiles": ("get", "applications/{app}/dockerfiles/diff/?from=1&to=1", None),
+    "save dockerfile": ("post", "applications/{app}/dockerfiles/", {"content": "FROM platform/jre:17\nUSER 10001\n",
+                                                                    "comment": "matrix"}),
+    "dockerfile templates": ("get", "dockerfile-templates/", None),
 }
 
 EXPECTED = {
@@ -82,6 +88,11 @@ EXPECTED = {
     "create token":       (201,  201,  201,  201,  201,  201,  403,  404),
     "revoke token":       (204,  204,  204,  404,  404,  404,  404,  404),
     "me":                 (200,  200,  200,  200,  200,  200,  200,  200),
+    "list dockerfiles":   (200,  200,  200,  200,  200,  200,  200,  404),
+    "retrieve dockerfile": (200, 200,  200,  200,  200,  200,  200,  404),
+    "diff dockerfiles":   (200,  200,  200,  200,  200,  200,  200,  404),
+    "save dockerfile":    (201,  201,  201,  403,  403,  403,  403,  404),
+    "dockerfile templates": (200, 200, 200,  200,  200,  200,  200,  200),
 }
 
 # The tenant permission each action needs (reads need view_tenant).
@@ -95,6 +106,8 @@ ACTION_PERMISSION = {
     "list quota requests": "view_tenant",
     "request quota": "request_quota", "cancel quota request": "request_quota",
     "create token": "use_api_tokens",
+    "list dockerfiles": "view_tenant", "retrieve dockerfile": "view_tenant", "diff dockerfiles": "view_tenant",
+    "save dockerfile": "manage_applications",
 }
 
 # Platform permissions: no tenant role holds them, whatever the tenant says (403 for every role).
@@ -123,7 +136,14 @@ def world(personas, tenant):
     token, _ = make_token(personas["developer"], tenant, name="developer-ci")
     quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
                                          environment=tenant.environments.get(slug="test"), reason="load", pods=99)
-    return {"token": token.pk, "quota_request": quota_request.pk}
+    from applications.dockerfiles import services as dockerfile_services
+    from applications.models import Application
+
+    dockerfile_services.base_images_ensure(actor=Actor.for_system("tests"))
+    application = Application.objects.create(tenant=tenant, name="payments-api", stack="java")
+    dockerfile_services.dockerfile_save(actor=Actor.for_system("tests"), application=application,
+                                        content="FROM platform/jre:17\nUSER 10002\n")
+    return {"token": token.pk, "quota_request": quota_request.pk, "app": application.pk}
 
 
 def send(client, name, world):

@@ -3,6 +3,8 @@ matrix calls for, and nothing of acme in what an outsider gets back."""
 import pytest
 from django.test import Client
 
+from applications.dockerfiles import services as dockerfile_services
+from applications.models import Application
 from paas.actors import Actor
 from tenants.models import Membership
 from tenants.quota_requests import quota_request_create
@@ -37,6 +39,13 @@ PLATFORM_GET = table(403, operator=200, anonymous=LOGIN)
 PLATFORM_POST = table(403, operator=302, anonymous=LOGIN)
 # use_api_tokens: every member role, not operators.
 TOKEN_USE = table(200, operator=403, outsider=404, anonymous=LOGIN)
+# manage_applications (owner, admin, developer): Dockerfile forms and saves.
+DEV_GET = table(403, owner=200, admin=200, developer=200, outsider=404, anonymous=LOGIN)
+DEV_POST = table(403, owner=302, admin=302, developer=302, outsider=404, anonymous=LOGIN)
+DOCKERFILE = ('FROM platform/jre:17\nCOPY app.jar /app/app.jar\nUSER 10001\n'
+              'HEALTHCHECK CMD ["curl", "-f", "http://127.0.0.1:8080/"]\nENTRYPOINT ["java", "-jar", "/app/app.jar"]\n')
+GENERATE = {"stack": "java", "base_image": "platform/jre:17", "artifact": "svc.jar", "ports": "8080", "user": "10001",
+            "health_kind": "http", "health_path": "/", "health_interval": "30", "jvm_options": "", "action": "save"}
 
 QUOTA = {"cpu_millicores": "6", "memory_mib": "12", "ephemeral_storage_mib": "10",
          "exclusive_cpuset_cores": "0", "pods": "40"}
@@ -81,6 +90,16 @@ PAGES = {
     # else it is invisible (404), like any object they may not see.
     "token-revoke": ("post", "/tenants/acme/tokens/{dev_token}/revoke/", {},
                      table(404, owner=302, admin=302, developer=302, anonymous=LOGIN)),
+    # Dockerfiles of an application (applications/dockerfiles/urls.py)
+    "dockerfile-editor": ("get", "/applications/{app}/dockerfile/", None, VIEW),
+    "dockerfile-history": ("get", "/applications/{app}/dockerfile/history/", None, VIEW),
+    "dockerfile-version": ("get", "/applications/{app}/dockerfile/versions/1/", None, VIEW),
+    "dockerfile-diff": ("get", "/applications/{app}/dockerfile/diff/?from=1&to=1", None, VIEW),
+    "dockerfile-generate-form": ("get", "/applications/{app}/dockerfile/generate/?stack=go", None, DEV_GET),
+    "dockerfile-save": ("post", "/applications/{app}/dockerfile/", {"content": DOCKERFILE + "EXPOSE 8080\n"},
+                        DEV_POST),
+    "dockerfile-lint": ("post", "/applications/{app}/dockerfile/lint/", {"content": DOCKERFILE}, DEV_GET),
+    "dockerfile-generate": ("post", "/applications/{app}/dockerfile/generate/", GENERATE, DEV_POST),
 }
 
 CASES = [(page, persona) for page in PAGES for persona in PERSONAS]
@@ -92,7 +111,11 @@ def world(personas, tenant):
     dev_token, dev_plaintext = make_token(personas["developer"], tenant, name="dev-ci")
     quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
                                          environment=tenant.environments.get(slug="test"), reason="load", pods=99)
+    dockerfile_services.base_images_ensure(actor=Actor.for_system("tests"))
+    application = Application.objects.create(tenant=tenant, name="payments-api", stack="java")
+    dockerfile_services.dockerfile_save(actor=Actor.for_system("tests"), application=application, content=DOCKERFILE)
     return {
+        "app": application.pk,
         "quota_request": quota_request.pk,
         "viewer_membership": Membership.objects.get(tenant=tenant, user=personas["viewer"]).pk,
         "dev_token": dev_token.pk,

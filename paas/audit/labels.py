@@ -90,6 +90,13 @@ ACTION_LABELS = {
     "federation.logs.follow": _("Pod logs followed"),
     "federation.type.register": _("Federated type registered"),
     "federation.type.update": _("Federated type changed"),
+    # Dockerfiles
+    "dockerfile.save": _("Dockerfile saved"),
+    "dockerfile.generate": _("Dockerfile generated from a template"),
+    "dockerfile.lint": _("Dockerfile linted"),
+    "dockerfile.base_image.create": _("Base image allowed"),
+    "dockerfile.base_image.update": _("Allowed base image changed"),
+    "dockerfile.base_image.delete": _("Base image removed from the allowed list"),
 }
 
 # Codes with a variable part: the Django admin's (admin.<model>.<verb>) and refused

@@ -84,7 +84,8 @@
     "federation.resource.created": gettext("Federated resource created"),
     "federation.resource.updated": gettext("Federated resource updated"),
     "federation.resource.deleted": gettext("Federated resource deleted"),
-    "federation.synced": gettext("Federated resources synced to cluster")
+    "federation.synced": gettext("Federated resources synced to cluster"),
+    "dockerfile.saved": gettext("Dockerfile saved")
   };
 
   // Refresh live fragments, never a toast: they follow background work, not a person's action.
@@ -121,7 +122,8 @@
     "platform.propagation.stop": gettext("%(actor)s stopped all propagation: %(name)s"),
     "platform.propagation.resume": gettext("%(actor)s resumed all propagation"),
     "binding.created": gettext("%(actor)s bound environment %(environment)s to %(name)s"),
-    "binding.deleted": gettext("%(actor)s unbound environment %(environment)s from %(name)s")
+    "binding.deleted": gettext("%(actor)s unbound environment %(environment)s from %(name)s"),
+    "dockerfile.saved": gettext("%(actor)s saved version %(number)s of the Dockerfile of %(name)s")
   };
 
   // cluster.health carries the new state as a code; show the same words as the cluster pages.
