@@ -90,6 +90,20 @@ ACTION_LABELS = {
     "federation.logs.follow": _("Pod logs followed"),
     "federation.type.register": _("Federated type registered"),
     "federation.type.update": _("Federated type changed"),
+    # applications
+    "app.application.create": _("Application created"),
+    "app.application.update": _("Application changed"),
+    "app.application.delete": _("Application deleted"),
+    "app.component.create": _("Component added"),
+    "app.component.update": _("Component changed"),
+    "app.component.delete": _("Component removed"),
+    "app.dependency.add": _("Application dependency added"),
+    "app.dependency.remove": _("Application dependency removed"),
+    "app.instance.create": _("Application instance created"),
+    "app.instance.update": _("Application instance placement changed"),
+    "app.instance.apply": _("Revision applied to an instance"),
+    "app.revision.create": _("Revision created"),
+    "app.revision.promote": _("Revision promoted"),
 }
 
 # Codes with a variable part: the Django admin's (admin.<model>.<verb>) and refused
