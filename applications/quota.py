@@ -67,7 +67,9 @@ def _amount(name: str, value: int) -> str:
 
 def check(*, environment, spec: dict, placement: dict, instance=None, topology=None) -> None:
     """DomainError (field "quota") naming each exceeded limit with its numbers."""
-    quota = getattr(environment, "quota", None)
+    from tenants.models import Quota
+
+    quota = Quota.objects.filter(environment=environment).first()  # fresh: a cached one may be stale
     if quota is None:
         return
     topology = topology or scheduling.topology_for(environment)

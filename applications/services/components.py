@@ -94,7 +94,7 @@ def component_update(*, actor: Actor, component: Component, data: dict) -> Compo
         component.save()
         old, new = diff(before, component.audit_fields())
         if secret_changes:  # names only: a changed value would otherwise look unchanged
-            new["secret_env_changes"] = secret_changes
+            new["sensitive_variables_changed"] = secret_changes
         audit_record(actor=actor, action="app.component.update", target=component, tenant=application.tenant,
                      before=old, after=new)
         notify(actor, application, "app.component.updated", component=component.name)

@@ -139,7 +139,8 @@ def revision_promote(*, actor: Actor, revision: AppRevision, environment) -> App
         copy = AppRevision(application=application, environment=environment,
                            number=_next_number(application, environment), spec=revision.spec,
                            spec_hash=revision.spec_hash, secret_values=bytes(revision.secret_values or b""),
-                           build=revision.build, promoted_from=revision, comment=revision.comment,
+                           build=revision.build or images.build_for(application.tenant, spec_mod.images(revision.spec)),
+                           promoted_from=revision, comment=revision.comment,
                            created_by=actor.user)
         copy.save()
         audit_record(actor=actor, action="app.revision.promote", target=copy, tenant=application.tenant,
