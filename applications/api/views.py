@@ -7,6 +7,7 @@ record), selectors scope (another tenant's application is a 404).
 from functools import cached_property
 
 import django_filters
+from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -59,7 +60,7 @@ class ApplicationViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModel
         data = self.validated(s.ApplicationCreateSerializer)
         tenant = tenants_visible_to(self.actor).filter(slug=data.pop("tenant")).first()
         if tenant is None:
-            raise DomainError(_("tenant: no such tenant"), field="tenant")
+            raise Http404("No such tenant.")  # as for any object of a tenant the caller cannot see
         application = services.application_create(actor=self.actor, tenant=tenant, **data)
         return Response(self.render(s.ApplicationSerializer, application), status=status.HTTP_201_CREATED)
 
@@ -162,8 +163,6 @@ class DependencyViewSet(mixins.ListModelMixin, ApplicationChildViewSet):
         """Remove the dependency on the application named in the path."""
         other = Application.objects.filter(tenant=self.application.tenant, name=self.kwargs["name"]).first()
         if other is None or not self.application.dependencies.filter(depends_on=other).exists():
-            from django.http import Http404
-
             raise Http404("No such dependency.")
         services.dependency_remove(actor=self.actor, application=self.application, depends_on=other)
         return Response(status=status.HTTP_204_NO_CONTENT)
