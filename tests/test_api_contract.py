@@ -33,6 +33,7 @@ from schemathesis import checks as st_checks
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi import checks as oa_checks
 
+from applications.services import application_create, component_create, instance_create
 from clusters.crypto import encrypt
 from clusters.federation.models import FederatedType
 from clusters.federation.services import federated_resource_create
@@ -116,6 +117,11 @@ def world(db):
         actor=Actor.for_user(owner), environment=prod, ftype=configmap, name="settings",
         template={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}},
         placement=None, overrides=None)
+    application = application_create(actor=Actor.for_user(owner), tenant=tenant, name="payments")
+    component_create(actor=Actor.for_user(owner), application=application,
+                     data={"name": "api", "image": "acme/payments:1", "ports": [{"name": "http", "port": 8080}]})
+    instance_create(actor=Actor.for_user(owner), application=application,
+                    environment=tenant.environments.get(slug="dev"))
     return {
         "headers": {"Authorization": f"Bearer {plaintext}"},
         # Real values for path parameters (by operation path prefix and parameter name).
@@ -133,6 +139,10 @@ def world(db):
             ("zones", "slug"): zone.slug,
             ("cells", "slug"): cell.slug,
             ("clusters", "slug"): cluster.slug,
+            "app_id": application.pk,
+            ("applications", "id"): application.pk,
+            ("applications", "name"): "api",
+            ("applications", "env"): "dev",
         },
         "token_id": token.pk,
     }

@@ -84,7 +84,8 @@ class ResourcesField(serializers.JSONField):
 
 @extend_schema_field(ProbeDoc(allow_null=True))
 class ProbeField(serializers.JSONField):
-    pass
+    def to_representation(self, value):
+        return value or None  # no probe: null, as the schema says
 
 
 @extend_schema_field(ReplicasDoc)
@@ -106,6 +107,8 @@ class SecretEnvOutField(serializers.JSONField):
 
 class ApplicationSerializer(serializers.ModelSerializer):
     tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    repository_url = serializers.CharField(read_only=True, help_text=_("A URL, or empty."))
+    labels = serializers.DictField(child=serializers.CharField(), read_only=True)
     components = serializers.SerializerMethodField()
 
     class Meta:

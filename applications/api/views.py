@@ -54,7 +54,9 @@ class ApplicationViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModel
     def get_object(self):
         return selectors.application_get(self.actor, self.kwargs["pk"])
 
-    @extend_schema(request=s.ApplicationCreateSerializer, responses={201: s.ApplicationSerializer})
+    @extend_schema(request=s.ApplicationCreateSerializer,
+                   responses={201: s.ApplicationSerializer,
+                              404: OpenApiResponse(description="No such tenant (or not visible to the caller).")})
     def create(self, request, *args, **kwargs):
         """Create an application in a tenant (manage_applications)."""
         data = self.validated(s.ApplicationCreateSerializer)
