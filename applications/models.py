@@ -285,6 +285,9 @@ class AppInstance(models.Model):
     def __str__(self):
         return f"{self.application} @ {self.environment.slug}"
 
+    def get_absolute_url(self):
+        return reverse("applications:instance", kwargs={"app_id": self.application_id, "env": self.environment.slug})
+
     @property
     def tenant(self):
         return self.application.tenant
@@ -293,9 +296,6 @@ class AppInstance(models.Model):
     def owner_key(self) -> str:
         """What federation services are told when this instance changes its own resources."""
         return f"app-instance:{self.pk}"
-
-    def get_absolute_url(self):
-        return reverse("applications:instance", kwargs={"app_id": self.application_id, "env": self.environment.slug})
 
     def audit_fields(self) -> dict:
         return {"application": self.application.name, "environment": self.environment.slug,
@@ -347,12 +347,12 @@ class AppRevision(models.Model):
             raise ImmutableRevision(f"{self} is immutable: create a new revision instead")
         super().save(*args, **kwargs)
 
+    def get_absolute_url(self):
+        return reverse("applications:revision", kwargs={"app_id": self.application_id, "pk": self.pk})
+
     @property
     def tenant(self):
         return self.application.tenant
-
-    def get_absolute_url(self):
-        return reverse("applications:revision", kwargs={"app_id": self.application_id, "pk": self.pk})
 
     def audit_fields(self) -> dict:
         return {"application": self.application.name, "environment": self.environment.slug, "number": self.number,

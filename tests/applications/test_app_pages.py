@@ -1,14 +1,13 @@
 """Application pages: list, detail (components, dependencies, instances with live status,
 revisions with the baseline marked), forms, revision detail and diff, promote and apply buttons
 only for those allowed; another tenant's application is a 404."""
-import re
 
 import pytest
 
 from applications import services
 from applications.models import AppRevision, Component
 
-from .conftest import COMPONENT, SYSTEM, env, make_build
+from .conftest import SYSTEM, env
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +115,39 @@ def test_apply_and_promote_through_the_pages(personas, login, app, cells, tenant
     assert "use a release" in response.content.decode()
     assert login(personas["viewer"]).post(f"/applications/{app.pk}/instances/test/apply/",
                                           {"revision": deployed["revision"].pk}).status_code == 403
+
+
+def test_federation_pages_and_api_refuse_instance_owned_resources(personas, login, app, deployed):
+    from clusters.federation.models import FederatedResource
+
+    workload = FederatedResource.objects.get(environment__slug="test", ftype__kind="Deployment")
+    client = login(personas["developer"])
+    page = html(client.get(workload.get_absolute_url()))
+    assert 'data-testid="managed-by"' in page and "application acme/payments-api (test)" in page
+    assert f"/federation/acme/test/{workload.pk}/edit/" not in page
+    response = client.get(f"/federation/acme/test/{workload.pk}/edit/", follow=True)
+    assert "change it there" in response.content.decode()
+    response = client.patch(f"/api/v1/tenants/acme/federated-resources/{workload.pk}/", {"placement": {}},
+                            content_type="application/json")
+    assert response.status_code == 409 and "managed by application acme/payments-api" in response.json()["error"]["message"]
+    assert client.delete(f"/api/v1/tenants/acme/federated-resources/{workload.pk}/").status_code == 409
+    assert FederatedResource.objects.filter(pk=workload.pk, deleting=False).exists()
+
+
+def test_search_finds_applications_only_for_those_who_see_them(personas, login, app):
+    response = login(personas["viewer"]).get("/api/v1/search/?q=payments")
+    groups = {g["kind"]: g for g in response.json()["groups"]}
+    assert [hit["title"] for hit in groups["application"]["hits"]] == ["payments-api"]
+    assert "payments-api" not in login(personas["outsider"]).get("/api/v1/search/?q=payments").content.decode()
+
+
+def test_admin_pages_show_no_secret_values(personas, login, app, deployed):
+    client = login(personas["superuser"])
+    for path in ("/admin/applications/application/", f"/admin/applications/application/{app.pk}/change/",
+                 "/admin/applications/component/", f"/admin/applications/component/{app.components.get().pk}/change/",
+                 "/admin/applications/apprevision/",
+                 f"/admin/applications/apprevision/{deployed['revision'].pk}/change/",
+                 "/admin/applications/appinstance/", f"/admin/applications/appinstance/{deployed['instance'].pk}/change/",
+                 "/admin/applications/applicationdependency/"):
+        page = html(client.get(path))
+        assert "s3cret" not in page, path
