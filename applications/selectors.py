@@ -15,10 +15,18 @@ def applications_visible_to(actor: Actor) -> QuerySet[Application]:
     return Application.objects.filter(tenant__in=tenants_visible_to(actor)).select_related("tenant")
 
 
+def _id(value) -> int:
+    """A primary key from a URL: digits within bigint, else no such object (never a database error)."""
+    text = str(value)
+    if not text.isdigit() or len(text) > 18:
+        raise ValueError(text)
+    return int(text)
+
+
 def application_get(actor: Actor, pk) -> Application:
     try:
-        return applications_visible_to(actor).get(pk=int(pk))
-    except (Application.DoesNotExist, ValueError, TypeError, OverflowError):
+        return applications_visible_to(actor).get(pk=_id(pk))
+    except (Application.DoesNotExist, ValueError):
         raise Http404("No such application.") from None
 
 
@@ -60,8 +68,8 @@ def revisions_of(application: Application) -> QuerySet[AppRevision]:
 
 def revision_get(application: Application, pk) -> AppRevision:
     try:
-        return revisions_of(application).get(pk=int(pk))
-    except (AppRevision.DoesNotExist, ValueError, TypeError, OverflowError):
+        return revisions_of(application).get(pk=_id(pk))
+    except (AppRevision.DoesNotExist, ValueError):
         raise Http404("No such revision.") from None
 
 

@@ -12,6 +12,8 @@ from .. import secrets, validation
 from ..models import Application, Component
 from ._common import notify
 
+MAX_COMPONENTS = 50  # workloads per application: far above any real one, a bound on what a revision renders
+
 
 def settings_of(component: Component) -> dict:
     """The component's settings in validation.component's shape (no secrets)."""
@@ -61,6 +63,9 @@ def component_create(*, actor: Actor, application: Application, data: dict) -> C
         if Component.objects.filter(application=application, name=cleaned["name"]).exists():
             raise Conflict(_("name: %(app)s already has a component named %(name)s")
                            % {"app": application.name, "name": cleaned["name"]}, field="name")
+        if Component.objects.filter(application=application).count() >= MAX_COMPONENTS:
+            raise DomainError(_("name: an application has at most %(n)s components") % {"n": MAX_COMPONENTS},
+                              field="name")
         component = Component(application=application)
         _store(component, cleaned, values)
         component.save()

@@ -15,7 +15,7 @@ from .. import images, quota, secrets, validation
 from .. import spec as spec_mod
 from ..models import Application, AppRevision, Component
 from ._common import notify
-from .components import settings_of
+from .components import MAX_COMPONENTS, settings_of
 from .instances import instance_for
 
 # Promotion moves one step along the pipeline.
@@ -36,6 +36,9 @@ def _from_components(application: Application) -> tuple[list[dict], dict]:
 def _from_spec(application: Application, given) -> tuple[list[dict], dict]:
     if not isinstance(given, dict) or not isinstance(given.get("components"), list) or not given["components"]:
         raise DomainError(_("spec.components: give a non-empty list of components"), field="spec.components")
+    if len(given["components"]) > MAX_COMPONENTS:
+        raise DomainError(_("spec.components: at most %(n)s components") % {"n": MAX_COMPONENTS},
+                          field="spec.components")
     extra = sorted(set(given) - {"components"})
     if extra:
         raise DomainError(_("spec.%(key)s: unknown field") % {"key": extra[0]}, field=f"spec.{extra[0]}")
