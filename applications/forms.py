@@ -40,7 +40,7 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def _pairs(text: str, field: str) -> list[tuple[str, str]]:
+def _pairs(text: str) -> list[tuple[str, str]]:
     out = []
     for number, line in enumerate((text or "").splitlines(), start=1):
         if not line.strip():
@@ -197,10 +197,10 @@ class ComponentForm(DomainErrorsMixin, forms.Form):
         return ports
 
     def clean_env(self):
-        return [{"name": n, "value": v} for n, v in _pairs(self.cleaned_data.get("env"), "env")]
+        return [{"name": n, "value": v} for n, v in _pairs(self.cleaned_data.get("env"))]
 
     def clean_secret_env_set(self):
-        return dict(_pairs(self.cleaned_data.get("secret_env_set"), "secret_env_set"))
+        return dict(_pairs(self.cleaned_data.get("secret_env_set")))
 
     def clean_config_files(self):
         value = parse_document(self.cleaned_data.get("config_files"), empty=[], root="config_files")

@@ -13,7 +13,7 @@ from paas.permissions import NotPermitted, can
 from tenants.context_processors import SESSION_KEY
 from tenants.roles import TENANT_PERMISSIONS
 from tenants.selectors import environments_visible_to, tenants_visible_to, tenants_with_permission
-from tenants.views._common import environment_order, paginate
+from tenants.views._common import ensure, environment_order, paginate
 
 from . import selectors, services
 from .forms import ApplicationForm, DependencyForm, RevisionForm
@@ -27,16 +27,6 @@ def load(request, app_id) -> tuple[Actor, Application]:
     if request.session.get(SESSION_KEY) != application.tenant.slug:
         request.session[SESSION_KEY] = application.tenant.slug
     return actor, application
-
-
-def ensure(request, actor, codename: str, obj, *, action: str) -> None:
-    """403 before showing a form the role cannot use; a POST is recorded as denied."""
-    from paas.permissions import authorize
-
-    if request.method == "POST":
-        authorize(actor, codename, obj, action=action)
-    elif not can(actor, codename, obj):
-        raise NotPermitted(_("Your role does not allow this: %(what)s.") % {"what": TENANT_PERMISSIONS[codename]})
 
 
 def app_context(actor, application, **extra) -> dict:
@@ -150,7 +140,7 @@ def application_detail(request, app_id):
         dependencies=dependencies, dependents=dependents,
         dependency_form=DependencyForm(candidates=candidates) if candidates else None,
         revision_form=RevisionForm(environments=environments),
-        can_release=any(can(actor, "release_application", e) for e in environments),
+        has_revisions=bool(revisions),
         live_ids=" ".join(str(pk) for row in rows for pk in row["resources"]))
     return render(request, "applications/detail.html", context)
 
