@@ -49,7 +49,8 @@ def test_instance_page_turns_healthy_without_a_reload(b, personas_e2e, applied):
         for cluster in Cluster.objects.all():
             status.collect_status(cluster.pk)
         status.aggregate_pending()
-        return "healthy" in str(applied.instances.get().resource_links.get(role="workload").resource.status)
+        workload = applied.instances.get().resource_links.get(role="workload").resource
+        return (workload.status.get("health") or {}).get("state") == "healthy"
 
     wait_for(collected, timeout=20, message="the workload healthy in the database")
     expect(health).to_contain_text("Healthy", timeout=EVENT_WAIT)
