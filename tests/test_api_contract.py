@@ -34,7 +34,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi import checks as oa_checks
 
 from applications.dockerfiles import services as dockerfile_services
-from applications.models import Application
+from applications.services import application_create, component_create, instance_create
 from clusters.crypto import encrypt
 from clusters.federation.models import FederatedType
 from clusters.federation.services import federated_resource_create
@@ -118,8 +118,12 @@ def world(db):
         actor=Actor.for_user(owner), environment=prod, ftype=configmap, name="settings",
         template={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}},
         placement=None, overrides=None)
+    application = application_create(actor=Actor.for_user(owner), tenant=tenant, name="payments")
+    component_create(actor=Actor.for_user(owner), application=application,
+                     data={"name": "api", "image": "acme/payments:1", "ports": [{"name": "http", "port": 8080}]})
+    instance_create(actor=Actor.for_user(owner), application=application,
+                    environment=tenant.environments.get(slug="dev"))
     dockerfile_services.base_images_ensure(actor=Actor.for_system("contract"))
-    application = Application.objects.create(tenant=tenant, name="payments-api", stack="java")
     dockerfile_services.dockerfile_save(actor=Actor.for_user(owner), application=application,
                                         content="FROM platform/jre:17\nUSER 10001\n")
     return {
@@ -141,6 +145,9 @@ def world(db):
             ("clusters", "slug"): cluster.slug,
             "app_id": application.pk,
             ("applications", "number"): 1,
+            ("applications", "id"): application.pk,
+            ("applications", "name"): "api",
+            ("applications", "env"): "dev",
         },
         "token_id": token.pk,
     }

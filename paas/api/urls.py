@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from applications.api.urls import register as register_application_api
 from applications.dockerfiles.api import views as dockerfile_views
 from clusters.api.urls import register as register_cluster_api
 from clusters.federation.api.urls import register as register_federation_api
@@ -32,6 +33,7 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 register_cluster_api(router)
 register_federation_api(router)
 dockerfile_views.register(router)
+register_application_api(router)
 
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),
