@@ -171,19 +171,39 @@ def banner(url: str, redis_note: str, clusters: list[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def announce_when_listening(supervisor: Supervisor, host: str, port: int, text: str) -> None:
-    """Print the banner once web accepts connections, so it is not lost above start-up logs."""
+def announce_when_listening(supervisor: Supervisor, host: str, port: int, text: str, then=None) -> None:
+    """Print the banner once web accepts connections, so it is not lost above start-up logs;
+    then run `then` (the delivery demo, which needs the registry that web serves)."""
 
     def probe() -> None:
         for _ in range(600):  # up to 60 s
             try:
                 with socket.create_connection((host, port), timeout=0.5):
                     supervisor.say("runall", text)
-                    return
+                    break
             except OSError:
                 time.sleep(0.1)
+        else:
+            return
+        if then is not None:
+            then()
 
     threading.Thread(target=probe, daemon=True).start()
+
+
+def deliver_demo(say) -> None:
+    """Base images into the built-in registry, then the demo application built and running
+    (applications.demo); a failure is reported, not fatal."""
+    from django.db import connection
+
+    try:
+        from applications.demo import load_demo_delivery
+
+        load_demo_delivery(say)
+    except Exception as exc:  # the platform is still useful without the demo application; say why
+        say(f"delivery demo not loaded: {exc.__class__.__name__}: {exc}")
+    finally:
+        connection.close()
 
 
 class Command(BaseCommand):
@@ -220,6 +240,9 @@ class Command(BaseCommand):
         metrics_dir.mkdir(parents=True)
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
         redis_note = without_password(env["REDIS_URL"]) + (" (embedded)" if redis else "")
+        # Image references given to the clusters name the registry web serves: this address.
+        env["REGISTRY_HOST"] = env.get("REGISTRY_HOST") or f"{display_host(host)}:{port}"
+        settings.REGISTRY_HOST = env["REGISTRY_HOST"]
         supervisor = Supervisor([], env=env, cwd=PROJECT_DIR)
         supervisor.install_signal_handlers()
         failure = None
@@ -233,7 +256,9 @@ class Command(BaseCommand):
             supervisor.add(child_specs(host, port, worker_queues(queues)))
             shown = display_host(host)
             text = banner(f"http://{shown}:{port}/", redis_note, cluster_lines())
-            announce_when_listening(supervisor, shown, port, text)
+            say = lambda line: supervisor.say("runall", line)  # noqa: E731
+            announce_when_listening(supervisor, shown, port, text,
+                                    then=None if no_kubesim else (lambda: deliver_demo(say)))
             supervisor.wait()
             supervisor.say("runall", "stopping all children")
         except (ChildExited, RuntimeError) as exc:
