@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from applications.builds.api import urls as builds_api
 from clusters.api.urls import register as register_cluster_api
 from clusters.federation.api.urls import register as register_federation_api
 from paas.audit.api import AuditEventViewSet
@@ -30,10 +31,12 @@ router.register("quota-requests", tenant_views.PlatformQuotaRequestViewSet, base
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 register_cluster_api(router)
 register_federation_api(router)
+builds_api.register(router)
 
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),
     path("v1/search/", SearchView.as_view(), name="search"),
+    path("v1/", include(builds_api.urlpatterns)),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs.SwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -77,6 +77,12 @@ ACTION_LABELS = {
     "platform.maintenance": _("Platform maintenance"),
     "platform.check": _("Platform check"),
     "platform.ping": _("Platform notified"),
+    # builds
+    "artifact.upload": _("Build artifact uploaded"),
+    "build.start": _("Build started"),
+    "build.cancel": _("Build cancelled"),
+    "build.retry": _("Build retried after its worker was lost"),
+    "build.finish": _("Build finished"),
     # federation
     "federation.resource.create": _("Federated resource created"),
     "federation.resource.update": _("Federated resource changed"),
