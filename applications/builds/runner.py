@@ -18,8 +18,7 @@ import time
 from datetime import UTC
 
 from django.conf import settings
-from django.db import close_old_connections, connection
-from django.utils import timezone
+from django.db import connection
 from django.utils.module_loading import import_string
 
 from paas.errors import DomainError
@@ -169,20 +168,25 @@ class _Watched:
 
 # --- inputs and provenance -----------------------------------------------------------
 
+def parse_reference(text: str):
+    """An ImageRef (applications.oci.references); ValueError when it is not a valid reference."""
+    from applications.oci import references
+
+    return references.parse(text)
+
+
 def base_images(content: str, build_args: dict) -> list:
     """The FROM images of a Dockerfile (ImageRef), ARGs before FROM substituted."""
     import io
 
     from dockerfile_parse import DockerfileParser
 
-    from applications.oci import references
-
     parser = DockerfileParser(fileobj=io.BytesIO(content.encode()), build_args=build_args or {})
     refs = []
     for image in parser.parent_images:
         if image and image.lower() != "scratch":
             try:
-                refs.append(references.parse(image))
+                refs.append(parse_reference(image))
             except ValueError:
                 continue  # the builder reports a bad FROM in words
     return refs
@@ -236,9 +240,7 @@ def run(build_id: int) -> str:
         progress.finish(build.pk, Build.State.FAILED, error=problem, line=problem)
         return Build.State.FAILED
     with Control(build) as control:
-        state = _execute(build, control, function, (name, version))
-    close_old_connections()
-    return state
+        return _execute(build, control, function, (name, version))
 
 
 def _execute(build: Build, control: Control, function, builder: tuple[str, str]) -> str:
@@ -281,8 +283,6 @@ def _describe(exc: Exception) -> str:
 
 
 def _build(build: Build, control: Control, function, builder):
-    from applications.oci import references
-
     dockerfile = build.dockerfile.content
     content_sha = hashlib.sha256(dockerfile.encode()).hexdigest()
     artifact_path = None
@@ -298,7 +298,7 @@ def _build(build: Build, control: Control, function, builder):
         _ref_text(bases[-1]) if bases else "")
     provenance = provenance_of(build, content_sha=content_sha, base_ref=base_ref, builder=builder)
     target_text = f"{registry_access.target_host(build)}/{build.repository}:{build.tag}"
-    target = references.parse(target_text)
+    target = parse_reference(target_text)
     client, base_client_for = registry_access.clients_for(build, bases)
     control.log(f"Building {target_text} from Dockerfile v{build.dockerfile.number} on "
                 f"{base_ref or 'scratch'} with the {builder[0]} builder {builder[1]}.")

@@ -79,7 +79,8 @@ class ArtifactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Applicat
         to disk with its SHA-256 computed on the way. An empty body, a checksum mismatch ("corrupt
         upload") or a body over the size limit (413) is refused naming `file`."""
         media_type = (request.content_type or "").split(";")[0].strip().lower()
-        if media_type != RawUploadParser.media_type:
+        # No body at all says nothing about its type: it is answered as an empty file.
+        if media_type != RawUploadParser.media_type and (media_type or _content_length(request)):
             raise exceptions.UnsupportedMediaType(media_type or "none")
         query = s.UploadQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
