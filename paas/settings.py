@@ -468,6 +468,9 @@ BUILD_HEARTBEAT_SECONDS = float(os.environ.get("BUILD_HEARTBEAT_SECONDS", "5"))
 BUILD_LOST_AFTER_SECONDS = int(os.environ.get("BUILD_LOST_AFTER_SECONDS", "60"))
 # A queued build no worker has taken for this long is sent again (a lost message, a broker outage).
 BUILD_REQUEUE_AFTER_SECONDS = int(os.environ.get("BUILD_REQUEUE_AFTER_SECONDS", "120"))
+# Build states are a named enum in the OpenAPI schema (other serializers have a "state" too).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
+    "BuildStateEnum": "applications.builds.models.Build.State"})
 CELERY_BEAT_SCHEDULE["builds-reap"] = {"task": "builds.reap", "schedule": timedelta(seconds=30),
                                        "options": {"expires": 30}}
 

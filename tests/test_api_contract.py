@@ -93,8 +93,9 @@ CHECKS = [
 
 
 @pytest.fixture
-def world(db):
+def world(db, settings, tmp_path):
     """One tenant the caller owns, its neighbours, and cluster/federation rows to point at."""
+    settings.BUILD_ARTIFACT_DIR = tmp_path / "artifacts"  # uploads of the run land there, not in var/
     tenant = make_tenant("acme")
     make_tenant("globex")
     owner = UserFactory(username="owner")
@@ -116,6 +117,7 @@ def world(db):
         actor=Actor.for_user(owner), environment=prod, ftype=configmap, name="settings",
         template={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}},
         placement=None, overrides=None)
+    application, artifact = _application_with_a_build(owner, tenant)
     return {
         "headers": {"Authorization": f"Bearer {plaintext}"},
         # Real values for path parameters (by operation path prefix and parameter name).
@@ -133,9 +135,29 @@ def world(db):
             ("zones", "slug"): zone.slug,
             ("cells", "slug"): cell.slug,
             ("clusters", "slug"): cluster.slug,
+            "app_id": application.pk,
+            ("applications", "number"): 1,
+            ("applications", "id"): artifact.pk,
         },
         "token_id": token.pk,
     }
+
+
+def _application_with_a_build(owner, tenant):
+    """An application with a Dockerfile version, an uploaded artifact and build #1."""
+    import io
+
+    from applications.builds import services as builds
+    from applications.models import Application, DockerfileVersion
+
+    application = Application.objects.create(tenant=tenant, name="payments-api")
+    dockerfile = DockerfileVersion.objects.create(application=application, number=1,
+                                                  content="FROM platform/jre:17\nUSER 10001\n")
+    artifact, _created = builds.artifact_upload(actor=Actor.for_user(owner), application=application,
+                                                filename="app.jar", read=io.BytesIO(b"jar").read)
+    builds.build_start(actor=Actor.for_user(owner), application=application, dockerfile=dockerfile,
+                       artifact=artifact, tag="1.0.0")
+    return application, artifact
 
 
 def _point(case, world):

@@ -33,6 +33,9 @@ class BuildSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     image = serializers.SerializerMethodField()
     duration_seconds = serializers.SerializerMethodField()
+    step = serializers.CharField(read_only=True, help_text=_(
+        "The step under way, or where the build stopped: prepare, base, layers, push, provenance; "
+        "empty while queued."))
 
     class Meta:
         model = Build
@@ -91,7 +94,7 @@ class LogQuerySerializer(serializers.Serializer):
 class LogSerializer(serializers.Serializer):
     build = serializers.IntegerField(help_text=_("The build's id (as in build.log live events)."))
     state = serializers.ChoiceField(choices=Build.State.choices)
-    step = serializers.CharField()
+    step = serializers.CharField(help_text=_("As in the build: prepare, base, layers, push, provenance or empty."))
     finished = serializers.BooleanField()
     last = serializers.IntegerField(help_text=_("Number of the build's last line so far."))
     lines = LogLineSerializer(many=True)
