@@ -13,7 +13,8 @@ queue is a `BodyQueue`, which lets daphne's loop hand over the first chunk only,
 daphne's read position to the end of the spooled file so that the loop stops there, and
 then serves the rest of the body from that file on demand, one chunk per `receive()`.
 Peak memory stays at a chunk or two whatever the body size. WebSocket connections and
-every other message go through unchanged.
+every other message go through unchanged. PAAS_DAPHNE_CHUNKED_BODIES=0 leaves daphne as it is
+(the upload benchmark uses it to show the difference).
 """
 import asyncio
 import logging
@@ -74,6 +75,8 @@ def install() -> bool:
     global _installed
     if _installed:
         return True
+    if os.environ.get("PAAS_DAPHNE_CHUNKED_BODIES", "1") == "0":
+        return False
     try:
         from daphne import server
     except ImportError:
