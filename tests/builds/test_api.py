@@ -129,7 +129,7 @@ def test_start_and_retrieve(personas, login, world):
     assert detail["provenance"] == {} and detail["image"] == ""
     for missing in ("999/", "x/", "0/"):
         assert client.get(base + missing).status_code == 404
-    assert client.get(f"/api/v1/applications/nope/builds/").status_code == 404
+    assert client.get("/api/v1/applications/nope/builds/").status_code == 404
     assert client.get("/api/v1/applications/99999999999999999999999/builds/").status_code == 404
 
 
