@@ -30,7 +30,10 @@ def target_host(build: Build) -> str:
 
 
 def external_registry(build: Build):
-    from applications.registry.models import ExternalRegistry
+    try:
+        from applications.registry.models import ExternalRegistry
+    except ImportError:
+        raise DomainError(_("registry: external registries are not available."), field="registry") from None
 
     registry = ExternalRegistry.objects.filter(pk=build.registry).first()
     if registry is None:
@@ -44,13 +47,14 @@ def _client(base_url: str, **credentials):
     return RegistryClient(base_url, insecure=True, **credentials)
 
 
-def builtin_client(build: Build, base_repositories: list[str]):
-    """A client of the built-in registry acting for the build's creator."""
+def builtin_client(build: Build, base_repositories: list[str], *, push: bool = True):
+    """A client of the built-in registry acting for the build's creator (pull of the base
+    images; push to the build's repository when it is the target)."""
     from applications.registry.auth import issue_token
 
     if build.created_by is None:
         raise DomainError(_("The account that started this build no longer exists: start it again."))
-    scopes = [f"repository:{build.repository}:pull,push"]
+    scopes = [f"repository:{build.repository}:pull,push"] if push else []
     scopes += [f"repository:{repo}:pull" for repo in sorted(set(base_repositories)) if repo != build.repository]
     token = issue_token(user=build.created_by, tenant=build.tenant, scopes=scopes,
                         ttl=settings.BUILD_TIME_LIMIT_SECONDS + 120)
@@ -59,7 +63,11 @@ def builtin_client(build: Build, base_repositories: list[str]):
 
 def external_client(build: Build, host: str):
     """A client of an external registry `host` with the credentials the platform holds for it, if any."""
-    from applications.registry.external import credentials_for
+    try:
+        from applications.registry.external import credentials_for
+    except ImportError:  # no external registries configured in this installation: anonymous pulls
+        def credentials_for(tenant, host):
+            return None
 
     url = None
     if build.registry:
@@ -88,7 +96,7 @@ def clients_for(build: Build, base_images: list):
         if host not in clients:
             if host == builtin:
                 # Pull only: the target is elsewhere, the creator still needs the right to read the base.
-                clients[host] = builtin_client(build, builtin_bases) if not target_is_builtin else target
+                clients[host] = builtin_client(build, builtin_bases, push=False) if not target_is_builtin else target
             else:
                 clients[host] = external_client(build, host)
         return clients[host]

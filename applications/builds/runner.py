@@ -207,19 +207,35 @@ def inputs_label(build: Build, content_sha: str) -> str:
 
 
 def provenance_of(build: Build, *, content_sha: str, base_ref: str, builder: tuple[str, str]) -> dict:
+    """The inputs record the builder pushes next to the image (applications.oci.builder adds the
+    subject, its own id and version, the base image's digest it resolved, the Dockerfile's
+    SHA-256 and the new layers; keys are camelCase as there)."""
     artifact = build.artifact
     return {
         "_type": "https://stratus.example/provenance/v1",
         "artifact": ({"name": artifact.filename, "sha256": artifact.sha256, "size": artifact.size}
                      if artifact else None),
         "dockerfile": {"version": build.dockerfile.number, "sha256": content_sha},
-        "base_image": {"ref": base_ref, "digest": ""},  # the builder fills in the digest it resolved
-        "builder": {"name": builder[0], "version": builder[1]},
+        "dockerfileVersion": build.dockerfile.number,
+        "base": {"name": base_ref or "scratch", "digest": ""},
+        "builder": {"id": builder[0], "version": builder[1]},
         "build": {"id": build.pk, "number": build.number, "tenant": build.tenant.slug,
                   "application": build.application.name, "repository": build.repository, "tag": build.tag},
-        "started_by": build.created_by.get_username() if build.created_by else "",
-        "started_at": build.started_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "startedBy": build.created_by.get_username() if build.created_by else "",
+        "startedAt": build.started_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
     }
+
+
+def recorded_provenance(result, provenance: dict) -> dict:
+    """What was pushed (the builder's final record) when it says so, else ours with the base digest."""
+    pushed = getattr(result, "provenance", None)
+    if isinstance(pushed, dict) and pushed:
+        record = dict(pushed)
+        record.setdefault("dockerfileVersion", provenance["dockerfileVersion"])
+        return record
+    record = {**provenance, "base": dict(provenance["base"])}
+    record["base"]["digest"] = record["base"]["digest"] or getattr(result, "base_digest", "") or ""
+    return record
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -259,7 +275,7 @@ def _execute(build: Build, control: Control, function, builder: tuple[str, str])
         progress.finish(build.pk, Build.State.FAILED, error=message, line=f"Build failed: {message}")
         return Build.State.FAILED
     base_digest = getattr(result, "base_digest", "") or ""
-    provenance["base_image"]["digest"] = provenance["base_image"]["digest"] or base_digest
+    provenance = recorded_provenance(result, provenance)
     done = progress.finish(
         build.pk, Build.State.SUCCEEDED, step=Step.PROVENANCE,
         line=f"Pushed {registry_access.target_host(build)}/{build.repository}@{result.digest} "

@@ -42,11 +42,11 @@ def test_a_run_records_digest_size_blobs_and_provenance(build, fake_registry, ar
     assert build.started_at and build.finished_at and build.duration is not None
     provenance = build.provenance
     assert provenance["artifact"] == {"name": "app.jar", "sha256": artifact.sha256, "size": artifact.size}
-    assert provenance["dockerfile"]["version"] == 1 and len(provenance["dockerfile"]["sha256"]) == 64
-    assert provenance["base_image"] == {"ref": "127.0.0.1:8000/platform/jre:17", "digest": "sha256:" + "b" * 64}
-    assert provenance["builder"] == {"name": "fake_build_i", "version": "1"}
-    assert provenance["build"]["id"] == build.pk and provenance["started_by"] == "developer"
-    assert provenance["started_at"].endswith("Z")
+    assert provenance["dockerfileVersion"] == 1 and len(provenance["dockerfile"]["sha256"]) == 64
+    assert provenance["base"] == {"name": "127.0.0.1:8000/platform/jre:17", "digest": "sha256:" + "b" * 64}
+    assert provenance["builder"] == {"id": "fake_build_i", "version": "1"}
+    assert provenance["build"]["id"] == build.pk and provenance["startedBy"] == "developer"
+    assert provenance["startedAt"].endswith("Z")
     call = fakes.CALLS[0]
     assert call["target"].repository == "acme/payments-api" and call["target"].tag == "1.0.0"
     assert call["artifact"].read_bytes() == b"jar bytes" and call["artifact_name"] == "app.jar"
