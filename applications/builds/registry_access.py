@@ -8,6 +8,7 @@
 - External registries: credentials from the registry app (`credentials_for`), decrypted
   only here, in the worker, for the length of the build.
 """
+import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from django.utils.translation import gettext as _
 from paas.errors import DomainError
 
 from .models import Build
+
+logger = logging.getLogger(__name__)
 
 
 def builtin_host() -> str:
@@ -47,18 +50,58 @@ def _client(base_url: str, **credentials):
     return RegistryClient(base_url, insecure=True, **credentials)
 
 
-def builtin_client(build: Build, base_repositories: list[str], *, push: bool = True):
-    """A client of the built-in registry acting for the build's creator (pull of the base
-    images; push to the build's repository when it is the target)."""
-    from applications.registry.auth import issue_token
+class Credentials:
+    """Registry access for one run, given up when the run ends (see `close`)."""
 
-    if build.created_by is None:
-        raise DomainError(_("The account that started this build no longer exists: start it again."))
-    scopes = [f"repository:{build.repository}:pull,push"] if push else []
-    scopes += [f"repository:{repo}:pull" for repo in sorted(set(base_repositories)) if repo != build.repository]
-    token = issue_token(user=build.created_by, tenant=build.tenant, scopes=scopes,
-                        ttl=settings.BUILD_TIME_LIMIT_SECONDS + 120)
-    return _client(settings.REGISTRY_INTERNAL_URL, token=token)
+    def __init__(self, build: Build, *, basic: bool):
+        self.build = build
+        self.basic = basic  # buildah logs in with a user name and password, not a bearer token
+        self._tokens = []
+
+    def builtin_client(self, base_repositories: list[str], *, push: bool = True):
+        """A client of the built-in registry acting for the build's creator (pull of the base
+        images; push to the build's repository when it is the target)."""
+        build = self.build
+        if build.created_by is None:
+            raise DomainError(_("The account that started this build no longer exists: start it again."))
+        if self.basic:
+            return _client(settings.REGISTRY_INTERNAL_URL, username=build.created_by.get_username(),
+                           password=self._api_token())
+        from applications.registry.auth import issue_token
+
+        scopes = [f"repository:{build.repository}:pull,push"] if push else []
+        scopes += [f"repository:{repo}:pull" for repo in sorted(set(base_repositories)) if repo != build.repository]
+        token = issue_token(user=build.created_by, tenant=build.tenant, scopes=scopes,
+                            ttl=settings.BUILD_TIME_LIMIT_SECONDS + 120)
+        return _client(settings.REGISTRY_INTERNAL_URL, token=token)
+
+    def _api_token(self) -> str:
+        """An API token of the creator for this run only (expiring with the time limit, revoked at
+        the end): what the registry's token endpoint takes as a password."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from paas.actors import Actor
+        from tenants.services import token_create
+
+        build = self.build
+        token, plaintext = token_create(
+            actor=Actor.for_user(build.created_by), tenant=build.tenant, name=f"build {build.repository}#{build.number}",
+            scope="write", expires_at=timezone.now() + timedelta(seconds=settings.BUILD_TIME_LIMIT_SECONDS + 300))
+        self._tokens.append(token)
+        return plaintext
+
+    def close(self) -> None:
+        from paas.actors import Actor
+        from tenants.services import token_revoke
+
+        for token in self._tokens:
+            try:
+                token_revoke(actor=Actor.for_user(token.user), token=token)
+            except Exception as exc:  # noqa: BLE001 - it expires anyway; never fail a finished build over it
+                logger.warning("build token %s not revoked: %s", token.prefix, exc.__class__.__name__)
+        self._tokens = []
 
 
 def external_client(build: Build, host: str):
@@ -79,7 +122,7 @@ def external_client(build: Build, host: str):
     return _client(url or f"https://{host}", username=username, password=password)
 
 
-def clients_for(build: Build, base_images: list):
+def clients_for(build: Build, base_images: list, credentials: Credentials):
     """(target client, base_client_for(host)) for a build whose FROM images are `base_images`
     (ImageRef values)."""
     builtin = builtin_host()
@@ -87,7 +130,7 @@ def clients_for(build: Build, base_images: list):
     target_is_builtin = not build.registry
     clients = {}
     if target_is_builtin:
-        clients[builtin] = builtin_client(build, builtin_bases)
+        clients[builtin] = credentials.builtin_client(builtin_bases)
         target = clients[builtin]
     else:
         target = external_client(build, target_host(build))
@@ -96,7 +139,7 @@ def clients_for(build: Build, base_images: list):
         if host not in clients:
             if host == builtin:
                 # Pull only: the target is elsewhere, the creator still needs the right to read the base.
-                clients[host] = builtin_client(build, builtin_bases, push=False) if not target_is_builtin else target
+                clients[host] = credentials.builtin_client(builtin_bases, push=False)
             else:
                 clients[host] = external_client(build, host)
         return clients[host]

@@ -73,8 +73,9 @@ def _version(module) -> str:
 class Control:
     """log / cancelled / step for one run, plus the heartbeat thread."""
 
-    def __init__(self, build: Build):
+    def __init__(self, build: Build, *, basic_auth: bool = False):
         self.build_id = build.pk
+        self.credentials = registry_access.Credentials(build, basic=basic_auth)
         self.deadline = time.monotonic() + settings.BUILD_TIME_LIMIT_SECONDS
         self.limit = settings.BUILD_TIME_LIMIT_SECONDS
         self.step = build.step
@@ -93,6 +94,7 @@ class Control:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self.credentials.close()
         return False
 
     def _beat(self, interval: float) -> None:
@@ -255,7 +257,7 @@ def run(build_id: int) -> str:
     if problem:
         progress.finish(build.pk, Build.State.FAILED, error=problem, line=problem)
         return Build.State.FAILED
-    with Control(build) as control:
+    with Control(build, basic_auth=name == "buildah") as control:
         return _execute(build, control, function, (name, version))
 
 
@@ -315,7 +317,7 @@ def _build(build: Build, control: Control, function, builder):
     provenance = provenance_of(build, content_sha=content_sha, base_ref=base_ref, builder=builder)
     target_text = f"{registry_access.target_host(build)}/{build.repository}:{build.tag}"
     target = parse_reference(target_text)
-    client, base_client_for = registry_access.clients_for(build, bases)
+    client, base_client_for = registry_access.clients_for(build, bases, control.credentials)
     control.log(f"Building {target_text} from Dockerfile v{build.dockerfile.number} on "
                 f"{base_ref or 'scratch'} with the {builder[0]} builder {builder[1]}.")
     watched_target = _Watched(client, control, "target")

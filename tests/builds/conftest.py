@@ -34,7 +34,7 @@ def fake_registry(monkeypatch):
     """Fake clients instead of the registry; references parsed by the real module when present."""
     clients = {"target": fakes.FakeClient("target"), "base": fakes.FakeClient("base")}
     monkeypatch.setattr(registry_access, "clients_for",
-                        lambda build, bases: (clients["target"], lambda host: clients["base"]))
+                        lambda build, bases, credentials: (clients["target"], lambda host: clients["base"]))
     try:
         from applications.oci import references  # noqa: F401
     except ImportError:
