@@ -12,12 +12,12 @@ from paas.actors import Actor
 from paas.audit.services import audit_record
 from paas.permissions import NotPermitted, authorize, authorize_platform
 from paas.realtime import emit
+from tenants.models import Tenant
 
 from . import blobs, manifests, names, storage
 from .auth import PLATFORM_PUSH_PERMISSION
 from .exceptions import DigestInvalid, ManifestBlobUnknown, ManifestInvalid
 from .models import Manifest, Repository, RepositoryBlob, Tag
-from tenants.models import Tenant
 
 LOOKUP_BATCH = 500
 

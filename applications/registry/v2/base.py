@@ -149,7 +149,8 @@ def _record_refusal(request, principal, name: str, action: str, *, visible: bool
     tenant = None if names.is_platform(name) else Tenant.objects.filter(slug=names.namespace(name)).first()
     reason = ("the repository is visible but the caller may not change it" if visible
               else "the repository belongs to a tenant the caller cannot see, or does not exist")
-    audit_record(actor=principal.actor, action=f"registry.{action}", tenant=tenant,
+    audit_record(actor=principal.actor, action="registry.push" if action == "push" else "registry.delete",
+                 tenant=tenant,
                  target=("registry.repository", "", name), outcome="denied", reason=reason)
 
 
