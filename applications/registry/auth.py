@@ -166,7 +166,7 @@ def _sign(principal: Principal, access: list[dict], ttl: int) -> str:
         "iat": now,
         "exp": now + ttl,
     }
-    return signing.dumps(payload, key=_key(), salt=_SALT, compress=True)
+    return signing.dumps(payload, key=_key(), salt=_SALT)
 
 
 def token_for(principal: Principal, scopes: list[Scope], ttl: int = DEFAULT_TTL) -> str:
