@@ -130,9 +130,12 @@ class Target:
         return f"<{self.kind} registry at {self.base}>"
 
 
-@pytest.fixture(params=["builtin", "distribution"])
-def registry(request, acme):
+@pytest.fixture(params=[pytest.param("builtin", marks=pytest.mark.django_db(transaction=True)), "distribution"])
+def registry(request):
+    """The registry under test. Only the built-in one needs the database (its users and tokens):
+    distribution runs skip the transactional flush, seconds per test on PostgreSQL."""
     if request.param == "builtin":
+        acme = request.getfixturevalue("acme")
         base, storage, _log = request.getfixturevalue("builtin_server")
         return Target("builtin", base, storage, "dev", acme["write"])
     base, storage, _log = request.getfixturevalue("distribution_server")

@@ -13,7 +13,7 @@ import pytest
 from . import images
 from .client import error_codes, with_param
 
-pytestmark = [pytest.mark.registry_server, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.registry_server
 
 
 def run(*args, env=None, check=True):
