@@ -142,12 +142,14 @@ def parse_scopes(values: list[str]) -> list[Scope]:
 
 
 def grant(principal: Principal, scope: Scope) -> list[str]:
-    """The actions of `scope` the principal gets ("*" when it may pull, push and delete)."""
+    """The actions of `scope` the principal gets; "*" asks for everything it may do (and is
+    granted as such only when that is pull, push and delete)."""
     if scope.type == "registry":
         # The catalog lists only what the caller may see (selectors), so any signed-in caller may ask.
         return ["*"] if not principal.anonymous and "*" in scope.actions else []
     allowed = principal.actions(scope.name)
-    granted = [a for a in scope.actions if a in allowed]
+    wanted = ACTIONS if "*" in scope.actions else scope.actions
+    granted = [a for a in ACTIONS if a in wanted and a in allowed]
     if "*" in scope.actions and allowed == set(ACTIONS):
         granted.append("*")
     return granted
