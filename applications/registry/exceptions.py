@@ -26,3 +26,12 @@ class DigestInvalid(RegistryProblem):
 
 class NameInvalid(RegistryProblem):
     oci_code = "NAME_INVALID"
+
+
+class ManifestInUse(RegistryProblem):
+    """A manifest an index of the same repository still lists (delete the index first)."""
+
+    status_code = 409
+    code = "conflict"
+    oci_code = "UNSUPPORTED"
+    oci_status = 409

@@ -16,7 +16,7 @@ from tenants.models import Tenant
 
 from . import blobs, manifests, names, storage
 from .auth import PLATFORM_PUSH_PERMISSION
-from .exceptions import DigestInvalid, ManifestBlobUnknown, ManifestInvalid
+from .exceptions import DigestInvalid, ManifestBlobUnknown, ManifestInUse, ManifestInvalid
 from .models import Manifest, Repository, RepositoryBlob, Tag
 
 LOOKUP_BATCH = 500
@@ -160,6 +160,10 @@ def manifest_delete(*, actor: Actor, manifest: Manifest) -> None:
     """Delete a manifest and the tags on it (its blobs stay until garbage collection)."""
     repository = manifest.repository
     authorize_repository(actor, repository, action="registry.manifest.delete")
+    parents = list(manifest.parents.values_list("digest", flat=True)[:5])
+    if parents:
+        raise ManifestInUse(gettext("The index %(digest)s lists this manifest: delete the index first.")
+                            % {"digest": parents[0]}, detail={"indexes": parents})
     with transaction.atomic():
         tags = sorted(manifest.tags.values_list("name", flat=True))
         before = {"repository": repository.name, "digest": manifest.digest, "tags": tags,

@@ -11,8 +11,8 @@ from django.test import Client
 from applications.registry import auth, storage
 from applications.registry.models import Blob, Manifest, Repository, Tag, Upload
 from applications.registry.selectors import manifest_for
-from tests.factories import make_token
 from tenants.models import ApiToken
+from tests.factories import make_token
 
 from . import images
 

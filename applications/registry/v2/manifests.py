@@ -83,6 +83,8 @@ def _delete(request, name, reference):
             if tag is None:
                 raise manifest_unknown(reference[:150])
             services.tag_delete(actor=principal.actor, tag=tag)
+    except RegistryProblem as exc:
+        raise RegistryError(exc.oci_status, exc.oci_code, exc.detail, message=exc.message) from None
     except NotPermitted as exc:
         raise RegistryError(403, "DENIED", {"name": name}, message=str(exc)) from None
     return empty(202)
