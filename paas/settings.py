@@ -451,6 +451,8 @@ KUBE_CLIENT_CACHE_SIZE = int(os.environ.get("KUBE_CLIENT_CACHE_SIZE", "256"))
 REGISTRY_HOST = os.environ.get("REGISTRY_HOST", "127.0.0.1:8000")
 # Blobs of the built-in registry, content-addressed (sha256/<2 hex>/<hex>).
 REGISTRY_STORAGE_DIR = Path(os.environ.get("REGISTRY_STORAGE_DIR", VAR_DIR / "registry"))
+# Largest blob (layer) the built-in registry accepts; bodies stream to disk, so this bounds disk, not memory.
+REGISTRY_MAX_BLOB_BYTES = int(os.environ.get("REGISTRY_MAX_BLOB_BYTES", str(10 * 1024 ** 3)))
 # Uploaded build artifacts (jar, binaries, tarballs), content-addressed too.
 BUILD_ARTIFACT_DIR = Path(os.environ.get("BUILD_ARTIFACT_DIR", VAR_DIR / "artifacts"))
 BUILD_ARTIFACT_MAX_BYTES = int(os.environ.get("BUILD_ARTIFACT_MAX_BYTES", str(1024 ** 3)))

@@ -20,6 +20,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
+    # The built-in OCI registry (distribution spec): its own auth, errors and no CSRF.
+    path("", include("applications.registry.v2.urls")),
 ]
 
 admin.site.site_header = settings.PAAS_PRODUCT_NAME

@@ -96,6 +96,15 @@ ACTION_LABELS = {
     "federation.logs.follow": _("Pod logs followed"),
     "federation.type.register": _("Federated type registered"),
     "federation.type.update": _("Federated type changed"),
+    # image registry (built-in and external)
+    "registry.manifest.push": _("Image pushed"),
+    "registry.manifest.delete": _("Image deleted"),
+    "registry.tag.delete": _("Image tag deleted"),
+    "registry.push": _("Push to the image registry"),
+    "registry.delete": _("Delete in the image registry"),
+    "registry.external.create": _("External registry added"),
+    "registry.external.update": _("External registry changed"),
+    "registry.external.delete": _("External registry removed"),
 }
 
 # Codes with a variable part: the Django admin's (admin.<model>.<verb>) and refused
