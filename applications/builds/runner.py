@@ -272,7 +272,8 @@ def _execute(build: Build, control: Control, function, builder: tuple[str, str])
         return stop.state
     except Exception as exc:  # noqa: BLE001 - every failure ends the build in words, never stuck running
         message = _describe(exc)
-        if not isinstance(exc, DomainError | ValueError | OSError) and exc.__class__.__name__ not in _EXPECTED:
+        if not isinstance(exc, DomainError | ValueError | OSError) and not _EXPECTED.intersection(
+                cls.__name__ for cls in type(exc).__mro__):
             logger.exception("build %s failed", build.pk)
         progress.finish(build.pk, Build.State.FAILED, error=message, line=f"Build failed: {message}")
         return Build.State.FAILED
@@ -280,15 +281,15 @@ def _execute(build: Build, control: Control, function, builder: tuple[str, str])
     provenance = recorded_provenance(result, provenance)
     done = progress.finish(
         build.pk, Build.State.SUCCEEDED, step=Step.PROVENANCE,
-        line=f"Pushed {registry_access.target_host(build)}/{build.repository}@{result.digest} "
-             f"({result.size} bytes; {result.blobs_uploaded} blobs uploaded, {result.blobs_reused} already there).",
+        line=f"Build #{build.number} succeeded: {registry_access.target_host(build)}/{build.repository}"
+             f"@{result.digest}, {result.size} bytes.",
         image_digest=result.digest, image_size=result.size, base_image_digest=base_digest,
         blobs_uploaded=result.blobs_uploaded, blobs_reused=result.blobs_reused, provenance=provenance,
         provenance_digest=getattr(result, "provenance_digest", "") or "")
     return done.state if done is not None else Build.State.SUCCEEDED
 
 
-# Builder and registry errors whose message is already the explanation (no traceback in the log).
+# Builder and registry errors (and their subclasses) whose message is the explanation: no traceback logged.
 _EXPECTED = {"RegistryError", "UnsupportedInstruction", "BuildError", "DockerfileError", "BuildahError",
              "SoftTimeLimitExceeded"}
 
@@ -319,7 +320,7 @@ def _build(build: Build, control: Control, function, builder):
     target = parse_reference(target_text)
     client, base_client_for = registry_access.clients_for(build, bases, control.credentials)
     control.log(f"Building {target_text} from Dockerfile v{build.dockerfile.number} on "
-                f"{base_ref or 'scratch'} with the {builder[0]} builder {builder[1]}.")
+                f"{base_ref or 'scratch'} with the {builder[0]} builder (version {builder[1]}).")
     watched_target = _Watched(client, control, "target")
     base_clients = {}
 

@@ -76,3 +76,51 @@ def store_artifact(app, content: bytes = b"jar bytes", filename: str = "app.jar"
 @pytest.fixture
 def artifact(app):
     return store_artifact(app)
+
+
+# --- a real built-in registry (tests marked registry_server; see tests/registry/conftest.py) ---------
+
+_sqlite_dir = None
+
+
+def pytest_collection_finish(session):
+    """The registry server (daphne) reads the test database: on SQLite it must be a file."""
+    global _sqlite_dir
+    if not any(item.get_closest_marker("registry_server") and "tests/builds/" in str(item.fspath)
+               for item in session.items):
+        return
+    import os
+    import tempfile
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.sqlite3" or db.get("TEST", {}).get("NAME"):
+        return
+    _sqlite_dir = tempfile.mkdtemp(prefix="paas-builds-db-")
+    db.setdefault("TEST", {})["NAME"] = os.path.join(_sqlite_dir, "test.sqlite3")
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    if _sqlite_dir:
+        shutil.rmtree(_sqlite_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def registry_server(request, django_db_setup, tmp_path_factory):
+    """(base URL, storage dir, log) of the product's daphne serving /v2/ on the test database, on a
+    port of this suite's range."""
+    from django.conf import settings
+
+    from tests.registry import servers
+
+    original = servers.PORTS
+    servers.PORTS = range(25500, 25600)
+    try:
+        with servers.builtin_registry(tmp_path_factory.mktemp("builds-registry"),
+                                      redis_url=settings.REDIS_URL) as running:
+            yield running
+    finally:
+        servers.PORTS = original

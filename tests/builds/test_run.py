@@ -61,7 +61,7 @@ def test_log_is_numbered_without_gaps_and_pushed_live(build, fake_registry, djan
     assert numbers(build) == list(range(1, build.log_lines + 1)) and build.log_lines > 8
     lines = texts(build)
     assert "Pushing blobs" in lines and "and the manifest" in lines  # a multi-line message is two lines
-    assert lines[1].startswith("Build #1 started on ") and lines[-1].startswith("Pushed 127.0.0.1:8000/acme")
+    assert lines[1].startswith("Build #1 started on ") and lines[-1].startswith("Build #1 succeeded: 127.0.0.1:8000/acme")
     events = [e.payload for e in LiveEvent.objects.filter(stream=f"tenant.{build.tenant_id}").order_by("seq")]
     log_events = [e for e in events if e["type"] == "build.log"]
     assert [e["number"] for e in log_events][-(build.log_lines - 1):] == list(range(2, build.log_lines + 1))
