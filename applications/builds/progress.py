@@ -57,11 +57,18 @@ def emit_state(build: Build) -> None:
         permission="view_tenant")
 
 
-def append_log(build_id: int, text: str, *, heartbeat: bool = True) -> int | None:
-    """Append log lines to a build; returns the last line's number (None when the build is gone)."""
+def _superseded(build: Build, attempt: int | None) -> bool:
+    """Whether a run (its `attempt`) no longer owns the build: the reaper gave up on it, or
+    another worker took the build over. Such a run writes nothing more."""
+    return attempt is not None and (build.state != Build.State.RUNNING or build.attempts != attempt)
+
+
+def append_log(build_id: int, text: str, *, attempt: int | None = None, heartbeat: bool = True) -> int | None:
+    """Append log lines to a build; returns the last line's number (None when the build is gone,
+    or when `attempt` is given and that run no longer owns the build)."""
     with transaction.atomic():
         build = _locked(build_id)
-        if build is None:
+        if build is None or _superseded(build, attempt):
             return None
         write_lines(build, text)
         fields = ["log_lines"]
@@ -72,11 +79,11 @@ def append_log(build_id: int, text: str, *, heartbeat: bool = True) -> int | Non
         return build.log_lines
 
 
-def set_step(build_id: int, step: str) -> None:
+def set_step(build_id: int, step: str, *, attempt: int | None = None) -> None:
     """Move a running build to `step` (never backwards)."""
     with transaction.atomic():
         build = _locked(build_id)
-        if build is None or build.state != Build.State.RUNNING or build.step == step:
+        if build is None or build.state != Build.State.RUNNING or build.step == step or _superseded(build, attempt):
             return
         if build.step in STEPS and STEPS.index(step) < STEPS.index(build.step):
             return
@@ -86,12 +93,15 @@ def set_step(build_id: int, step: str) -> None:
         emit_state(build)
 
 
-def heartbeat(build_id: int) -> tuple[bool, str] | None:
-    """Record that the worker is alive; returns (cancel_requested, state), None when the build is gone."""
-    now = timezone.now()
-    Build.objects.filter(pk=build_id, state=Build.State.RUNNING).update(heartbeat_at=now)
-    row = Build.objects.filter(pk=build_id).values_list("cancel_requested", "state").first()
-    return None if row is None else (row[0], row[1])
+def heartbeat(build_id: int, attempt: int | None = None) -> tuple[bool, str, int] | None:
+    """Record that the run (`attempt`) is alive; returns (cancel_requested, state, attempts),
+    None when the build is gone."""
+    running = Build.objects.filter(pk=build_id, state=Build.State.RUNNING)
+    if attempt is not None:
+        running = running.filter(attempts=attempt)
+    running.update(heartbeat_at=timezone.now())
+    row = Build.objects.filter(pk=build_id).values_list("cancel_requested", "state", "attempts").first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def is_fresh(build: Build, now=None) -> bool:
@@ -206,11 +216,15 @@ def resend_queued(build_id: int) -> bool:
         return True
 
 
-def finish(build_id: int, state: str, *, error: str = "", line: str = "", **fields) -> Build | None:
-    """The worker's end of a run; does nothing if the build already finished (e.g. failed by the reaper)."""
+def finish(build_id: int, state: str, *, attempt: int | None = None, error: str = "", line: str = "",
+           **fields) -> Build | None:
+    """The worker's end of a run; does nothing if the build already finished (e.g. failed by the
+    reaper) or, given `attempt`, if that run no longer owns the build."""
+    if state not in Build.FINISHED:
+        raise ValueError(f"{state!r} is not a final state")
     with transaction.atomic():
         build = _locked(build_id)
-        if build is None or build.finished:
+        if build is None or build.finished or _superseded(build, attempt):
             return build
         _finish(build, state, error=error, line=line, **fields)
         return build

@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 Step = Build.Step
 
 
+# A run that no longer owns its build (the reaper gave up on it, another worker took it over):
+# it stops without writing anything more.
+SUPERSEDED = "superseded"
+
+
 class StopBuild(Exception):  # noqa: N818 - a signal, not an error
     """Raised from `cancelled()` inside the builder: the run must end now."""
 
@@ -75,6 +80,7 @@ class Control:
 
     def __init__(self, build: Build, *, basic_auth: bool = False):
         self.build_id = build.pk
+        self.attempt = build.attempts  # this run; another attempt means the build is no longer ours
         self.credentials = registry_access.Credentials(build, basic=basic_auth)
         self.deadline = time.monotonic() + settings.BUILD_TIME_LIMIT_SECONDS
         self.limit = settings.BUILD_TIME_LIMIT_SECONDS
@@ -101,14 +107,14 @@ class Control:
         try:
             while not self._stop.wait(interval):
                 try:
-                    progress.heartbeat(self.build_id)
+                    progress.heartbeat(self.build_id, self.attempt)
                 except Exception as exc:  # the database away for a moment: the next beat tries again
                     logger.warning("build %s heartbeat failed: %s", self.build_id, exc.__class__.__name__)
         finally:
             connection.close()  # this thread's own connection
 
     def log(self, text: str) -> None:
-        progress.append_log(self.build_id, text)
+        progress.append_log(self.build_id, text, attempt=self.attempt)
         lowered = str(text).lower()
         if "layer" in lowered and self.step in (Step.PREPARE, Step.BASE, ""):
             self.set_step(Step.LAYERS)
@@ -118,20 +124,20 @@ class Control:
         if self.step in steps and steps.index(step) <= steps.index(self.step):
             return
         self.step = step
-        progress.set_step(self.build_id, step)
+        progress.set_step(self.build_id, step, attempt=self.attempt)
 
     def check(self) -> None:
         """Raise StopBuild if the run must end (cancel, time limit, finished elsewhere)."""
         if time.monotonic() > self.deadline:
             raise StopBuild(Build.State.FAILED, f"Time limit of {self.limit} s exceeded.")
-        row = progress.heartbeat(self.build_id)
+        row = progress.heartbeat(self.build_id, self.attempt)
         if row is None:
-            raise StopBuild(Build.State.CANCELLED, "The build was deleted.")
-        cancel_requested, state = row
+            raise StopBuild(SUPERSEDED, "The build was deleted.")
+        cancel_requested, state, attempts = row
+        if state != Build.State.RUNNING or attempts != self.attempt:
+            raise StopBuild(SUPERSEDED, "The build was ended or taken over elsewhere.")
         if cancel_requested:
             raise StopBuild(Build.State.CANCELLED, "Cancelled.")
-        if state != Build.State.RUNNING:
-            raise StopBuild(state, "The build was ended elsewhere.")
 
     def cancelled(self) -> bool:
         # Raising (not returning True) ends the run the same way whatever the builder does with the answer.
@@ -265,22 +271,24 @@ def _execute(build: Build, control: Control, function, builder: tuple[str, str])
     try:
         result, provenance = _build(build, control, function, builder)
     except StopBuild as stop:
-        if stop.state == Build.State.RUNNING:
-            stop = StopBuild(Build.State.FAILED, stop.message)
-        progress.finish(build.pk, stop.state, error=stop.message if stop.state == Build.State.FAILED else "",
-                        line=stop.message)
+        if stop.state not in Build.FINISHED:
+            logger.info("build %s: run %s stops: %s", build.pk, control.attempt, stop.message)
+            return SUPERSEDED
+        progress.finish(build.pk, stop.state, attempt=control.attempt, line=stop.message,
+                        error=stop.message if stop.state == Build.State.FAILED else "")
         return stop.state
     except Exception as exc:  # noqa: BLE001 - every failure ends the build in words, never stuck running
         message = _describe(exc)
         if not isinstance(exc, DomainError | ValueError | OSError) and not _EXPECTED.intersection(
                 cls.__name__ for cls in type(exc).__mro__):
             logger.exception("build %s failed", build.pk)
-        progress.finish(build.pk, Build.State.FAILED, error=message, line=f"Build failed: {message}")
+        progress.finish(build.pk, Build.State.FAILED, attempt=control.attempt, error=message,
+                        line=f"Build failed: {message}")
         return Build.State.FAILED
     base_digest = getattr(result, "base_digest", "") or ""
     provenance = recorded_provenance(result, provenance)
     done = progress.finish(
-        build.pk, Build.State.SUCCEEDED, step=Step.PROVENANCE,
+        build.pk, Build.State.SUCCEEDED, attempt=control.attempt, step=Step.PROVENANCE,
         line=f"Build #{build.number} succeeded: {registry_access.target_host(build)}/{build.repository}"
              f"@{result.digest}, {result.size} bytes.",
         image_digest=result.digest, image_size=result.size, base_image_digest=base_digest,

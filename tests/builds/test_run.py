@@ -217,3 +217,23 @@ def test_the_reaper_is_on_the_beat_schedule_and_builds_on_their_queue(settings):
     assert app.amqp.router.route({}, "builds.run")["queue"].name == "builds"
     assert tasks.run.acks_late and tasks.run.reject_on_worker_lost
     assert tasks.run.time_limit > tasks.run.soft_time_limit > settings.BUILD_TIME_LIMIT_SECONDS
+
+
+def test_a_run_that_lost_its_build_stops_without_writing(build, fake_registry, monkeypatch):
+    """The reaper took a slow run's build for lost and another worker took it over: the first
+    run notices at its next check and writes nothing more (no line, no outcome)."""
+    original = progress.append_log
+
+    def taken_over_at_layer_1(build_id, text, **kwargs):
+        result = original(build_id, text, **kwargs)
+        if text.startswith("Adding layer 1"):
+            Build.objects.filter(pk=build_id).update(attempts=2, heartbeat_at=timezone.now())
+        return result
+
+    monkeypatch.setattr(progress, "append_log", taken_over_at_layer_1)
+    assert runner.run(build.pk) == runner.SUPERSEDED
+    build.refresh_from_db()
+    assert build.state == Build.State.RUNNING and build.image_digest == ""  # the other run's to finish
+    assert texts(build)[-1] == "Adding layer 1 of 3"
+    with pytest.raises(ValueError):
+        progress.finish(build.pk, Build.State.QUEUED)

@@ -132,3 +132,16 @@ def test_killed_twice_it_is_failed(tmp_path, build):
     final = state(build)
     assert final.state == Build.State.FAILED and final.error.startswith("Worker lost twice")
     assert texts(build)[-1] == "worker lost twice; the build has failed"
+
+
+def test_a_slow_silent_step_is_kept_alive_by_the_heartbeat(tmp_path, build):
+    """A step longer than BUILD_LOST_AFTER_SECONDS without a log line (a large push): the
+    heartbeat thread keeps the build from being taken for lost while beat runs the reaper."""
+    worker = start_worker(tmp_path, sleep=LOST_AFTER * 2, steps=1)
+    try:
+        done = wait_for(lambda: state(build).finished, 60, beat=True)
+    finally:
+        kill(worker)
+    final = state(build)
+    assert done and final.state == Build.State.SUCCEEDED, (final.state, final.error)
+    assert final.attempts == 1 and "worker lost; retrying" not in texts(build)
