@@ -201,17 +201,18 @@ def base_images(content: str, build_args: dict) -> list:
 
 
 def inputs_label(build: Build, content_sha: str) -> str:
-    """The build id the image itself carries: the first build of this application with the same
-    inputs. A rebuild of the same inputs then gives the same image digest (reproducible) while
-    the label still names a real build; the provenance names the build that actually ran."""
+    """The build id the image itself carries (label io.stratus.build.id): the id of the first
+    build of this application with the same inputs. A rebuild of the same inputs then gives the
+    same image digest (reproducible) while the label still names a real build; the provenance
+    names the build that actually ran. Digits only: it also goes into buildah's local tag."""
     same = (Build.objects.filter(application_id=build.application_id, artifact_id=build.artifact_id,
-                                 repository=build.repository, registry=build.registry)
-            .exclude(pk=build.pk).order_by("number").select_related("dockerfile"))
+                                 repository=build.repository, registry=build.registry, number__lt=build.number)
+            .order_by("number").select_related("dockerfile"))
     for earlier in same:
-        if earlier.number < build.number and earlier.build_args == build.build_args and \
+        if earlier.build_args == build.build_args and \
                 hashlib.sha256(earlier.dockerfile.content.encode()).hexdigest() == content_sha:
-            return f"{build.repository}#{earlier.number}"
-    return f"{build.repository}#{build.number}"
+            return str(earlier.pk)
+    return str(build.pk)
 
 
 def provenance_of(build: Build, *, content_sha: str, base_ref: str, builder: tuple[str, str]) -> dict:

@@ -79,7 +79,7 @@ def test_a_build_pushes_an_image_skopeo_sees_with_its_provenance(world):
     inspected = skopeo_inspect(world, f"acme/payments-api@{build.image_digest}")
     assert inspected["Digest"] == build.image_digest
     labels = inspected["Labels"]
-    assert labels["io.stratus.build.id"] == "acme/payments-api#1"
+    assert labels["io.stratus.build.id"] == str(build.pk)
     assert labels["org.opencontainers.image.source"] == "https://git.example/acme/payments-api"
     assert labels["org.opencontainers.image.base.digest"] == build.base_image_digest
     assert skopeo_inspect(world, "acme/payments-api:1.0.0")["Digest"] == build.image_digest
@@ -125,3 +125,26 @@ def test_a_run_instruction_is_refused_naming_the_line(world):
     assert runner.run(build.pk) == Build.State.FAILED
     build.refresh_from_db()
     assert build.error.startswith("line 6: RUN needs a container")
+
+
+def test_buildah_builds_and_pushes_with_a_run_only_token(world, settings):
+    """BUILDER=buildah: buildah logs in with an API token made for this run and revoked at its
+    end (a bearer token is not something buildah can use). The platform's stand-in base images
+    have no shell, so RUN itself is tested by tests/oci/test_buildah.py, not here."""
+    import shutil
+
+    from tests.registry import servers
+
+    if shutil.which("buildah") is None:
+        if servers.tools_required():
+            pytest.fail("buildah is missing: apt-get install buildah (.ci/run installs it)")
+        pytest.skip("buildah is not installed")
+    settings.BUILDER = "buildah"
+    build = services.build_start(actor=Actor.for_user(world["dev"]), application=world["app"],
+                                 dockerfile=world["dockerfile"], artifact=world["artifact"], tag="buildah")
+    assert runner.run(build.pk) == Build.State.SUCCEEDED, Build.objects.get(pk=build.pk).error
+    build.refresh_from_db()
+    assert build.builder.startswith("buildah ") and build.provenance_digest
+    assert skopeo_inspect(world, "acme/payments-api:buildah")["Digest"] == build.image_digest
+    tokens = ApiToken.objects.filter(user=world["dev"], name=f"build acme/payments-api#{build.number}")
+    assert tokens.count() == 1 and tokens.get().revoked_at is not None

@@ -50,7 +50,7 @@ def test_a_run_records_digest_size_blobs_and_provenance(build, fake_registry, ar
     call = fakes.CALLS[0]
     assert call["target"].repository == "acme/payments-api" and call["target"].tag == "1.0.0"
     assert call["artifact"].read_bytes() == b"jar bytes" and call["artifact_name"] == "app.jar"
-    assert call["build_id"] == "acme/payments-api#1" and call["labels"]["org.opencontainers.image.title"] == "payments-api"
+    assert call["build_id"] == str(build.pk) and call["labels"]["org.opencontainers.image.title"] == "payments-api"
     assert "push_manifest" in fake_registry["target"].calls and "get_manifest" in fake_registry["base"].calls
 
 
