@@ -7,6 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from applications.registry.api.urls import register as register_registry_api
 from clusters.api.urls import register as register_cluster_api
 from clusters.federation.api.urls import register as register_federation_api
 from paas.audit.api import AuditEventViewSet
@@ -30,6 +31,7 @@ router.register("quota-requests", tenant_views.PlatformQuotaRequestViewSet, base
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 register_cluster_api(router)
 register_federation_api(router)
+register_registry_api(router)
 
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),
