@@ -41,6 +41,7 @@ from paas.actors import Actor
 from tenants.roles import Role
 
 from .factories import UserFactory, add_member, make_tenant, make_token
+from .registry.rows import registry_rows
 
 MAX_EXAMPLES = 12
 # Nothing listens on port 9 of loopback: probes and previews fail fast instead of waiting on a timeout.
@@ -116,6 +117,7 @@ def world(db):
         actor=Actor.for_user(owner), environment=prod, ftype=configmap, name="settings",
         template={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}},
         placement=None, overrides=None)
+    repository, external = registry_rows(tenant, owner)
     return {
         "headers": {"Authorization": f"Bearer {plaintext}"},
         # Real values for path parameters (by operation path prefix and parameter name).
@@ -133,6 +135,9 @@ def world(db):
             ("zones", "slug"): zone.slug,
             ("cells", "slug"): cell.slug,
             ("clusters", "slug"): cluster.slug,
+            ("registry", "id"): repository.pk,
+            ("registry", "tag"): "v1",
+            ("registries", "id"): external.pk,
         },
         "token_id": token.pk,
     }

@@ -81,7 +81,7 @@ class ExternalRegistryViewSet(ActorMixin, mixins.ListModelMixin, mixins.Retrieve
         if slug is not None:
             tenant = tenants_visible_to(self.actor).filter(slug=slug).first()
             if tenant is None:
-                raise DomainError(_("No tenant '%(slug)s'.") % {"slug": slug[:40]}, field="tenant")
+                raise DomainError(_("No such tenant among those you can see."), field="tenant")
         registry = services.external_registry_create(actor=self.actor, tenant=tenant, **data)
         return Response(self.render(s.ExternalRegistrySerializer, registry), status=status.HTTP_201_CREATED)
 
