@@ -13,6 +13,7 @@ urlpatterns = [
     path("audit/", include("paas.audit.urls")),
     path("clusters/", include("clusters.urls")),
     path("federation/", include("clusters.federation.urls")),
+    path("registry/", include("applications.registry.urls")),
     path("ops/", ops, name="ops"),  # the operators' dashboard
     path("metrics", metrics_view, name="metrics"),
     path("api/", include("paas.api.urls")),

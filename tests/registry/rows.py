@@ -12,6 +12,7 @@ def registry_rows(tenant, owner):
     manifest = Manifest.objects.create(repository=repository, digest=blob.digest, size=2, blob=blob,
                                        media_type="application/vnd.oci.image.manifest.v1+json")
     Tag.objects.create(repository=repository, name="v1", manifest=manifest)
-    external = external_registry_create(actor=Actor.for_user(owner), tenant=tenant, name="harbor",
+    actor = Actor.for_user(owner) if owner is not None else Actor.for_system("tests")
+    external = external_registry_create(actor=actor, tenant=tenant, name="harbor",
                                         url="https://harbor.example.com", username="robot", password="x")
     return repository, external
