@@ -10,17 +10,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from applications.registry import plain_http  # noqa: E402
-from paas import daphne_body  # noqa: E402
+from paas import http_server  # noqa: E402
 from paas.realtime.auth import LiveAuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from paas.realtime.origin import SameOriginValidator  # noqa: E402
 from paas.realtime.routing import websocket_urlpatterns  # noqa: E402
 
-# Registry clients probing HTTPS on this plain-HTTP port get a closed connection at once, not a
-# 10 s TLS handshake timeout (applications/registry/plain_http.py).
-plain_http.install()
-# Under daphne, request bodies reach Django a chunk at a time (a 500 MiB upload used to sit in memory).
-daphne_body.install()
+# Large request bodies reach Django a chunk at a time (daphne queued them whole in memory), and
+# registry clients probing HTTPS on a plain-HTTP port are refused at once (paas/http_server.py).
+http_server.install()
 
 application = ProtocolTypeRouter(
     {

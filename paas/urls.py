@@ -14,6 +14,7 @@ urlpatterns = [
     path("clusters/", include("clusters.urls")),
     path("federation/", include("clusters.federation.urls")),
     path("applications/<int:app_id>/builds/", include("applications.builds.urls")),
+    path("registry/", include("applications.registry.urls")),
     path("ops/", ops, name="ops"),  # the operators' dashboard
     path("metrics", metrics_view, name="metrics"),
     path("api/", include("paas.api.urls")),

@@ -34,6 +34,9 @@ def make_platform(tenant) -> dict:
     resource = federation_services.federated_resource_create(
         actor=SYSTEM, environment=prod, ftype=FederatedType.objects.get(kind="Deployment"), name="web",
         template=DEPLOYMENT)
+    from tests.registry.rows import registry_rows
+
+    registry_rows(tenant, None)
     return {"cluster": cluster, "cell": cell, "zone": zone, "resource": resource}
 
 
@@ -58,6 +61,8 @@ def portal_pages(platform, tenant) -> dict[str, str]:
         "federation-detail": f"/federation/{tenant.slug}/prod/{res.pk}/",
         "federation-types": "/federation/-/types/",
         "ops": "/ops/",
+        "registry": "/registry/",
+        "registry-detail": f"/registry/{tenant.slug}/api/",
         "audit": "/audit/",
         "admin-index": "/admin/",
         "admin-tenant-list": "/admin/tenants/tenant/",

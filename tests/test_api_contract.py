@@ -41,6 +41,7 @@ from paas.actors import Actor
 from tenants.roles import Role
 
 from .factories import UserFactory, add_member, make_tenant, make_token
+from .registry.rows import registry_rows
 
 MAX_EXAMPLES = 12
 # Nothing listens on port 9 of loopback: probes and previews fail fast instead of waiting on a timeout.
@@ -118,6 +119,7 @@ def world(db, settings, tmp_path):
         template={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}},
         placement=None, overrides=None)
     application, artifact = _application_with_a_build(owner, tenant)
+    repository, external = registry_rows(tenant, owner)
     return {
         "headers": {"Authorization": f"Bearer {plaintext}"},
         # Real values for path parameters (by operation path prefix and parameter name).
@@ -138,6 +140,9 @@ def world(db, settings, tmp_path):
             "app_id": application.pk,
             ("applications", "number"): 1,
             ("applications", "id"): artifact.pk,
+            ("registry", "id"): repository.pk,
+            ("registry", "tag"): "v1",
+            ("registries", "id"): external.pk,
         },
         "token_id": token.pk,
     }

@@ -19,6 +19,7 @@ from paas.audit.models import AuditEvent
 from tenants.roles import ROLE_PERMISSIONS
 
 from .factories import UserFactory, add_member, make_token
+from .registry.rows import registry_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,11 @@ ACTIONS = {
     "create token": ("post", "tenants/acme/tokens/", {"name": "ci"}),
     "revoke token": ("delete", "tenants/acme/tokens/{token}/", None),
     "me": ("get", "me/", None),
+    "list image repositories": ("get", "registry/repositories/", None),
+    "list image tags": ("get", "registry/repositories/{repository}/tags/", None),
+    "delete image tag": ("delete", "registry/repositories/{repository}/tags/v1/", None),
+    "list external registries": ("get", "registries/", None),
+    "patch external registry": ("patch", "registries/{external_registry}/", {"description": "changed"}),
 }
 
 EXPECTED = {
@@ -82,6 +88,11 @@ EXPECTED = {
     "create token":       (201,  201,  201,  201,  201,  201,  403,  404),
     "revoke token":       (204,  204,  204,  404,  404,  404,  404,  404),
     "me":                 (200,  200,  200,  200,  200,  200,  200,  200),
+    "list image repositories": (200, 200, 200, 200,  200,  200,  200,  200),
+    "list image tags":    (200,  200,  200,  200,  200,  200,  200,  404),
+    "delete image tag":   (204,  204,  204,  403,  403,  403,  403,  404),
+    "list external registries": (200, 200, 200, 200, 200,  200,  200,  200),
+    "patch external registry": (200, 200, 403, 403,  403,  403,  403,  404),
 }
 
 # The tenant permission each action needs (reads need view_tenant).
@@ -95,6 +106,8 @@ ACTION_PERMISSION = {
     "list quota requests": "view_tenant",
     "request quota": "request_quota", "cancel quota request": "request_quota",
     "create token": "use_api_tokens",
+    "list image tags": "view_tenant", "delete image tag": "manage_applications",
+    "patch external registry": "change_tenant",
 }
 
 # Platform permissions: no tenant role holds them, whatever the tenant says (403 for every role).
@@ -123,7 +136,9 @@ def world(personas, tenant):
     token, _ = make_token(personas["developer"], tenant, name="developer-ci")
     quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
                                          environment=tenant.environments.get(slug="test"), reason="load", pods=99)
-    return {"token": token.pk, "quota_request": quota_request.pk}
+    repository, external = registry_rows(tenant, personas["owner"])
+    return {"token": token.pk, "quota_request": quota_request.pk, "repository": repository.pk,
+            "external_registry": external.pk}
 
 
 def send(client, name, world):

@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 pytestmark = pytest.mark.django_db
 
 SKIP_PREFIXES = ("admin", "api", "i18n", "jsi18n")
-SAMPLE = {"int": 1, "slug": "acme", "str": "x", "path": "x"}
+SAMPLE = {"int": 1, "slug": "acme", "str": "x", "path": "x", "repositoryname": "acme/api", "tag": "v1"}
 
 
 def _walk(patterns, namespace="", outer=None):

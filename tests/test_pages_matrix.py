@@ -8,6 +8,7 @@ from tenants.models import Membership
 from tenants.quota_requests import quota_request_create
 
 from .factories import PASSWORD, UserFactory, make_token
+from .registry.rows import registry_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +82,12 @@ PAGES = {
     # else it is invisible (404), like any object they may not see.
     "token-revoke": ("post", "/tenants/acme/tokens/{dev_token}/revoke/", {},
                      table(404, owner=302, admin=302, developer=302, anonymous=LOGIN)),
+    # The built-in image registry: every signed-in person lists what they may see; acme's
+    # repository is acme's (operators read every tenant); deleting a tag needs manage_applications.
+    "registry-list": ("get", "/registry/", None, table(200, anonymous=LOGIN)),
+    "registry-detail": ("get", "/registry/acme/api/", None, VIEW),
+    "registry-tag-delete": ("post", "/registry/acme/api/-/tags/v1/delete/", {},
+                            table(403, owner=302, admin=302, developer=302, outsider=404, anonymous=LOGIN)),
 }
 
 CASES = [(page, persona) for page in PAGES for persona in PERSONAS]
@@ -92,6 +99,7 @@ def world(personas, tenant):
     dev_token, dev_plaintext = make_token(personas["developer"], tenant, name="dev-ci")
     quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
                                          environment=tenant.environments.get(slug="test"), reason="load", pods=99)
+    registry_rows(tenant, personas["owner"])
     return {
         "quota_request": quota_request.pk,
         "viewer_membership": Membership.objects.get(tenant=tenant, user=personas["viewer"]).pk,

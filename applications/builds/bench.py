@@ -6,7 +6,7 @@ and artifact directory; a 500 MiB artifact (seeded random bytes) PUT through the
 token. The web process's RSS is sampled from /proc every 20 ms: the baseline (after a small
 warm-up upload) and the peak during the upload, so the table shows whether memory stays
 flat, plus the upload's throughput. With --upload-compare the same upload runs against daphne
-as shipped (PAAS_DAPHNE_CHUNKED_BODIES=0), which queues the whole body in memory first.
+as shipped (without paas/http_server.py), which queues the whole body in memory first.
 """
 import hashlib
 import http.client
@@ -39,6 +39,15 @@ services.member_add(actor=system, tenant=tenant, user=user, role="developer")
 app = Application.objects.create(tenant=tenant, name="upload-bench")
 _token, secret = services.token_create(actor=Actor.for_user(user), tenant=tenant, name="bench", scope="write")
 print(json.dumps({"token": secret, "app": app.pk}))
+"""
+
+
+# daphne as shipped: the product with paas.http_server.install() made a no-op before paas.asgi calls it.
+AS_SHIPPED = """
+import paas.http_server
+paas.http_server.install = lambda: None
+from daphne.cli import CommandLineInterface
+CommandLineInterface.entrypoint()
 """
 
 
@@ -155,9 +164,10 @@ class Stack:
         from paas.supervisor import free_tcp_port
 
         self.port = free_tcp_port()
-        argv = next(spec.argv for spec in child_specs("127.0.0.1", self.port, "default") if spec.name == "web")
-        env = {**self.env, "PAAS_DAPHNE_CHUNKED_BODIES": "1" if chunked else "0"}
-        self.web = subprocess.Popen(list(argv), cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,  # noqa: S603
+        argv = list(next(spec.argv for spec in child_specs("127.0.0.1", self.port, "default") if spec.name == "web"))
+        if not chunked:  # (python, "-m", "daphne", options...) -> (python, "-c", AS_SHIPPED, options...)
+            argv = [argv[0], "-c", AS_SHIPPED, *argv[3:]]
+        self.web = subprocess.Popen(argv, cwd=PROJECT, env=self.env, stdout=subprocess.DEVNULL,  # noqa: S603
                                     stderr=open(self.tmp / "web.log", "ab"))  # noqa: SIM115
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -218,7 +228,7 @@ def run(out=print, *, mib: int = 500, compare: bool = False) -> list[dict]:
     try:
         setup = stack.setup()
         sha = _sha256(mib)
-        variants = [(True, "daphne + paas.daphne_body")] + ([(False, "daphne as shipped")] if compare else [])
+        variants = [(True, "daphne + paas.http_server")] + ([(False, "daphne as shipped")] if compare else [])
         for chunked, label in variants:
             rows.append(measure(stack, setup, mib=mib, sha=sha, chunked=chunked, label=label))
     except BenchError as exc:

@@ -192,5 +192,5 @@ class ExternalRegistry(models.Model):
     def audit_fields(self) -> dict:
         """What the audit trail records: never the password, only whether there is one."""
         return {"name": self.name, "url": self.url, "username": self.username, "insecure": self.insecure,
-                "description": self.description, "password_set": self.has_password,
+                "description": self.description, "login_stored": self.has_password,
                 "scope": self.tenant.slug if self.tenant_id else "platform"}

@@ -12,7 +12,7 @@ from tenants.models import Tenant
 from tenants.selectors import tenants_visible_to
 
 from . import names
-from .models import PLATFORM_NAMESPACE, Manifest, Repository, RepositoryBlob, Tag
+from .models import PLATFORM_NAMESPACE, ExternalRegistry, Manifest, Repository, RepositoryBlob, Tag
 
 
 def full_name(tenant: Tenant | None, repository: str) -> str:
@@ -99,3 +99,11 @@ def catalog_names(principal) -> list[str]:
     if tenant is not None and "pull" in principal.actions(f"{tenant.slug}/x"):
         found += list(Repository.objects.filter(tenant=tenant).values_list("name", flat=True))
     return found
+
+
+def external_registries_visible_to(actor: Actor):
+    """Platform-wide entries (every signed-in caller may pick them) and those of visible tenants."""
+    if not actor.is_system and (actor.user is None or not actor.user.is_active):
+        return ExternalRegistry.objects.none()
+    return (ExternalRegistry.objects.filter(Q(tenant__isnull=True) | Q(tenant__in=tenants_visible_to(actor)))
+            .select_related("tenant").order_by("tenant__slug", "name"))

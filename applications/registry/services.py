@@ -1,23 +1,27 @@
-"""Registry writes that are events: a manifest pushed, a manifest or tag deleted.
+"""Registry writes that are events: a manifest pushed, a manifest or tag deleted; external
+registries added, changed, removed (their passwords never in the audit trail).
 
 Each runs in one transaction, checks permission (tenant repositories: ``manage_applications``;
 platform/: ``registry.push_platform_image``), records its audit event and, for a tenant's
 repository, pushes a live event after commit. Blobs are not audited one by one (blobs.py).
 """
+import re
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from paas.actors import Actor
-from paas.audit.services import audit_record
+from paas.audit.services import audit_record, diff
+from paas.errors import Conflict, DomainError
 from paas.permissions import NotPermitted, authorize, authorize_platform
 from paas.realtime import emit
 from tenants.models import Tenant
 
-from . import blobs, manifests, names, storage
+from . import blobs, external, manifests, names, storage
 from .auth import PLATFORM_PUSH_PERMISSION
 from .exceptions import DigestInvalid, ManifestBlobUnknown, ManifestInUse, ManifestInvalid
-from .models import Manifest, Repository, RepositoryBlob, Tag
+from .models import ExternalRegistry, Manifest, Repository, RepositoryBlob, Tag
 
 LOOKUP_BATCH = 500
 
@@ -184,3 +188,102 @@ def tag_delete(*, actor: Actor, tag: Tag) -> None:
                      before=before)
         tag.delete()
     _notify(actor, repository, "registry.deleted", tag=before["tag"], digest=before["digest"])
+
+
+# --- external registries ----------------------------------------------------------------------
+
+EXTERNAL_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
+EXTERNAL_FIELDS = ("name", "url", "username", "insecure", "description")
+
+
+def _authorize_external(actor: Actor, tenant: Tenant | None, verb: str, target) -> None:
+    """A tenant's entries: its owners and admins (change_tenant); platform-wide ones: operators."""
+    action = f"registry.external.{verb}"
+    if tenant is None:
+        perm = {"create": "add", "update": "change", "delete": "delete"}[verb]
+        authorize_platform(actor, f"registry.{perm}_externalregistry", target, action=action)
+    else:
+        authorize(actor, "change_tenant", tenant, action=action)
+
+
+def _clean_external(fields: dict) -> dict:
+    cleaned = {}
+    if "name" in fields:
+        name = str(fields["name"]).strip()
+        if not EXTERNAL_NAME.match(name):
+            raise DomainError(gettext("Use 1-40 lowercase letters, digits and dashes."), field="name")
+        cleaned["name"] = name
+    if "url" in fields:
+        cleaned["url"], cleaned["host"] = external.parse_url(str(fields["url"]))
+        if len(cleaned["url"]) > 300:
+            raise DomainError(gettext("The address is too long."), field="url")
+    for key, limit in (("username", 200), ("description", 200)):
+        if key in fields:
+            value = str(fields[key]).strip()
+            if len(value) > limit:
+                raise DomainError(gettext("At most %(n)s characters.") % {"n": limit}, field=key)
+            cleaned[key] = value
+    if "insecure" in fields:
+        cleaned["insecure"] = bool(fields["insecure"])
+    if "password" in fields:
+        password = str(fields["password"])
+        if len(password) > 4096:
+            raise DomainError(gettext("At most %(n)s characters.") % {"n": 4096}, field="password")
+        cleaned["password_encrypted"] = external.encrypt_password(password)
+    return cleaned
+
+
+def _unique_external(tenant: Tenant | None, name: str, exclude_pk=None) -> None:
+    clash = ExternalRegistry.objects.filter(tenant=tenant, name=name).exclude(pk=exclude_pk)
+    if clash.exists():
+        raise Conflict(gettext("There is already a registry named %(name)s here.") % {"name": name}, field="name")
+
+
+def external_registry_create(*, actor: Actor, tenant: Tenant | None, name: str, url: str, username: str = "",
+                             password: str = "", insecure: bool = False, description: str = "") -> ExternalRegistry:
+    _authorize_external(actor, tenant, "create", ("registry.externalregistry", "", name))
+    cleaned = _clean_external({"name": name, "url": url, "username": username, "password": password,
+                               "insecure": insecure, "description": description})
+    with transaction.atomic():
+        _unique_external(tenant, cleaned["name"])
+        registry = ExternalRegistry.objects.create(tenant=tenant, created_by=actor.user, **cleaned)
+        audit_record(actor=actor, action="registry.external.create", target=registry, tenant=tenant,
+                     after=registry.audit_fields())
+    return registry
+
+
+def external_registry_update(*, actor: Actor, registry: ExternalRegistry, **fields) -> ExternalRegistry:
+    """Change some fields; `password` given replaces the stored one ("" removes it)."""
+    _authorize_external(actor, registry.tenant, "update", registry)
+    unknown = set(fields) - set(EXTERNAL_FIELDS) - {"password"}
+    if unknown:
+        raise DomainError(gettext("Unknown field."), field=sorted(unknown)[0])
+    cleaned = _clean_external(fields)
+    with transaction.atomic():
+        registry = ExternalRegistry.objects.select_for_update().get(pk=registry.pk)
+        before = registry.audit_fields()
+        password_changed = "password_encrypted" in cleaned and (
+            external.password_of(registry) != str(fields["password"]))
+        if "name" in cleaned:
+            _unique_external(registry.tenant, cleaned["name"], exclude_pk=registry.pk)
+        for key, value in cleaned.items():
+            if key != "password_encrypted" or password_changed:
+                setattr(registry, key, value)
+        after = registry.audit_fields()
+        old, new = diff(before, after)
+        if not new and not password_changed:
+            return registry
+        registry.save()
+        if password_changed:
+            new["login_changed"] = True
+        audit_record(actor=actor, action="registry.external.update", target=registry, tenant=registry.tenant,
+                     before=old, after=new)
+    return registry
+
+
+def external_registry_delete(*, actor: Actor, registry: ExternalRegistry) -> None:
+    _authorize_external(actor, registry.tenant, "delete", registry)
+    with transaction.atomic():
+        audit_record(actor=actor, action="registry.external.delete", target=registry, tenant=registry.tenant,
+                     before=registry.audit_fields())
+        registry.delete()

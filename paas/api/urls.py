@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from applications.builds.api import urls as builds_api
+from applications.registry.api.urls import register as register_registry_api
 from clusters.api.urls import register as register_cluster_api
 from clusters.federation.api.urls import register as register_federation_api
 from paas.audit.api import AuditEventViewSet
@@ -32,6 +33,7 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 register_cluster_api(router)
 register_federation_api(router)
 builds_api.register(router)
+register_registry_api(router)
 
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),

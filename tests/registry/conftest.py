@@ -48,7 +48,7 @@ def registry_storage(settings, tmp_path):
 
 @pytest.fixture(scope="session")
 def builtin_server(request, django_db_setup, tmp_path_factory):
-    """(base URL, storage dir, log path) of the built-in registry served by daphne."""
+    """(base URL, storage dir, log path, pid) of the built-in registry served by daphne."""
     from django.conf import settings
 
     with servers.builtin_registry(tmp_path_factory.mktemp("builtin-registry"),
@@ -136,7 +136,7 @@ def registry(request):
     distribution runs skip the transactional flush, seconds per test on PostgreSQL."""
     if request.param == "builtin":
         acme = request.getfixturevalue("acme")
-        base, storage, _log = request.getfixturevalue("builtin_server")
+        base, storage, _log, _pid = request.getfixturevalue("builtin_server")
         return Target("builtin", base, storage, "dev", acme["write"])
     base, storage, _log = request.getfixturevalue("distribution_server")
     return Target("distribution", base, storage, None, None)

@@ -126,7 +126,7 @@ def database_url() -> str:
 
 @contextlib.contextmanager
 def builtin_registry(workdir: Path, *, redis_url: str = ""):
-    """(base URL, storage dir) of daphne serving the product on the test database."""
+    """(base URL, storage dir, log path, pid) of daphne serving the product on the test database."""
     from django.conf import settings
 
     port = free_port()
@@ -160,7 +160,7 @@ def builtin_registry(workdir: Path, *, redis_url: str = ""):
             start_new_session=True)
     try:
         wait_until_up(proc, f"http://127.0.0.1:{port}/healthz", log_path)
-        yield f"http://127.0.0.1:{port}", storage, log_path
+        yield f"http://127.0.0.1:{port}", storage, log_path, proc.pid
     finally:
         stop(proc)
 

@@ -241,3 +241,14 @@ def test_retagging_moves_the_tag_and_records_the_old_digest(dev, tenant):
     assert Manifest.objects.count() == 2
     moved = AuditEvent.objects.filter(action="registry.manifest.push").order_by("-id").first()
     assert moved.changes["before"] == {"tag": "latest", "digest": one.digest}
+
+
+def test_missing_tools_fail_in_ci_and_skip_locally(monkeypatch):
+    from . import servers
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install skopeo"):
+        servers.need("/nonexistent/skopeo", "skopeo")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        servers.need("/nonexistent/skopeo", "skopeo")

@@ -1,9 +1,10 @@
 """/v2/<name>/blobs/...: read blobs, and push them monolithically, in chunks, or by mounting.
 
 Request bodies are read with request.read(64 KiB) loops into files (storage), never through
-request.body, so DATA_UPLOAD_MAX_MEMORY_SIZE does not apply and memory stays flat. (daphne itself
-spools a body to a temporary file before Django sees it, and Django's ASGI handler spools it
-again above FILE_UPLOAD_MAX_MEMORY_SIZE: disk, not memory.)
+request.body, so DATA_UPLOAD_MAX_MEMORY_SIZE does not apply and memory stays flat. (twisted spools a
+body to a temporary file before the application sees it, paas/http_server.py hands it to Django a
+chunk at a time, and Django's ASGI handler spools it again above FILE_UPLOAD_MAX_MEMORY_SIZE: disk,
+not memory.)
 """
 import re
 
