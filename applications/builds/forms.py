@@ -27,13 +27,18 @@ class BuildStartForm(forms.Form):
     dockerfile = forms.TypedChoiceField(label=gettext_lazy("Dockerfile version"), coerce=int)
     artifact = forms.TypedChoiceField(label=gettext_lazy("Artifact"), coerce=int, required=False, empty_value=None,
                                       help_text=gettext_lazy("Upload a new one below, or choose an earlier upload."))
+    registry = forms.ChoiceField(label=gettext_lazy("Registry"), required=False,
+                                 help_text=gettext_lazy("Where the image is pushed."))
     tag = forms.RegexField(label=gettext_lazy("Image tag"), regex=TAG, max_length=128,
                            error_messages={"invalid": gettext_lazy(
                                "Use 1-128 letters, digits, '_', '.' and '-', not starting with '.' or '-'.")},
-                           help_text=gettext_lazy("e.g. 1.4.2; the image is pushed to the built-in registry."))
+                           help_text=gettext_lazy("e.g. 1.4.2"))
 
-    def __init__(self, *args, dockerfiles, artifacts, **kwargs):
+    def __init__(self, *args, dockerfiles, artifacts, registries=(), builtin_host="", **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["registry"].choices = [("", _("Built-in registry (%(host)s)") % {"host": builtin_host})] + [
+            (str(r.pk), f"{r.name} ({r.host})" + ("" if r.tenant_id else " · " + _("platform-wide")))
+            for r in registries]
         self.dockerfiles = list(dockerfiles)
         self.fields["dockerfile"].choices = [(v.number, _dockerfile_label(v)) for v in self.dockerfiles]
         self.fields["artifact"].choices = [("", _("No artifact"))] + [

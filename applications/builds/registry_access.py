@@ -9,7 +9,6 @@
   only here, in the worker, for the length of the build.
 """
 import logging
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -28,8 +27,17 @@ def builtin_host() -> str:
 def target_host(build: Build) -> str:
     if not build.registry:
         return builtin_host()
-    registry = external_registry(build)
-    return urlsplit(registry.url).netloc or registry.url
+    return external_registry(build).host
+
+
+def image_host(build: Build) -> str:
+    """The registry host image references of this build name ("" for a registry since removed)."""
+    if not build.registry:
+        return builtin_host()
+    try:
+        return external_registry(build).host
+    except DomainError:
+        return ""
 
 
 def external_registry(build: Build):
@@ -44,10 +52,10 @@ def external_registry(build: Build):
     return registry
 
 
-def _client(base_url: str, **credentials):
+def _client(base_url: str, insecure: bool = True, **credentials):
     from applications.oci.client import RegistryClient
 
-    return RegistryClient(base_url, insecure=True, **credentials)
+    return RegistryClient(base_url, insecure=insecure, **credentials)
 
 
 class Credentials:
@@ -112,14 +120,18 @@ def external_client(build: Build, host: str):
         def credentials_for(tenant, host):
             return None
 
-    url = None
-    if build.registry:
-        registry = external_registry(build)
-        if (urlsplit(registry.url).netloc or registry.url) == host:
-            url = registry.url
+    try:
+        from applications.registry.external import registry_for
+    except ImportError:
+        def registry_for(tenant, host):
+            return None
+
+    # The platform's entry for the host gives its scheme and TLS setting; an unknown host is https.
+    known = registry_for(build.tenant, host)
+    url, insecure = (known.url, known.insecure) if known is not None else (f"https://{host}", False)
     credentials = credentials_for(build.tenant, host)
     username, password = credentials if credentials else (None, None)
-    return _client(url or f"https://{host}", username=username, password=password)
+    return _client(url, insecure=insecure, username=username, password=password)
 
 
 def clients_for(build: Build, base_images: list, credentials: Credentials):

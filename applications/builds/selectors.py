@@ -55,3 +55,14 @@ def log_lines(build: Build, *, after: int = 0, limit: int = 1000) -> QuerySet[Bu
     """Lines numbered above `after`, in order, at most `limit` (capped at LOG_PAGE_MAX)."""
     limit = max(1, min(int(limit), LOG_PAGE_MAX))
     return BuildLogLine.objects.filter(build=build, number__gt=max(0, int(after))).order_by("number")[:limit]
+
+
+def registries_for(actor: Actor, application: Application) -> list:
+    """External registries a build of `application` may push to: its tenant's and platform-wide ones."""
+    try:
+        from applications.registry.selectors import external_registries_visible_to
+    except ImportError:
+        return []
+    from django.db.models import Q
+
+    return list(external_registries_visible_to(actor).filter(Q(tenant=application.tenant) | Q(tenant__isnull=True)))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -116,8 +116,6 @@ def _check_inputs(application, dockerfile, artifact, tag, registry, build_args) 
     if not isinstance(tag, str) or not TAG.match(tag):
         raise DomainError(_("tag: use 1-128 letters, digits, '_', '.' and '-', not starting with '.' or '-'."),
                           field="tag")
-    if registry:
-        raise DomainError(_("registry: no such registry."), field="registry")
     if not isinstance(build_args, dict) or len(build_args) > MAX_BUILD_ARGS or not all(
             isinstance(k, str) and isinstance(v, str) and len(k) <= 200 and len(v) <= 4000
             for k, v in build_args.items()):
@@ -125,12 +123,29 @@ def _check_inputs(application, dockerfile, artifact, tag, registry, build_args) 
                           field="build_args")
 
 
+def _external_registry(application: Application, registry: str):
+    """The external registry a build may push to: the tenant's own or a platform-wide one, by id."""
+    from applications.registry.models import ExternalRegistry
+
+    found = None
+    if str(registry).isdigit() and len(str(registry)) < 19:
+        found = ExternalRegistry.objects.filter(Q(tenant=application.tenant) | Q(tenant__isnull=True),
+                                                pk=int(registry)).first()
+    if found is None:
+        raise DomainError(_("registry: no such registry (give an external registry's id, or nothing for the "
+                            "built-in one)."), field="registry")
+    return found
+
+
 def build_start(*, actor: Actor, application: Application, dockerfile: DockerfileVersion | None,
                 artifact: Artifact | None, tag: str, registry: str = "", build_args: dict | None = None) -> Build:
-    """Queue a build of `dockerfile` with `artifact`, to be pushed as <tenant>/<application>:<tag>."""
+    """Queue a build of `dockerfile` with `artifact`, to be pushed as <tenant>/<application>:<tag> to the
+    built-in registry (`registry` "") or an external registry (its id)."""
     authorize(actor, "manage_applications", application.tenant, action="build.start")
     build_args = {} if build_args is None else build_args
     _check_inputs(application, dockerfile, artifact, tag, registry, build_args)
+    external = _external_registry(application, registry) if registry else None
+    registry = str(external.pk) if external else ""
     with transaction.atomic():
         # Numbers per application: the application's row lock serialises concurrent starts.
         Application.objects.select_for_update().filter(pk=application.pk).first()
@@ -143,7 +158,7 @@ def build_start(*, actor: Actor, application: Application, dockerfile: Dockerfil
             "number": number, "dockerfile": dockerfile.number,
             "dockerfile_sha256": hashlib.sha256(dockerfile.content.encode()).hexdigest(),
             "artifact": artifact.sha256 if artifact else None, "repository": build.repository, "tag": tag,
-            "registry": registry or "built-in"})
+            "registry": external.host if external else "built-in"})
         inputs = f"Dockerfile v{dockerfile.number}" + (f", artifact {artifact.filename}" if artifact else "")
         progress.write_lines(build, f"Queued by {actor.label}: {inputs}, tag {tag}.")
         build.save(update_fields=["log_lines"])

@@ -20,7 +20,7 @@ from paas.permissions import NotPermitted, can
 from tenants.context_processors import SESSION_KEY
 from tenants.views._common import ensure, paginate, tenant_context
 
-from . import selectors, services
+from . import registry_access, selectors, services
 from .forms import ArtifactUploadForm, BuildStartForm
 from .models import Build
 from .storage import ArtifactTooLarge
@@ -54,7 +54,8 @@ def build_list(request, app_id):
 def _start_form(actor, application, data=None, initial=None):
     artifacts = selectors.artifacts_visible_to(actor).filter(application=application).order_by("-created_at")[:50]
     return BuildStartForm(data, initial=initial or {}, dockerfiles=selectors.dockerfiles_of(application),
-                          artifacts=artifacts)
+                          artifacts=artifacts, registries=selectors.registries_for(actor, application),
+                          builtin_host=registry_access.builtin_host())
 
 
 @login_required
@@ -70,7 +71,8 @@ def build_start(request, app_id):
                 application=application, pk=form.cleaned_data["artifact"]).first()
         try:
             build = services.build_start(actor=actor, application=application, dockerfile=form.dockerfile_version(),
-                                         artifact=artifact, tag=form.cleaned_data["tag"])
+                                         artifact=artifact, tag=form.cleaned_data["tag"],
+                                         registry=form.cleaned_data["registry"])
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
@@ -164,7 +166,7 @@ def build_detail(request, app_id, number):
         and not build.cancel_requested
     return render(request, "builds/detail.html", _context(
         actor, application, build=build, lines=lines, last_line=lines[-1].number if lines else 0,
-        steps=_steps(build), can_cancel=can_cancel,
+        steps=_steps(build), can_cancel=can_cancel, image_host=registry_access.image_host(build),
         provenance_json=json.dumps(build.provenance, indent=2, sort_keys=True) if build.provenance else "",
         log_api=reverse("api:build-log", kwargs={"app_id": application.pk, "number": build.number})))
 

@@ -148,3 +148,32 @@ def test_buildah_builds_and_pushes_with_a_run_only_token(world, settings):
     assert skopeo_inspect(world, "acme/payments-api:buildah")["Digest"] == build.image_digest
     tokens = ApiToken.objects.filter(user=world["dev"], name=f"build acme/payments-api#{build.number}")
     assert tokens.count() == 1 and tokens.get().revoked_at is not None
+
+
+def test_a_build_pushes_to_an_external_registry(world, tmp_path_factory):
+    """Debian's CNCF distribution registry as the tenant's external registry (plain HTTP, no auth):
+    the base image comes from the built-in registry, its layers are copied over."""
+    from applications.registry.services import external_registry_create
+    from tests.registry import servers
+
+    original = servers.PORTS
+    servers.PORTS = range(25500, 25600)
+    try:
+        with servers.distribution_registry(tmp_path_factory.mktemp("distribution")) as running:
+            base_url = running[0]
+            registry = external_registry_create(actor=Actor.for_system("tests"), tenant=world["app"].tenant,
+                                                name="dist", url=base_url, insecure=True)
+            build = services.build_start(actor=Actor.for_user(world["dev"]), application=world["app"],
+                                         dockerfile=world["dockerfile"], artifact=world["artifact"], tag="ext",
+                                         registry=str(registry.pk))
+            assert runner.run(build.pk) == Build.State.SUCCEEDED, Build.objects.get(pk=build.pk).error
+            build.refresh_from_db()
+            host = base_url.split("://", 1)[1]
+            result = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{host}/acme/payments-api:ext"],
+                                    capture_output=True, text=True, timeout=60,
+                                    env={"HOME": "/tmp", "PATH": "/usr/bin:/bin"})
+            assert result.returncode == 0, result.stderr
+            assert json.loads(result.stdout)["Digest"] == build.image_digest
+            assert build.provenance["subject"]["name"] == f"{host}/acme/payments-api"
+    finally:
+        servers.PORTS = original

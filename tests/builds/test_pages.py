@@ -132,3 +132,18 @@ def test_missing_objects_are_404(personas, login, app):
     client = login(personas["developer"])
     assert client.get(f"/applications/{app.pk}/builds/9/").status_code == 404
     assert client.get("/applications/999999/builds/").status_code == 404
+
+
+def test_start_form_offers_the_tenants_external_registries(personas, login, app, dockerfile, other_tenant):
+    from applications.registry.services import external_registry_create
+
+    system = Actor.for_system("tests")
+    own = external_registry_create(actor=system, tenant=app.tenant, name="harbor", url="https://harbor.example")
+    external_registry_create(actor=system, tenant=other_tenant, name="theirs", url="https://theirs.example")
+    client = login(personas["developer"])
+    html = client.get(f"/applications/{app.pk}/builds/new/").content.decode()
+    assert "Built-in registry (127.0.0.1:8000)" in html and "harbor (harbor.example)" in html
+    assert "theirs" not in html
+    response = client.post(f"/applications/{app.pk}/builds/new/",
+                           {"dockerfile": 1, "artifact": "", "registry": str(own.pk), "tag": "1"})
+    assert response.status_code == 302 and Build.objects.get().registry == str(own.pk)

@@ -103,3 +103,21 @@ def test_viewer_cannot_cancel(personas, app, dockerfile):
         services.build_cancel(actor=Actor.for_user(personas["viewer"]), build=build)
     build.refresh_from_db()
     assert build.state == Build.State.QUEUED
+
+
+def test_external_registries_the_build_may_push_to(personas, app, dockerfile, other_tenant):
+    from applications.registry.services import external_registry_create
+
+    system = Actor.for_system("tests")
+    own = external_registry_create(actor=system, tenant=app.tenant, name="harbor", url="https://harbor.example")
+    platform = external_registry_create(actor=system, tenant=None, name="shared", url="https://shared.example")
+    foreign = external_registry_create(actor=system, tenant=other_tenant, name="theirs", url="https://x.example")
+    dev = personas["developer"]
+    assert start(dev, app, dockerfile, registry=str(own.pk)).registry == str(own.pk)
+    assert start(dev, app, dockerfile, registry=str(platform.pk)).registry == str(platform.pk)
+    for bad in (str(foreign.pk), "999999", "x", "1" * 30):
+        with pytest.raises(DomainError) as refused:
+            start(dev, app, dockerfile, registry=bad)
+        assert refused.value.field == "registry"
+    event = AuditEvent.objects.filter(action="build.start").order_by("id").first()
+    assert event.changes["after"]["registry"] == "harbor.example"

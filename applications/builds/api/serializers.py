@@ -47,12 +47,11 @@ class BuildSerializer(serializers.ModelSerializer):
 
     def get_image(self, obj) -> str:
         """The image by digest, as a revision names it ("" until the build succeeded)."""
-        from ..registry_access import builtin_host
+        from ..registry_access import image_host
 
         if not obj.image_digest:
             return ""
-        host = builtin_host() if not obj.registry else ""
-        return f"{host}/{obj.repository}@{obj.image_digest}" if host else f"{obj.repository}@{obj.image_digest}"
+        return f"{image_host(obj)}/{obj.repository}@{obj.image_digest}"
 
     def get_duration_seconds(self, obj) -> float | None:
         return round(obj.duration.total_seconds(), 3) if obj.duration is not None else None
