@@ -473,7 +473,8 @@ BUILD_REQUEUE_AFTER_SECONDS = int(os.environ.get("BUILD_REQUEUE_AFTER_SECONDS", 
 # Build states are a named enum in the OpenAPI schema (other serializers have a "state" too).
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "BuildStateEnum": "applications.builds.models.Build.State"})
+# On the default queue, not "builds": the reaper must run when every build worker is dead or busy.
 CELERY_BEAT_SCHEDULE["builds-reap"] = {"task": "builds.reap", "schedule": timedelta(seconds=30),
-                                       "options": {"expires": 30}}
+                                       "options": {"expires": 30, "queue": "default"}}
 
 PAAS_PRODUCT_NAME = os.environ.get("PAAS_PRODUCT_NAME", "Stratus PaaS")

@@ -210,7 +210,8 @@ def test_a_queued_build_nobody_took_is_sent_again(build, monkeypatch, django_cap
 def test_the_reaper_is_on_the_beat_schedule_and_builds_on_their_queue(settings):
     from paas.management.commands.runall import WORKER_QUEUES
 
-    assert settings.CELERY_BEAT_SCHEDULE["builds-reap"]["task"] == "builds.reap"
+    reap = settings.CELERY_BEAT_SCHEDULE["builds-reap"]
+    assert reap["task"] == "builds.reap" and reap["options"]["queue"] == "default"  # not behind the builds
     assert "builds" in WORKER_QUEUES.split(",")
     from paas.celery import app
 
