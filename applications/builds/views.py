@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from paas.actors import Actor
 from paas.errors import DomainError
-from paas.permissions import NotPermitted, can
+from paas.permissions import can
 from tenants.context_processors import SESSION_KEY
 from tenants.views._common import ensure, paginate, tenant_context
 
@@ -176,10 +176,7 @@ def build_detail(request, app_id, number):
 def build_cancel(request, app_id, number):
     actor, application = _scope(request, app_id)
     build = selectors.build_get(actor, application, number)
-    try:
-        build = services.build_cancel(actor=actor, build=build)
-    except NotPermitted:
-        raise
+    build = services.build_cancel(actor=actor, build=build)
     if build.state == Build.State.CANCELLED:
         messages.success(request, _("Build #%(n)s is cancelled.") % {"n": build.number})
     elif build.cancel_requested and not build.finished:
