@@ -77,6 +77,8 @@ class Principal:
         return self.user.get_username() if self.user is not None else ""
 
     def actions(self, name: str) -> set[str]:
+        if self.anonymous:  # nothing, and nothing cached on the shared ANONYMOUS principal
+            return set()
         if name not in self._cache:
             self._cache[name] = allowed_actions(self, name)
         return self._cache[name]
