@@ -77,6 +77,8 @@ class Principal:
         return self.user.get_username() if self.user is not None else ""
 
     def actions(self, name: str) -> set[str]:
+        if self.anonymous:  # nothing, and nothing cached on the shared ANONYMOUS principal
+            return set()
         if name not in self._cache:
             self._cache[name] = allowed_actions(self, name)
         return self._cache[name]
@@ -266,8 +268,8 @@ def parse_basic(header: str) -> tuple[str, str] | None:
 
 def principal_for_credentials(username: str, password: str) -> Principal:
     """Username + API token -> Principal, or BadCredentials (counted by the caller as a failed
-    token attempt). The username must be the token's owner: a leaked token alone, used under
-    another name, is refused, as Gitea does."""
+    token attempt). The username must be the token owner's (case-insensitive): a login that names
+    someone else is refused rather than silently acting as the token's owner."""
     from tenants.authentication import ApiTokenAuthentication
     from tenants.services import token_mark_used
 

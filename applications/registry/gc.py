@@ -5,7 +5,7 @@ children, referrers (artifacts with a subject) and untagged manifests are manife
 themselves, so whatever they list stays too; only deleting a manifest lets its blobs go.
 Sweep: blobs in use by nothing and not touched (uploaded, mounted, checked for existence) within
 the grace period; upload sessions idle longer than it; files no row accounts for (a process killed
-between writing a file and recording it).
+between writing a file and recording it); repositories left empty (a push that never finished).
 
 Runs beside live pushes: a client pushes its blobs (touching them) before the manifest naming
 them, and a blob is deleted only after re-checking, in its own transaction with the row locked,
@@ -22,7 +22,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from . import storage
-from .models import Blob, Manifest, Upload
+from .models import Blob, Manifest, Repository, Upload
 
 DEFAULT_GRACE_SECONDS = 3600
 
@@ -33,6 +33,7 @@ class Report:
     blobs: list[tuple[str, int]] = field(default_factory=list)  # (digest, bytes)
     uploads: list[tuple[str, int]] = field(default_factory=list)  # (session id or file, bytes)
     orphans: list[tuple[str, int]] = field(default_factory=list)  # (path, bytes)
+    repositories: list[str] = field(default_factory=list)  # names of empty repositories
     kept: int = 0
 
     @property
@@ -64,7 +65,19 @@ def collect(*, grace_seconds: int = DEFAULT_GRACE_SECONDS, dry_run: bool = False
     report.kept = Blob.objects.count()
     _sweep_uploads(report, cutoff, dry_run)
     _sweep_orphans(report, cutoff, dry_run)
+    _sweep_empty_repositories(report, cutoff, dry_run)
     return report
+
+
+def _sweep_empty_repositories(report: Report, cutoff, dry_run: bool) -> None:
+    """Repositories a push started but never finished (no manifest, blob or upload left)."""
+    empty = (Repository.objects.filter(created_at__lt=cutoff, manifests__isnull=True, blob_links__isnull=True,
+                                       uploads__isnull=True).values_list("pk", "name"))
+    for pk, name in list(empty):
+        if not dry_run:
+            Repository.objects.filter(pk=pk, manifests__isnull=True, blob_links__isnull=True,
+                                      uploads__isnull=True).delete()
+        report.repositories.append(name)
 
 
 def _sweep_uploads(report: Report, cutoff, dry_run: bool) -> None:

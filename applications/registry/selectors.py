@@ -96,7 +96,7 @@ def catalog_names(principal) -> list[str]:
     that it may pull."""
     found = list(Repository.objects.filter(tenant__isnull=True).values_list("name", flat=True))
     tenant = principal.tenant
-    if tenant is not None and "pull" in principal.actions(f"{tenant.slug}/x"):
+    if tenant is not None and can(principal.actor, "view_tenant", tenant):
         found += list(Repository.objects.filter(tenant=tenant).values_list("name", flat=True))
     return found
 

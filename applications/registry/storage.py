@@ -194,16 +194,3 @@ def upload_size(upload_id) -> int:
 
 def remove_upload(upload_id) -> None:
     discard(upload_path(upload_id))
-
-
-def usage() -> tuple[int, int]:
-    """(blob files, bytes) under sha256/ — for the GC report."""
-    count = total = 0
-    base = root() / "sha256"
-    if not base.is_dir():
-        return 0, 0
-    for entry in base.rglob("*"):
-        if entry.is_file():
-            count += 1
-            total += entry.stat().st_size
-    return count, total

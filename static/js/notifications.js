@@ -84,7 +84,9 @@
     "federation.resource.created": gettext("Federated resource created"),
     "federation.resource.updated": gettext("Federated resource updated"),
     "federation.resource.deleted": gettext("Federated resource deleted"),
-    "federation.synced": gettext("Federated resources synced to cluster")
+    "federation.synced": gettext("Federated resources synced to cluster"),
+    "registry.pushed": gettext("Image pushed"),
+    "registry.deleted": gettext("Image deleted")
   };
 
   // Refresh live fragments, never a toast: they follow background work, not a person's action.
@@ -121,7 +123,9 @@
     "platform.propagation.stop": gettext("%(actor)s stopped all propagation: %(name)s"),
     "platform.propagation.resume": gettext("%(actor)s resumed all propagation"),
     "binding.created": gettext("%(actor)s bound environment %(environment)s to %(name)s"),
-    "binding.deleted": gettext("%(actor)s unbound environment %(environment)s from %(name)s")
+    "binding.deleted": gettext("%(actor)s unbound environment %(environment)s from %(name)s"),
+    "registry.pushed": gettext("%(actor)s pushed %(repository)s:%(tag)s"),
+    "registry.deleted": gettext("%(actor)s deleted %(repository)s:%(tag)s")
   };
 
   // cluster.health carries the new state as a code; show the same words as the cluster pages.

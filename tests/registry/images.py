@@ -113,6 +113,24 @@ def write_oci_layout(directory: Path, img: Image, tag: str) -> None:
     }))
 
 
+def write_oci_layout_index(directory: Path, members: list[Image], tag: str) -> bytes:
+    """A multi-platform image (an OCI index of `members`) as an OCI layout; returns the index."""
+    body = index(members)
+    blobs = directory / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    for img in members:
+        for digest, data in {**img.blobs, img.digest: img.manifest}.items():
+            (blobs / digest.split(":", 1)[1]).write_bytes(data)
+    (blobs / digest_of(body).split(":", 1)[1]).write_bytes(body)
+    (directory / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+    (directory / "index.json").write_text(json.dumps({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": OCI_INDEX, "digest": digest_of(body), "size": len(body),
+                       "annotations": {"org.opencontainers.image.ref.name": tag}}],
+    }))
+    return body
+
+
 def read_oci_layout(directory: Path) -> dict:
     """index.json of a layout skopeo wrote, and the manifest it names."""
     index_data = json.loads((directory / "index.json").read_text())

@@ -90,6 +90,25 @@ def test_skopeo_copies_a_docker_schema2_image_between_repositories(registry, uni
     assert response.headers["Content-Type"] == images.DOCKER_MANIFEST
 
 
+def test_skopeo_copies_a_multi_platform_index(registry, unique, skopeo, skopeo_env, tmp_path):
+    name = unique("multi")
+    amd, arm = small_image("amd64"), small_image("arm64")
+    layout = tmp_path / "layout"
+    body = images.write_oci_layout_index(layout, [amd, arm], "1")
+    run(skopeo, "copy", "--all", "--preserve-digests", "--dest-tls-verify=false", *registry.creds_args("dest"),
+        f"oci:{layout}:1", f"docker://{registry.host}/{name}:1", env=skopeo_env)
+    client = registry.client()
+    got = client.get(f"/v2/{name}/manifests/1", headers={"Accept": images.OCI_INDEX})
+    assert got.status_code == 200 and got.content == body
+    for member in (amd, arm):
+        assert client.get(f"/v2/{name}/manifests/{member.digest}",
+                          headers={"Accept": images.OCI_MANIFEST}).content == member.manifest
+    back = tmp_path / "back"
+    run(skopeo, "copy", "--all", "--preserve-digests", "--src-tls-verify=false", *registry.creds_args("src"),
+        f"docker://{registry.host}/{name}:1", f"oci:{back}:1", env=skopeo_env)
+    assert images.read_oci_layout(back)["digest"] == images.digest_of(body)
+
+
 # --- oras --------------------------------------------------------------------------------------
 
 def test_oras_push_pull_and_manifest(registry, unique, tmp_path, monkeypatch):

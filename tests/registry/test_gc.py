@@ -104,6 +104,14 @@ def test_stale_uploads_and_stray_files(dev, settings):  # noqa: F811
     assert f"removed upload session {stale['Docker-Upload-UUID']}" in output
     assert "stray file uploads/tmp-" in output and f"stray file sha256/{orphan_digest[7:9]}" in output
     assert list(Upload.objects.values_list("pk", flat=True)) == [uuid.UUID(fresh["Docker-Upload-UUID"])]
+    # A push that never got further than a failed blob leaves an empty repository; it goes too.
+    bad = client.post(f"/v2/acme/abandoned/blobs/uploads/?digest={images.digest_of(b'x')}", data=b"y",
+                      content_type="application/octet-stream", **dev)
+    assert bad.status_code == 400
+    Repository.objects.filter(name="acme/abandoned").update(created_at="2020-01-01T00:00:00Z")
+    assert "removed empty repository acme/abandoned" in run_gc()
+    assert not Repository.objects.filter(name="acme/abandoned").exists()
+    assert Repository.objects.filter(name="acme/api").exists()  # it has an upload session
     assert storage.upload_path(fresh["Docker-Upload-UUID"]).exists()
     assert not leftover.exists() and not orphan.exists()
 

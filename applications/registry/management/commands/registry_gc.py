@@ -25,7 +25,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{verb} upload session {upload} ({human_size(size)})")
         for path, size in report.orphans:
             self.stdout.write(f"{verb} stray file {path} ({human_size(size)})")
+        for name in report.repositories:
+            self.stdout.write(f"{verb} empty repository {name}")
         self.stdout.write(
             f"{verb} {len(report.blobs)} blobs, {len(report.uploads)} upload sessions, {len(report.orphans)} stray "
-            f"files; {'would free' if dry_run else 'freed'} {report.bytes_freed} bytes "
+            f"files, {len(report.repositories)} empty repositories; "
+            f"{'would free' if dry_run else 'freed'} {report.bytes_freed} bytes "
             f"({human_size(report.bytes_freed)}); {report.kept} blobs in use; {seconds:.1f} s")
