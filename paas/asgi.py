@@ -10,9 +10,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from paas import http_server  # noqa: E402
 from paas.realtime.auth import LiveAuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from paas.realtime.origin import SameOriginValidator  # noqa: E402
 from paas.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+# Large request bodies reach Django a chunk at a time (daphne queued them whole in memory), and
+# registry clients probing HTTPS on a plain-HTTP port are refused at once (paas/http_server.py).
+http_server.install()
 
 application = ProtocolTypeRouter(
     {

@@ -40,6 +40,12 @@ OPERATOR_CLUSTER_PERMISSIONS = [
     "view_platformswitch", "change_platformswitch", "stop_all_propagation",
 ]
 
+# The built-in registry's platform/ namespace (base images) and platform-wide external registries;
+# the registry's own records are read-only in the admin.
+OPERATOR_REGISTRY_PERMISSIONS = ["push_platform_image", "view_repository", "view_manifest", "view_tag", "view_blob",
+                                 "view_upload", "view_externalregistry", "add_externalregistry",
+                                 "change_externalregistry", "delete_externalregistry"]
+
 OPERATOR_FEDERATION_PERMISSIONS = ["view_federatedtype", "add_federatedtype", "change_federatedtype",
                                    "view_federatedresource", "view_propagation", "view_membernamespace"]
 
@@ -56,7 +62,8 @@ def _operator_group() -> Group:
     group.permissions.set(Permission.objects.filter(
         Q(content_type__app_label="tenants", codename__in=OPERATOR_PERMISSIONS)
         | Q(content_type__app_label="clusters", codename__in=OPERATOR_CLUSTER_PERMISSIONS)
-        | Q(content_type__app_label="federation", codename__in=OPERATOR_FEDERATION_PERMISSIONS)))
+        | Q(content_type__app_label="federation", codename__in=OPERATOR_FEDERATION_PERMISSIONS)
+        | Q(content_type__app_label="registry", codename__in=OPERATOR_REGISTRY_PERMISSIONS)))
     return group
 
 

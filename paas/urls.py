@@ -15,12 +15,16 @@ urlpatterns = [
     path("federation/", include("clusters.federation.urls")),
     path("applications/<int:app_id>/dockerfile/", include("applications.dockerfiles.urls")),
     path("applications/", include("applications.urls")),
+    path("applications/<int:app_id>/builds/", include("applications.builds.urls")),
+    path("registry/", include("applications.registry.urls")),
     path("ops/", ops, name="ops"),  # the operators' dashboard
     path("metrics", metrics_view, name="metrics"),
     path("api/", include("paas.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
+    # The built-in OCI registry (distribution spec): its own auth, errors and no CSRF.
+    path("", include("applications.registry.v2.urls")),
 ]
 
 admin.site.site_header = settings.PAAS_PRODUCT_NAME

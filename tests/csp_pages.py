@@ -35,6 +35,9 @@ def make_platform(tenant) -> dict:
     resource = federation_services.federated_resource_create(
         actor=SYSTEM, environment=prod, ftype=FederatedType.objects.get(kind="Deployment"), name="web",
         template=DEPLOYMENT)
+    from tests.registry.rows import registry_rows
+
+    registry_rows(tenant, None)
     return {"cluster": cluster, "cell": cell, "zone": zone, "resource": resource, **make_application(tenant)}
 
 
@@ -97,6 +100,8 @@ def portal_pages(platform, tenant) -> dict[str, str]:
         "dockerfile-generate": f"/applications/{platform['application'].pk}/dockerfile/generate/",
         "dockerfile-version": f"/applications/{platform['application'].pk}/dockerfile/versions/2/",
         "dockerfile-diff": f"/applications/{platform['application'].pk}/dockerfile/diff/",
+        "registry": "/registry/",
+        "registry-detail": f"/registry/{tenant.slug}/api/",
         "audit": "/audit/",
         "admin-index": "/admin/",
         "admin-tenant-list": "/admin/tenants/tenant/",

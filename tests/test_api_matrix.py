@@ -19,6 +19,7 @@ from paas.audit.models import AuditEvent
 from tenants.roles import ROLE_PERMISSIONS
 
 from .factories import UserFactory, add_member, make_token
+from .registry.rows import registry_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +60,11 @@ ACTIONS = {
     "save dockerfile": ("post", "applications/{app}/dockerfiles/", {"content": "FROM platform/jre:17\nUSER 10001\n",
                                                                     "comment": "matrix"}),
     "dockerfile templates": ("get", "dockerfile-templates/", None),
+    "list image repositories": ("get", "registry/repositories/", None),
+    "list image tags": ("get", "registry/repositories/{repository}/tags/", None),
+    "delete image tag": ("delete", "registry/repositories/{repository}/tags/v1/", None),
+    "list external registries": ("get", "registries/", None),
+    "patch external registry": ("patch", "registries/{external_registry}/", {"description": "changed"}),
 }
 
 EXPECTED = {
@@ -93,6 +99,11 @@ EXPECTED = {
     "diff dockerfiles":   (200,  200,  200,  200,  200,  200,  200,  404),
     "save dockerfile":    (201,  201,  201,  403,  403,  403,  403,  404),
     "dockerfile templates": (200, 200, 200,  200,  200,  200,  200,  200),
+    "list image repositories": (200, 200, 200, 200,  200,  200,  200,  200),
+    "list image tags":    (200,  200,  200,  200,  200,  200,  200,  404),
+    "delete image tag":   (204,  204,  204,  403,  403,  403,  403,  404),
+    "list external registries": (200, 200, 200, 200, 200,  200,  200,  200),
+    "patch external registry": (200, 200, 403, 403,  403,  403,  403,  404),
 }
 
 # The tenant permission each action needs (reads need view_tenant).
@@ -108,6 +119,8 @@ ACTION_PERMISSION = {
     "create token": "use_api_tokens",
     "list dockerfiles": "view_tenant", "retrieve dockerfile": "view_tenant", "diff dockerfiles": "view_tenant",
     "save dockerfile": "manage_applications",
+    "list image tags": "view_tenant", "delete image tag": "manage_applications",
+    "patch external registry": "change_tenant",
 }
 
 # Platform permissions: no tenant role holds them, whatever the tenant says (403 for every role).
@@ -143,7 +156,9 @@ def world(personas, tenant):
     application = Application.objects.create(tenant=tenant, name="payments-api", stack="java")
     dockerfile_services.dockerfile_save(actor=Actor.for_system("tests"), application=application,
                                         content="FROM platform/jre:17\nUSER 10002\n")
-    return {"token": token.pk, "quota_request": quota_request.pk, "app": application.pk}
+    repository, external = registry_rows(tenant, personas["owner"])
+    return {"token": token.pk, "quota_request": quota_request.pk, "app": application.pk,
+            "repository": repository.pk, "external_registry": external.pk}
 
 
 def send(client, name, world):

@@ -26,6 +26,7 @@ SAMPLES = {
                                   "verb": ["add", "change", "delete"]},
     "admin.{model_name}.permissions": {"model_name": ["user", "group"]},
     "request.{method}": {"method": ["post", "put", "patch", "delete"]},
+    "registry.external.{verb}": {"verb": ["create", "update", "delete"]},
 }
 
 

@@ -9,6 +9,7 @@ from tenants.models import Membership
 from tenants.quota_requests import quota_request_create
 
 from .factories import PASSWORD, UserFactory, make_token
+from .registry.rows import registry_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +123,12 @@ PAGES = {
     "app-promote": ("post", "/applications/{app}/revisions/{revision}/promote/", {"environment": "pre"}, APPS_POST),
     "app-apply": ("post", "/applications/{app}/instances/test/apply/", {"revision": "{revision}"}, APPS_POST),
     "app-delete": ("post", "/applications/{app}/delete/", {}, APPS_POST),
+    # The built-in image registry: every signed-in person lists what they may see; acme's
+    # repository is acme's (operators read every tenant); deleting a tag needs manage_applications.
+    "registry-list": ("get", "/registry/", None, table(200, anonymous=LOGIN)),
+    "registry-detail": ("get", "/registry/acme/api/", None, VIEW),
+    "registry-tag-delete": ("post", "/registry/acme/api/-/tags/v1/delete/", {},
+                            table(403, owner=302, admin=302, developer=302, outsider=404, anonymous=LOGIN)),
 }
 
 CASES = [(page, persona) for page in PAGES for persona in PERSONAS]
@@ -136,6 +143,7 @@ def world(personas, tenant):
     app, other, revision = _application(tenant)
     dockerfile_services.base_images_ensure(actor=Actor.for_system("tests"))
     dockerfile_services.dockerfile_save(actor=Actor.for_system("tests"), application=app, content=DOCKERFILE)
+    registry_rows(tenant, personas["owner"])
     return {
         "app": app.pk, "other": other.pk, "revision": revision.pk,
         "quota_request": quota_request.pk,

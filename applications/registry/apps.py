@@ -6,3 +6,8 @@ class RegistryConfig(AppConfig):
     name = "applications.registry"
     label = "registry"
     verbose_name = _("Image registry")
+
+    def ready(self):
+        from . import search
+
+        search.install()

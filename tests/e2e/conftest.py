@@ -176,6 +176,9 @@ def e2e_server(request, django_db_setup, tmp_path_factory):
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
+        # The built-in registry: its blobs in a temporary folder, its address the server's own.
+        "REGISTRY_STORAGE_DIR": str(tmp_path_factory.mktemp("e2e-registry")),
+        "REGISTRY_HOST": f"127.0.0.1:{port}",
     })
     log_path = tmp_path_factory.mktemp("e2e-server") / "daphne.log"
     base_url = f"http://127.0.0.1:{port}"

@@ -5,7 +5,7 @@ environment and stopped together:
 1. the Kubernetes API simulator (``manage.py kubesim``, 6 clusters), first; once its
    kubeconfigs are written, the demo topology is registered from them
    (clusters.demo, then clusters.federation.demo when present);
-2. web (daphne), a Celery worker consuming default, realtime and every cell queue,
+2. web (daphne), a Celery worker consuming default, realtime, builds and every cell queue,
    and Celery beat.
 A child that exits on its own is restarted with backoff (1 s doubling to 30 s, reset
 once it has stayed up a minute), as supervisord would; the others keep running.
@@ -33,7 +33,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[3]
 # The all-in-one worker serves the queues every installation has, plus one queue per
 # cell (cell.<slug>) found in the database at start; cells created later are added to
 # running workers by clusters.services.cell_create.
-WORKER_QUEUES = "default,realtime"
+WORKER_QUEUES = "default,realtime,builds"
 # When a thousand browsers reconnect at once (a web process restart) the last ones
 # wait a few seconds for their session and access lookups; daphne's default of 5 s
 # to accept a WebSocket would drop them (see README "Live events").
