@@ -115,3 +115,16 @@ def find_applications(actor: Actor, query: str, limit: int):
             .order_by("name", "pk")[:limit])
     return [SearchHit(a.name, reverse("applications:detail", args=[a.pk]),
                       f"{a.tenant.name}{' · ' + a.team if a.team else ''}") for a in rows]
+
+
+def delivery_of(application) -> dict:
+    """The application page's delivery card: the latest Dockerfile version, the last builds and
+    whether its image repository exists in the built-in registry."""
+    from applications.builds.models import Build
+    from applications.registry.models import Repository
+
+    return {
+        "dockerfile": application.dockerfiles.order_by("-number").first(),
+        "builds": list(Build.objects.filter(application=application).order_by("-number")[:3]),
+        "repository": Repository.objects.filter(name=application.repository).exists(),
+    }

@@ -140,7 +140,7 @@ def application_detail(request, app_id):
         dependencies=dependencies, dependents=dependents,
         dependency_form=DependencyForm(candidates=candidates) if candidates else None,
         revision_form=RevisionForm(environments=environments),
-        has_revisions=bool(revisions),
+        has_revisions=bool(revisions), delivery=selectors.delivery_of(application),
         live_ids=" ".join(str(pk) for row in rows for pk in row["resources"]))
     return render(request, "applications/detail.html", context)
 

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from applications.builds.models import Build
 from paas.actors import Actor
 from paas.audit.services import audit_record, diff
 from paas.errors import Conflict, DomainError
@@ -75,10 +76,18 @@ def application_delete(*, actor: Actor, application: Application) -> None:
         if dependents:
             raise Conflict(_("%(name)s is needed by %(others)s: remove those dependencies first")
                            % {"name": application.name, "others": ", ".join(dependents)})
+        running = sorted(application.builds.exclude(state__in=Build.FINISHED).values_list("number", flat=True))
+        if running:
+            raise Conflict(_("build #%(number)s of %(name)s is still running: cancel it first")
+                           % {"number": running[0], "name": application.name})
         for instance in application.instances.all():
             for link in instance.resource_links.select_related("resource"):
                 federated_resource_delete(actor=actor, resource=link.resource, managed_by=instance.owner_key)
         audit_record(actor=actor, action="app.application.delete", target=application,
                      before=application.audit_fields())
         notify(actor, application, "app.application.deleted", url="")
+        # Builds hold their Dockerfile version and artifact (PROTECT, so no build loses its inputs
+        # while the application lives); with the application they go first. Pushed images stay
+        # in the registry until deleted there or collected.
+        application.builds.all().delete()
         application.delete()

@@ -100,7 +100,7 @@ DiffQuerySerializer._declared_fields["from"] = serializers.IntegerField(
     min_value=1, max_value=2**31 - 1, help_text=_("The older version's number."))
 
 
-class DiffRowSerializer(serializers.Serializer):
+class DockerfileDiffRowSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text=_("equal, delete, insert or replace."))
     left_line = serializers.IntegerField(allow_null=True)
     left = serializers.CharField(allow_null=True)
@@ -117,7 +117,7 @@ class DiffSerializer(serializers.Serializer):
     to = serializers.IntegerField()
     unified = serializers.CharField(help_text=_("As diff -u prints it."))
     stats = DiffStatsSerializer()
-    rows = DiffRowSerializer(many=True, help_text=_("Side by side: every line of both versions once."))
+    rows = DockerfileDiffRowSerializer(many=True, help_text=_("Side by side: every line of both versions once."))
 
 
 DiffSerializer._declared_fields["from"] = serializers.IntegerField()
