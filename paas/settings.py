@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "applications",
     "applications.registry",
     "applications.builds",
+    "applications.dockerfiles",
     "releases",
 ]
 

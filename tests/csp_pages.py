@@ -1,5 +1,6 @@
 """The representative pages the Content-Security-Policy tests visit (unit and browser),
 and the rows they need: one registered cluster and one federated resource in acme/prod."""
+from applications.dockerfiles import services as dockerfile_services
 from clusters.crypto import encrypt
 from clusters.federation import services as federation_services
 from clusters.federation.models import FederatedType
@@ -37,7 +38,31 @@ def make_platform(tenant) -> dict:
     from tests.registry.rows import registry_rows
 
     registry_rows(tenant, None)
-    return {"cluster": cluster, "cell": cell, "zone": zone, "resource": resource}
+    return {"cluster": cluster, "cell": cell, "zone": zone, "resource": resource, **make_application(tenant)}
+
+
+def make_application(tenant) -> dict:
+    """An application with a component, an instance in prod and a revision (rows written directly)."""
+    from applications import services as app_services
+    from applications.models import AppInstance, AppRevision
+
+    app = app_services.application_create(actor=SYSTEM, tenant=tenant, name="payments-api")
+    app_services.component_create(actor=SYSTEM, application=app, data={
+        "name": "api", "image": "acme/payments-api:1", "ports": [{"name": "http", "port": 8080}],
+        "secret_env": {"DB_PASSWORD": "x"}, "config_files": [{"path": "/etc/app.yaml", "content": "a: 1"}]})
+    prod = tenant.environments.get(slug="prod")
+    AppInstance.objects.create(application=app, environment=prod)
+    spec = {"components": [{"name": "api", "image": "127.0.0.1:8000/acme/payments-api@sha256:" + "a" * 64,
+                            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                            "config_files": [{"path": "/etc/app.yaml", "content": "a: 1"}],
+                            "secret_env": {"names": ["DB_PASSWORD"], "version": "abc"},
+                            "replicas": {"dev": 1, "test": 1, "pre": 1, "prod": 1}}]}
+    revision = AppRevision.objects.create(application=app, environment=prod, number=1, spec=spec,
+                                          spec_hash="0" * 64)
+    dockerfile_services.base_images_ensure(actor=SYSTEM)
+    for user in ("10001", "10002"):
+        dockerfile_services.dockerfile_generate(actor=SYSTEM, application=app, stack="java", form={"user": user})
+    return {"application": app, "revision": revision}
 
 
 def portal_pages(platform, tenant) -> dict[str, str]:
@@ -60,9 +85,23 @@ def portal_pages(platform, tenant) -> dict[str, str]:
         "federation-list": f"/federation/{tenant.slug}/prod/",
         "federation-detail": f"/federation/{tenant.slug}/prod/{res.pk}/",
         "federation-types": "/federation/-/types/",
+        "applications": "/applications/",
+        "application-new": "/applications/new/",
+        "application-detail": f"/applications/{platform['application'].pk}/",
+        "application-component": f"/applications/{platform['application'].pk}/components/api/edit/",
+        "application-instance": f"/applications/{platform['application'].pk}/instances/prod/",
+        "application-placement": f"/applications/{platform['application'].pk}/instances/prod/edit/",
+        "application-revision": platform["revision"].get_absolute_url(),
+        "application-diff": f"/applications/{platform['application'].pk}/revisions/diff/",
+        "admin-application": f"/admin/applications/application/{platform['application'].pk}/change/",
         "ops": "/ops/",
         "registry": "/registry/",
         "registry-detail": f"/registry/{tenant.slug}/api/",
+        # The editor loads CodeMirror, whose run-time <style> carries the request's nonce.
+        "dockerfile-editor": f"/applications/{platform['application'].pk}/dockerfile/",
+        "dockerfile-generate": f"/applications/{platform['application'].pk}/dockerfile/generate/",
+        "dockerfile-version": f"/applications/{platform['application'].pk}/dockerfile/versions/2/",
+        "dockerfile-diff": f"/applications/{platform['application'].pk}/dockerfile/diff/",
         "audit": "/audit/",
         "admin-index": "/admin/",
         "admin-tenant-list": "/admin/tenants/tenant/",

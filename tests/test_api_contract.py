@@ -33,6 +33,8 @@ from schemathesis import checks as st_checks
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi import checks as oa_checks
 
+from applications.dockerfiles import services as dockerfile_services
+from applications.services import application_create, component_create, instance_create
 from clusters.crypto import encrypt
 from clusters.federation.models import FederatedType
 from clusters.federation.services import federated_resource_create
@@ -118,6 +120,14 @@ def world(db):
         template={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}},
         placement=None, overrides=None)
     repository, external = registry_rows(tenant, owner)
+    application = application_create(actor=Actor.for_user(owner), tenant=tenant, name="payments")
+    component_create(actor=Actor.for_user(owner), application=application,
+                     data={"name": "api", "image": "acme/payments:1", "ports": [{"name": "http", "port": 8080}]})
+    instance_create(actor=Actor.for_user(owner), application=application,
+                    environment=tenant.environments.get(slug="dev"))
+    dockerfile_services.base_images_ensure(actor=Actor.for_system("contract"))
+    dockerfile_services.dockerfile_save(actor=Actor.for_user(owner), application=application,
+                                        content="FROM platform/jre:17\nUSER 10001\n")
     return {
         "headers": {"Authorization": f"Bearer {plaintext}"},
         # Real values for path parameters (by operation path prefix and parameter name).
@@ -138,6 +148,11 @@ def world(db):
             ("registry", "id"): repository.pk,
             ("registry", "tag"): "v1",
             ("registries", "id"): external.pk,
+            "app_id": application.pk,
+            ("applications", "number"): 1,
+            ("applications", "id"): application.pk,
+            ("applications", "name"): "api",
+            ("applications", "env"): "dev",
         },
         "token_id": token.pk,
     }

@@ -59,6 +59,12 @@ ACTIONS = {
     "delete image tag": ("delete", "registry/repositories/{repository}/tags/v1/", None),
     "list external registries": ("get", "registries/", None),
     "patch external registry": ("patch", "registries/{external_registry}/", {"description": "changed"}),
+    "list dockerfiles": ("get", "applications/{app}/dockerfiles/", None),
+    "retrieve dockerfile": ("get", "applications/{app}/dockerfiles/1/", None),
+    "diff dockerfiles": ("get", "applications/{app}/dockerfiles/diff/?from=1&to=1", None),
+    "save dockerfile": ("post", "applications/{app}/dockerfiles/", {"content": "FROM platform/jre:17\nUSER 10001\n",
+                                                                    "comment": "matrix"}),
+    "dockerfile templates": ("get", "dockerfile-templates/", None),
 }
 
 EXPECTED = {
@@ -93,6 +99,11 @@ EXPECTED = {
     "delete image tag":   (204,  204,  204,  403,  403,  403,  403,  404),
     "list external registries": (200, 200, 200, 200, 200,  200,  200,  200),
     "patch external registry": (200, 200, 403, 403,  403,  403,  403,  404),
+    "list dockerfiles":   (200,  200,  200,  200,  200,  200,  200,  404),
+    "retrieve dockerfile": (200, 200,  200,  200,  200,  200,  200,  404),
+    "diff dockerfiles":   (200,  200,  200,  200,  200,  200,  200,  404),
+    "save dockerfile":    (201,  201,  201,  403,  403,  403,  403,  404),
+    "dockerfile templates": (200, 200, 200,  200,  200,  200,  200,  200),
 }
 
 # The tenant permission each action needs (reads need view_tenant).
@@ -108,6 +119,8 @@ ACTION_PERMISSION = {
     "create token": "use_api_tokens",
     "list image tags": "view_tenant", "delete image tag": "manage_applications",
     "patch external registry": "change_tenant",
+    "list dockerfiles": "view_tenant", "retrieve dockerfile": "view_tenant", "diff dockerfiles": "view_tenant",
+    "save dockerfile": "manage_applications",
 }
 
 # Platform permissions: no tenant role holds them, whatever the tenant says (403 for every role).
@@ -137,8 +150,15 @@ def world(personas, tenant):
     quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
                                          environment=tenant.environments.get(slug="test"), reason="load", pods=99)
     repository, external = registry_rows(tenant, personas["owner"])
-    return {"token": token.pk, "quota_request": quota_request.pk, "repository": repository.pk,
-            "external_registry": external.pk}
+    from applications.dockerfiles import services as dockerfile_services
+    from applications.models import Application
+
+    dockerfile_services.base_images_ensure(actor=Actor.for_system("tests"))
+    application = Application.objects.create(tenant=tenant, name="payments-api", stack="java")
+    dockerfile_services.dockerfile_save(actor=Actor.for_system("tests"), application=application,
+                                        content="FROM platform/jre:17\nUSER 10002\n")
+    return {"token": token.pk, "quota_request": quota_request.pk, "app": application.pk,
+            "repository": repository.pk, "external_registry": external.pk}
 
 
 def send(client, name, world):

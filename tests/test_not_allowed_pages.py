@@ -9,22 +9,24 @@ SKIP_PREFIXES = ("admin", "api", "i18n", "jsi18n")
 SAMPLE = {"int": 1, "slug": "acme", "str": "x", "path": "x", "repositoryname": "acme/api", "tag": "v1"}
 
 
-def _walk(patterns, namespace=""):
+def _walk(patterns, namespace="", converters=None):
+    """(name, pattern, converters): the converters of the include prefixes too
+    (applications/<int:app_id>/dockerfile/ passes app_id to every view below it)."""
+    converters = converters or {}
     for entry in patterns:
         if isinstance(entry, URLResolver):
             prefix = str(entry.pattern).strip("^/")
             if not namespace and prefix.startswith(SKIP_PREFIXES):
                 continue
             child_ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from _walk(entry.url_patterns, child_ns)
+            yield from _walk(entry.url_patterns, child_ns, {**converters, **entry.pattern.converters})
         elif isinstance(entry, URLPattern) and entry.name:
-            yield namespace + entry.name, entry
+            yield namespace + entry.name, entry, {**converters, **entry.pattern.converters}
 
 
 def portal_urls() -> list[str]:
     urls = set()
-    for name, entry in _walk(get_resolver().url_patterns):
-        converters = entry.pattern.converters
+    for name, entry, converters in _walk(get_resolver().url_patterns):
         kwargs = {key: SAMPLE.get(type(conv).__name__.replace("Converter", "").lower(), "x")
                   for key, conv in converters.items()}
         kwargs = {k: v for k, v in kwargs.items() if k not in entry.default_args}

@@ -3,6 +3,7 @@ matrix calls for, and nothing of acme in what an outsider gets back."""
 import pytest
 from django.test import Client
 
+from applications.dockerfiles import services as dockerfile_services
 from paas.actors import Actor
 from tenants.models import Membership
 from tenants.quota_requests import quota_request_create
@@ -38,6 +39,18 @@ PLATFORM_GET = table(403, operator=200, anonymous=LOGIN)
 PLATFORM_POST = table(403, operator=302, anonymous=LOGIN)
 # use_api_tokens: every member role, not operators.
 TOKEN_USE = table(200, operator=403, outsider=404, anonymous=LOGIN)
+# manage_applications (owner, admin, developer): Dockerfile forms and saves.
+DEV_GET = table(403, owner=200, admin=200, developer=200, outsider=404, anonymous=LOGIN)
+DEV_POST = table(403, owner=302, admin=302, developer=302, outsider=404, anonymous=LOGIN)
+DOCKERFILE = ('FROM platform/jre:17\nCOPY app.jar /app/app.jar\nUSER 10001\n'
+              'HEALTHCHECK CMD ["curl", "-f", "http://127.0.0.1:8080/"]\nENTRYPOINT ["java", "-jar", "/app/app.jar"]\n')
+GENERATE = {"stack": "java", "base_image": "platform/jre:17", "artifact": "svc.jar", "ports": "8080", "user": "10001",
+            "health_kind": "http", "health_path": "/", "health_interval": "30", "jvm_options": "", "action": "save"}
+
+# manage_applications: owner, admin and developer; the outsider owns globex, so the create form opens
+# for them too (listing globex only), while acme's applications stay 404.
+APPS_GET = table(403, owner=200, admin=200, developer=200, outsider=404, anonymous=LOGIN)
+APPS_POST = table(403, owner=302, admin=302, developer=302, outsider=404, anonymous=LOGIN)
 
 QUOTA = {"cpu_millicores": "6", "memory_mib": "12", "ephemeral_storage_mib": "10",
          "exclusive_cpuset_cores": "0", "pods": "40"}
@@ -88,6 +101,34 @@ PAGES = {
     "registry-detail": ("get", "/registry/acme/api/", None, VIEW),
     "registry-tag-delete": ("post", "/registry/acme/api/-/tags/v1/delete/", {},
                             table(403, owner=302, admin=302, developer=302, outsider=404, anonymous=LOGIN)),
+    # Dockerfiles of an application (applications/dockerfiles/urls.py)
+    "dockerfile-editor": ("get", "/applications/{app}/dockerfile/", None, VIEW),
+    "dockerfile-history": ("get", "/applications/{app}/dockerfile/history/", None, VIEW),
+    "dockerfile-version": ("get", "/applications/{app}/dockerfile/versions/1/", None, VIEW),
+    "dockerfile-diff": ("get", "/applications/{app}/dockerfile/diff/?from=1&to=1", None, VIEW),
+    "dockerfile-generate-form": ("get", "/applications/{app}/dockerfile/generate/?stack=go", None, DEV_GET),
+    "dockerfile-save": ("post", "/applications/{app}/dockerfile/", {"content": DOCKERFILE + "EXPOSE 8080\n"},
+                        DEV_POST),
+    "dockerfile-lint": ("post", "/applications/{app}/dockerfile/lint/", {"content": DOCKERFILE}, DEV_GET),
+    "dockerfile-generate": ("post", "/applications/{app}/dockerfile/generate/", GENERATE, DEV_POST),
+    # applications
+    "app-list": ("get", "/applications/", None, table(200, anonymous=LOGIN)),
+    "app-create-form": ("get", "/applications/new/", None, {**APPS_GET, "outsider": 200}),
+    "app-detail": ("get", "/applications/{app}/", None, VIEW),
+    "app-edit-form": ("get", "/applications/{app}/edit/", None, APPS_GET),
+    "app-component-form": ("get", "/applications/{app}/components/new/", None, APPS_GET),
+    "app-component-edit-form": ("get", "/applications/{app}/components/api/edit/", None, APPS_GET),
+    "app-instance": ("get", "/applications/{app}/instances/test/", None, VIEW),
+    "app-instance-form": ("get", "/applications/{app}/instances/test/edit/", None, APPS_GET),
+    "app-revision-form": ("get", "/applications/{app}/revisions/new/", None, APPS_GET),
+    "app-revision": ("get", "/applications/{app}/revisions/{revision}/", None, VIEW),
+    "app-diff": ("get", "/applications/{app}/revisions/diff/", None, VIEW),
+    "app-edit": ("post", "/applications/{app}/edit/", {"description": "changed", "stack": "go"}, APPS_POST),
+    "app-component-delete": ("post", "/applications/{app}/components/api/delete/", {}, APPS_POST),
+    "app-dependency-add": ("post", "/applications/{app}/dependencies/add/", {"depends_on": "{other}"}, APPS_POST),
+    "app-promote": ("post", "/applications/{app}/revisions/{revision}/promote/", {"environment": "pre"}, APPS_POST),
+    "app-apply": ("post", "/applications/{app}/instances/test/apply/", {"revision": "{revision}"}, APPS_POST),
+    "app-delete": ("post", "/applications/{app}/delete/", {}, APPS_POST),
 }
 
 CASES = [(page, persona) for page in PAGES for persona in PERSONAS]
@@ -100,12 +141,35 @@ def world(personas, tenant):
     quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
                                          environment=tenant.environments.get(slug="test"), reason="load", pods=99)
     registry_rows(tenant, personas["owner"])
+    app, other, revision = _application(tenant)
+    dockerfile_services.base_images_ensure(actor=Actor.for_system("tests"))
+    dockerfile_services.dockerfile_save(actor=Actor.for_system("tests"), application=app, content=DOCKERFILE)
     return {
+        "app": app.pk, "other": other.pk, "revision": revision.pk,
         "quota_request": quota_request.pk,
         "viewer_membership": Membership.objects.get(tenant=tenant, user=personas["viewer"]).pk,
         "dev_token": dev_token.pk,
         "secrets": [dev_plaintext, dev_token.prefix],
     }
+
+
+def _application(tenant):
+    """An application with a component, an instance and a revision in acme/test (rows written
+    directly: pages only read them, and writes that need clusters answer with a message)."""
+    from applications import services
+    from applications.models import AppInstance, AppRevision
+
+    system = Actor.for_system("tests")
+    app = services.application_create(actor=system, tenant=tenant, name="payments-api")
+    other = services.application_create(actor=system, tenant=tenant, name="accounts-api")
+    services.component_create(actor=system, application=app, data={"name": "api", "image": "acme/payments-api:1"})
+    test = tenant.environments.get(slug="test")
+    AppInstance.objects.create(application=app, environment=test)
+    spec = {"components": [{"name": "api", "image": "127.0.0.1:8000/acme/payments-api@sha256:" + "a" * 64,
+                            "replicas": {"dev": 1, "test": 1, "pre": 1, "prod": 1}}]}
+    revision = AppRevision.objects.create(application=app, environment=test, number=1, spec=spec,
+                                          spec_hash="0" * 64)
+    return app, other, revision
 
 
 def client_for(persona: str, personas) -> Client:
@@ -119,7 +183,8 @@ def client_for(persona: str, personas) -> Client:
 def test_page_status_matches_the_role_matrix(page, persona, personas, world):
     method, url, data, expected = PAGES[page]
     url = url.format(**world)
-    response = getattr(client_for(persona, personas), method)(url, data or {})
+    data = {key: value.format(**world) if isinstance(value, str) else value for key, value in (data or {}).items()}
+    response = getattr(client_for(persona, personas), method)(url, data)
     assert response.status_code == expected[persona], response.content.decode()[:500]
     if expected[persona] == LOGIN and persona == "anonymous":
         assert response["Location"].startswith("/accounts/login/?next=")

@@ -19,7 +19,7 @@ from paas.errors import Conflict, DomainError
 from paas.permissions import authorize, authorize_platform
 from paas.realtime import emit
 
-from . import kubeio, scheduling, sensitive, validation
+from . import kubeio, ownership, scheduling, sensitive, validation
 from .models import FederatedResource, FederatedType
 from .render import namespace_for
 
@@ -102,14 +102,16 @@ def federated_resource_create(*, actor: Actor, environment, ftype: FederatedType
 
 
 def federated_resource_update(*, actor: Actor, resource: FederatedResource, template=None, placement=None,
-                              overrides=None) -> FederatedResource:
-    """Change any of template / placement / overrides (None = keep)."""
+                              overrides=None, managed_by: str | None = None) -> FederatedResource:
+    """Change any of template / placement / overrides (None = keep). A resource another part of
+    the platform owns (ownership.py) changes only when that owner asks (`managed_by`)."""
     authorize(actor, "manage_applications", resource, action="federation.resource.update")
     with transaction.atomic():
         resource = (FederatedResource.objects.select_for_update(of=("self",))  # not the tenant's or type's row
                     .select_related("ftype", "environment__tenant", "tenant").get(pk=resource.pk))
         if resource.deleting:
             raise Conflict(_("This resource is being deleted."))
+        ownership.refuse_unless_owner(resource, managed_by)
         new_template, new_overrides = with_placeholders(
             resource.ftype, template=template, overrides=overrides, stored_template=resource.template,
             stored_overrides=resource.overrides)
@@ -138,14 +140,16 @@ def federated_resource_update(*, actor: Actor, resource: FederatedResource, temp
     return resource
 
 
-def federated_resource_delete(*, actor: Actor, resource: FederatedResource) -> None:
-    """Remove the objects from every member cluster; the row goes once they are gone."""
+def federated_resource_delete(*, actor: Actor, resource: FederatedResource, managed_by: str | None = None) -> None:
+    """Remove the objects from every member cluster; the row goes once they are gone. A resource
+    another part of the platform owns goes only when that owner asks (`managed_by`)."""
     authorize(actor, "manage_applications", resource, action="federation.resource.delete")
     with transaction.atomic():
         resource = (FederatedResource.objects.select_for_update(of=("self",))  # not the tenant's or type's row
                     .select_related("ftype", "environment__tenant", "tenant").get(pk=resource.pk))
         if resource.deleting:
             return
+        ownership.refuse_unless_owner(resource, managed_by)
         before = resource.audit_fields()
         resource.deleting = True
         resource.save(update_fields=["deleting", "updated_at"])

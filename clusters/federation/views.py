@@ -15,7 +15,7 @@ from tenants.context_processors import SESSION_KEY
 from tenants.selectors import environment_get, tenants_visible_to
 from tenants.views._common import ensure, environment_order, is_htmx, load_tenant, paginate, tenant_context
 
-from . import discovery, selectors, services
+from . import discovery, ownership, selectors, services
 from .forms import FederatedResourceForm, dump_document
 from .preview import authorize_preview, preview
 from .preview_apply import StalePreview, federated_resource_apply_previewed
@@ -110,6 +110,11 @@ def resource_edit(request, slug, env, pk):
     generation the preview was computed on (base_generation)."""
     actor, tenant, environment, resource = _resource(request, slug, env, pk)
     ensure(request, actor, "manage_applications", resource, action="federation.resource.update")
+    owner = ownership.owner_of(resource)
+    if owner is not None:  # an application instance's object: changed through the application only
+        messages.error(request, _("This %(kind)s is managed by %(owner)s; change it there.")
+                       % {"kind": resource.ftype.kind, "owner": owner.label})
+        return redirect(resource)
     form = FederatedResourceForm.for_resource(resource, request.POST or None)
     from_preview = "base_generation" in request.POST
     if request.method == "POST" and form.is_valid():
@@ -158,7 +163,7 @@ def resource_detail(request, slug, env, pk):
                        template_yaml=dump_document(template),
                        placement_yaml=dump_document(resource.placement) or "{}",
                        overrides_yaml=dump_document(overrides) or "[]",
-                       is_service=discovery.is_service(resource))
+                       is_service=discovery.is_service(resource), owner=ownership.owner_of(resource))
     return render(request, "federation/detail.html", context)
 
 

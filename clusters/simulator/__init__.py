@@ -18,8 +18,11 @@ Layout (each module's docstring says why it exists):
 - HTTP: ``api`` (routing and verbs), ``responses`` (encoding, list streaming),
   ``watching``, ``logs`` (generated pod logs, follow), ``tables`` (kubectl's Table output), ``discovery`` (discovery and the
   minimal OpenAPI), ``admin`` (admin port), ``faults``, ``pki`` (TLS)
-- ``controllers/``: scheduler+kubelet (its Event wording in ``kubelet_events``), replicasets, deployments, statefulsets,
+- ``controllers/``: scheduler+kubelet (its Event wording in ``kubelet_events``, image pulls and their back-off in
+  ``kubelet_pulls``, registry checks off the event loop in ``imagepull``), replicasets, deployments, statefulsets,
   endpoints, garbage collector and namespaces, resource quota
+- image pulls: ``imageref`` (image references, imagePullSecrets), ``registryprobe`` (asks a registry for a
+  manifest, Bearer/Basic challenges, as containerd does)
 - running: ``server``, ``processes`` (``--processes``: clusters over child processes),
   ``bootstrap`` (initial namespaces/nodes), ``bulk`` and ``bench`` (scale benchmark), ``__main__``
 """

@@ -99,6 +99,27 @@ ACTION_LABELS = {
     "registry.external.create": _("External registry added"),
     "registry.external.update": _("External registry changed"),
     "registry.external.delete": _("External registry removed"),
+    # Dockerfiles
+    "dockerfile.save": _("Dockerfile saved"),
+    "dockerfile.generate": _("Dockerfile generated from a template"),
+    "dockerfile.lint": _("Dockerfile linted"),
+    "dockerfile.base_image.create": _("Base image allowed"),
+    "dockerfile.base_image.update": _("Allowed base image changed"),
+    "dockerfile.base_image.delete": _("Base image removed from the allowed list"),
+    # applications
+    "app.application.create": _("Application created"),
+    "app.application.update": _("Application changed"),
+    "app.application.delete": _("Application deleted"),
+    "app.component.create": _("Component added"),
+    "app.component.update": _("Component changed"),
+    "app.component.delete": _("Component removed"),
+    "app.dependency.add": _("Application dependency added"),
+    "app.dependency.remove": _("Application dependency removed"),
+    "app.instance.create": _("Application instance created"),
+    "app.instance.update": _("Application instance placement changed"),
+    "app.instance.apply": _("Revision applied to an instance"),
+    "app.revision.create": _("Revision created"),
+    "app.revision.promote": _("Revision promoted"),
 }
 
 # Codes with a variable part: the Django admin's (admin.<model>.<verb>) and refused

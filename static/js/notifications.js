@@ -86,7 +86,21 @@
     "federation.resource.deleted": gettext("Federated resource deleted"),
     "federation.synced": gettext("Federated resources synced to cluster"),
     "registry.pushed": gettext("Image pushed"),
-    "registry.deleted": gettext("Image deleted")
+    "registry.deleted": gettext("Image deleted"),
+    "dockerfile.saved": gettext("Dockerfile saved"),
+    "app.application.created": gettext("Application created"),
+    "app.application.updated": gettext("Application changed"),
+    "app.application.deleted": gettext("Application deleted"),
+    "app.component.created": gettext("Component added"),
+    "app.component.updated": gettext("Component changed"),
+    "app.component.deleted": gettext("Component removed"),
+    "app.dependency.added": gettext("Application dependency added"),
+    "app.dependency.removed": gettext("Application dependency removed"),
+    "app.instance.created": gettext("Application placed in an environment"),
+    "app.instance.updated": gettext("Application placement changed"),
+    "app.instance.applied": gettext("Revision applied"),
+    "app.revision.created": gettext("Revision created"),
+    "app.revision.promoted": gettext("Revision promoted")
   };
 
   // Refresh live fragments, never a toast: they follow background work, not a person's action.
@@ -125,7 +139,17 @@
     "binding.created": gettext("%(actor)s bound environment %(environment)s to %(name)s"),
     "binding.deleted": gettext("%(actor)s unbound environment %(environment)s from %(name)s"),
     "registry.pushed": gettext("%(actor)s pushed %(repository)s:%(tag)s"),
-    "registry.deleted": gettext("%(actor)s deleted %(repository)s:%(tag)s")
+    "registry.deleted": gettext("%(actor)s deleted %(repository)s:%(tag)s"),
+    "dockerfile.saved": gettext("%(actor)s saved version %(number)s of the Dockerfile of %(name)s"),
+    "app.application.created": gettext("%(actor)s created application %(name)s in %(tenant)s"),
+    "app.application.updated": gettext("%(actor)s changed application %(name)s in %(tenant)s"),
+    "app.application.deleted": gettext("%(actor)s deleted application %(name)s in %(tenant)s"),
+    "app.component.created": gettext("%(actor)s added component %(component)s to %(name)s"),
+    "app.component.updated": gettext("%(actor)s changed component %(component)s of %(name)s"),
+    "app.component.deleted": gettext("%(actor)s removed component %(component)s from %(name)s"),
+    "app.instance.applied": gettext("%(actor)s applied revision %(revision)s of %(name)s to %(tenant)s/%(environment)s"),
+    "app.revision.created": gettext("%(actor)s created revision %(revision)s of %(name)s for %(tenant)s/%(environment)s"),
+    "app.revision.promoted": gettext("%(actor)s promoted %(name)s to %(tenant)s/%(environment)s as revision %(revision)s")
   };
 
   // cluster.health carries the new state as a code; show the same words as the cluster pages.

@@ -9,6 +9,11 @@ Lifecycle, per pod:
   -> image tag containing "crashloop": never ready; CrashLoopBackOff with restartCount
      growing on an exponential back-off; "unpullable"/"notfound": ErrImagePull then
      ImagePullBackOff, pod Pending; "unready": Running, its readiness probe failing.
+  -> an image naming a registry that answers (``host[:port]/repo``): the registry is asked
+     while the pod starts; a missing tag or digest, or refused credentials, fail the pull
+     like an "unpullable" tag; found, the container reports ``<host>/<repo>@<digest>`` as
+     its imageID (``kubelet_pulls``, ``imagepull``). A running container is never re-checked;
+     a crash-looping one is pulled again on restart only with imagePullPolicy Always.
 The start-up delay is one entry in the shared timer heap per pod, not a task.
 
 Along the way it records the Events a real scheduler and kubelet do (Scheduled,
@@ -25,7 +30,9 @@ from ..apiserver import now_iso
 from ..selectors import LabelSelector, Requirement
 from . import kubelet_events as say
 from .base import Controller
-from .podutil import image_behaviour, is_active, requests_of
+from .imagepull import Puller
+from .kubelet_pulls import ImagePulls, image_id, pull_backoff_base, pull_failure, waiting_reason
+from .podutil import image_behaviour, is_active, pod_phase, requests_of
 
 MAX_BACKOFF = 300.0
 
@@ -61,6 +68,11 @@ def _fake_id(prefix: str, text: str) -> str:
     return prefix + hashlib.sha256(text.encode()).hexdigest()
 
 
+def _fake_image_id(image: str) -> str:
+    """The imageID of an image no registry was asked about."""
+    return _fake_id("sim.local/image@sha256:", image)
+
+
 def _waiting(container: dict, reason: str, restarts: int, last_state: dict | None = None, message: str = "") -> dict:
     state = {"reason": reason}
     if message:
@@ -86,7 +98,7 @@ def _conditions(now: str, scheduled: bool, ready: bool, message: str = "") -> li
             cond("Ready", ready, not_ready), cond("ContainersReady", ready, not_ready), cond("PodScheduled", True)]
 
 
-class Kubelet(Controller):
+class Kubelet(ImagePulls, Controller):
     watches = ("pods", "nodes")
 
     def __init__(self, manager):
@@ -99,8 +111,11 @@ class Kubelet(Controller):
         self.unschedulable: set = set()
         self.starting: dict[tuple, tuple] = {}
         self.ip_counter = 0
-        self.images: dict[str, set] = {}  # node -> images it has pulled
+        self.images: dict[str, dict] = {}  # node -> image it has pulled -> its imageID
         self.pulls: dict[tuple, float] = {}  # (pod key, container) -> when its pull began
+        self.puller = Puller(manager.loop, self.store)
+        self.pull_chains: dict[tuple, tuple] = {}  # pod key -> token of its running pull back-off
+        self.pull_backoff = pull_backoff_base()
 
     # -- bookkeeping from events ---------------------------------------------------------
 
@@ -116,6 +131,8 @@ class Kubelet(Controller):
             self._release(key)
             self.starting.pop(key, None)
             self.unschedulable.discard(key)
+            self.puller.forget(key)
+            self.pull_chains.pop(key, None)
             for container in (new.get("spec") or {}).get("containers") or ():
                 self.pulls.pop((key, container.get("name")), None)
             return
@@ -308,13 +325,6 @@ class Kubelet(Controller):
         self.events.record_new_api(pod, type_, reason, message, "default-scheduler", action,
                                    "default-scheduler-control-plane")
 
-    def _begin_pulls(self, key, pod: dict, containers) -> None:
-        present = self.images.get(pod["spec"]["nodeName"], set())
-        for container in containers:
-            if say.needs_pull(container, present):
-                self.pulls[(key, container["name"])] = time.monotonic()
-                self._note(pod, container["name"], *say.pulling(container.get("image", "")))
-
     def _stopped(self, pod: dict) -> None:
         """Killing events for the containers that were running when the pod went away."""
         for status in (pod.get("status") or {}).get("containerStatuses") or ():
@@ -336,68 +346,80 @@ class Kubelet(Controller):
     def _start(self, key, token) -> None:
         if self.starting.get(key) != token:
             return
+        if self.puller.pending(key):  # its registry has not answered yet: start when it does
+            self.puller.when_done(key, self._start, key, token)
+            return
         del self.starting[key]
         stored = self.store.get("pods", *key)
         if stored is None or self._token(stored.obj) != token or not is_active(stored.obj):
             return
+        self._bring_up(key, token, stored, 0, None)
+
+    def _bring_up(self, key, token, stored, attempt: int, only: frozenset | None) -> None:
+        """Start the pod's containers that are not running (``only`` those, when a pull is retried)."""
         obj = stored.thaw()
         now = now_iso()
         node = obj["spec"]["nodeName"]
         containers = {c["name"]: c for c in obj["spec"].get("containers") or ()}
+        statuses = obj["status"].get("containerStatuses") or ()
         notes = []  # (container, type, reason, message), recorded once the pod is saved
         trouble = set()
-        for status in obj["status"].get("containerStatuses") or ():
+        for status in statuses:
             name, image = status["name"], status.get("image", "")
             behaviour = image_behaviour(image)
+            if only is not None and name not in only:
+                continue
             if (status.get("state") or {}).get("waiting") is None and status.get("ready"):
                 continue  # an untouched running container
             if behaviour == "unready" and "running" in (status.get("state") or {}):
                 trouble.add("unready")
                 continue
-            if behaviour == "unpullable":
+            outcome = self.puller.take(key, name, image)
+            failure = pull_failure(image, outcome)
+            if failure:
                 trouble.add("pull")
-                self.pulls.pop((key, name), None)
-                status["state"] = {"waiting": {"reason": "ErrImagePull", "message": say.pull_error_message(image)}}
-                notes += [(name, *note) for note in say.pull_failed(image)]
+                notes += self._fail_pull(key, status, image, failure)
                 continue
             began = self.pulls.pop((key, name), None)
             notes.append((name, *say.pulled(image, None if began is None else time.monotonic() - began)))
-            self.images.setdefault(node, set()).add(image)
+            present = self.images.setdefault(node, {})
+            pulled_id = present[image] = image_id(image, outcome, present.get(image) or _fake_image_id(image))
             notes += [(name, *say.created(name)), (name, *say.started(name))]
             if behaviour == "crashloop":
                 trouble.add("crash")
                 notes += [(name, *note) for note in say.liveness_failed(containers[name], obj)
                           if containers[name].get("livenessProbe")]
-                self._crashed(status, now)
+                self._crashed(status, now, pulled_id)
                 notes.append((name, *say.crash_backoff(name, obj)))
                 continue
             status.update(ready=behaviour != "unready", started=True, state={"running": {"startedAt": now}},
-                          imageID=_fake_id("sim.local/image@sha256:", image),
+                          imageID=pulled_id,
                           containerID=_fake_id("containerd://", f"{key}{name}{now}{status.get('restartCount')}"))
             if behaviour == "unready":
                 trouble.add("unready")
-        obj["status"]["phase"] = "Pending" if "pull" in trouble else "Running"
-        obj["status"]["conditions"] = _conditions(now, True, not trouble)
+        obj["status"]["phase"] = pod_phase(statuses)
+        obj["status"]["conditions"] = _conditions(now, True, all(s.get("ready") for s in statuses))
         saved = self.save("pods", obj, stored).obj
         for name, *note in notes:
             self._note(saved, name, *note)
-        if "crash" in trouble:
+        # A retried pull joins loops that may already run for the pod's other containers.
+        others = [s for s in statuses if only is not None and s["name"] not in only]
+        if "crash" in trouble and not any(waiting_reason(s) == "CrashLoopBackOff" for s in others):
             self._crash_later(key, token, 1)
-        if "pull" in trouble:
-            self._retry_later(key, token, self._pull_backoff, 0)
-        if "unready" in trouble:
+        self._after_pulls(key, token, attempt, only, "pull" in trouble, statuses)
+        if "unready" in trouble and not any(image_behaviour(s.get("image", "")) == "unready" and s.get("started")
+                                            for s in others):
             self._retry_later(key, token, self._probe_failed, 0)
 
     def _backoff(self, attempt: int) -> float:
         return min(max(self.ready_delay, 0.05) * (2 ** min(attempt, 12)), MAX_BACKOFF)
 
     @staticmethod
-    def _crashed(status: dict, now: str) -> dict:
+    def _crashed(status: dict, now: str, pulled_id: str) -> dict:
         restarts = status.get("restartCount", 0)
         started = ((status.get("state") or {}).get("running") or {}).get("startedAt", now)
         status.update(
-            ready=False, started=False, restartCount=restarts + 1,
-            imageID=_fake_id("sim.local/image@sha256:", status.get("image", "")),
+            ready=False, started=False, restartCount=restarts + 1, imageID=pulled_id,
             lastState={"terminated": {"exitCode": 1, "reason": "Error", "startedAt": started, "finishedAt": now}},
             state={"waiting": {"reason": "CrashLoopBackOff",
                                "message": f"back-off restarting failed container {status['name']}"}},
@@ -413,67 +435,10 @@ class Kubelet(Controller):
             return None
         return stored
 
-    def _crash_again(self, key, token, attempt: int) -> None:
-        stored = self._current(key, token)
-        if stored is None:
-            return
-        obj = stored.thaw()
-        now = now_iso()
-        restarted = []
-        for status in obj["status"].get("containerStatuses") or ():
-            if image_behaviour(status.get("image", "")) == "crashloop":
-                status["restartCount"] = status.get("restartCount", 0) + 1
-                status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": now,
-                                                      "finishedAt": now}}
-                restarted.append((status["name"], status.get("image", "")))
-        if restarted:
-            saved = self.save("pods", obj, stored).obj
-            for name, image in restarted:
-                for note in (say.pulled(image, None), say.created(name), say.started(name),
-                             say.crash_backoff(name, saved)):
-                    self._note(saved, name, *note)
-            self._crash_later(key, token, attempt + 1)
-
-    # -- images that cannot be pulled, probes that fail ------------------------------------
+    # -- probes that fail -------------------------------------------------------------------
 
     def _retry_later(self, key, token, step, attempt: int, delay: float | None = None) -> None:
         self.timers.call_later(self._backoff(attempt) if delay is None else delay, step, key, token, attempt)
-
-    def _pull_backoff(self, key, token, attempt: int) -> None:
-        """ErrImagePull turns into ImagePullBackOff until the next attempt."""
-        stored = self._current(key, token)
-        if stored is None:
-            return
-        obj = stored.thaw()
-        failing = []
-        for status in obj["status"].get("containerStatuses") or ():
-            if image_behaviour(status.get("image", "")) == "unpullable":
-                image = status.get("image", "")
-                status["state"] = {"waiting": {"reason": "ImagePullBackOff",
-                                               "message": f'Back-off pulling image "{image}"'}}
-                failing.append((status["name"], image))
-        saved = self.save("pods", obj, stored).obj
-        for name, image in failing:
-            for note in say.pull_backoff(image):
-                self._note(saved, name, *note)
-        self._retry_later(key, token, self._pull_again, attempt + 1)
-
-    def _pull_again(self, key, token, attempt: int) -> None:
-        stored = self._current(key, token)
-        if stored is None:
-            return
-        obj = stored.thaw()
-        failing = []
-        for status in obj["status"].get("containerStatuses") or ():
-            image = status.get("image", "")
-            if image_behaviour(image) == "unpullable":
-                status["state"] = {"waiting": {"reason": "ErrImagePull", "message": say.pull_error_message(image)}}
-                failing.append((status["name"], image))
-        saved = self.save("pods", obj, stored).obj
-        for name, image in failing:
-            for note in (say.pulling(image), *say.pull_failed(image)):
-                self._note(saved, name, *note)
-        self._retry_later(key, token, self._pull_backoff, attempt, delay=max(self.ready_delay, 0.05))
 
     def _probe_failed(self, key, token, attempt: int) -> None:
         stored = self._current(key, token)

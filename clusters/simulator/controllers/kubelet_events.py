@@ -53,23 +53,27 @@ def pulled(image: str, seconds: float | None):
                               f"Image size: {image_size(image)} bytes.")
 
 
-def pull_failed(image: str) -> list[tuple]:
+def pull_error_message(image: str, detail: str = "", code: str = "NotFound") -> str:
+    """containerd's error for a failed pull; ``detail`` is what its resolver said (default: not found)."""
     ref = full_reference(image)
-    detail = (f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": '
-              f'failed to resolve reference "{ref}": {ref}: not found')
-    return [(WARNING, "Failed", f'Failed to pull image "{image}": {detail}'),
+    detail = detail or f"{ref}: not found"
+    return (f'rpc error: code = {code} desc = failed to pull and unpack image "{ref}": '
+            f'failed to resolve reference "{ref}": {detail}')
+
+
+def pull_failed(image: str, message: str = "") -> list[tuple]:
+    return [(WARNING, "Failed", f'Failed to pull image "{image}": {message or pull_error_message(image)}'),
             (WARNING, "Failed", "Error: ErrImagePull")]
-
-
-def pull_error_message(image: str) -> str:
-    ref = full_reference(image)
-    return (f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": '
-            f'failed to resolve reference "{ref}": {ref}: not found')
 
 
 def pull_backoff(image: str) -> list[tuple]:
     return [(NORMAL, "BackOff", f'Back-off pulling image "{image}"'),
             (WARNING, "Failed", "Error: ImagePullBackOff")]
+
+
+def pull_backoff_message(image: str, error: str) -> str:
+    """The waiting message during the back-off: since Kubernetes 1.32 it repeats the last pull error."""
+    return f'Back-off pulling image "{image}"' + (f": ErrImagePull: {error}" if error else "")
 
 
 def created(name: str):

@@ -18,6 +18,14 @@ def is_active(pod: dict) -> bool:
     return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
 
 
+def pod_phase(statuses) -> str:
+    """Pending while a container has never been created (the kubelet's getPhase), else Running."""
+    for status in statuses:
+        if "waiting" in (status.get("state") or {}) and not (status.get("lastState") or {}).get("terminated"):
+            return "Pending"
+    return "Running"
+
+
 # Words in an image's tag that make the simulated kubelet misbehave the way real images do.
 IMAGE_BEHAVIOURS = (
     "crashloop",  # starts and exits with an error, forever (CrashLoopBackOff)

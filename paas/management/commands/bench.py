@@ -3,15 +3,18 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = ("Run the benchmarks (audit trail, simulator scale, federation, input bounds, live events fan-out) "
-            "and print their figures.")
+    help = ("Run the benchmarks (audit trail, simulator scale, federation, input bounds, live events fan-out, "
+            "image build) and print their figures.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--only", choices=["audit", "simulator", "federation", "input", "realtime"], help="run one benchmark")
+        parser.add_argument("--only", choices=["audit", "simulator", "federation", "input", "realtime", "build"], help="run one benchmark")
         parser.add_argument("--audit-events", type=int, default=100_000, help="audit rows to insert and export")
         from clusters.federation import bench as federation_bench
 
         federation_bench.add_arguments(parser)
+        from applications.oci import bench as build_bench
+
+        build_bench.add_arguments(parser)
         live = parser.add_argument_group("realtime (live events fan-out, issue 7)")
         live.add_argument("--watchers", default="10,100,300,1000",
                           help="comma-separated watcher counts, one row each (default 10,100,300,1000)")
@@ -69,3 +72,8 @@ class Command(BaseCommand):
                 max_wait=options["max_wait"], client_procs=options["client_procs"],
                 emitters=options["emitters"], server_dir=options["server_dir"],
                 timeout=options["realtime_timeout"])
+        if only in (None, "build"):
+            from applications.oci import bench as build_bench
+
+            self.stdout.write(self.style.MIGRATE_HEADING("Image build (native builder, issue 10)"))
+            build_bench.run_from_options(options, out=self.stdout.write)
