@@ -30,7 +30,7 @@ CLUSTERS = {"sim-1": "east-1a", "sim-2": "east-1b", "sim-3": "east-2a", "sim-4":
 BINDINGS = {
     ("acme", "prod"): ["east-1a", "north-1a"],
     ("acme", "pre"): ["north-1b"],
-    ("acme", "test"): ["east-1b"],
+    ("acme", "test"): ["east-1b", "north-1b"],
     ("acme", "dev"): ["east-1b"],
     ("globex", "prod"): ["east-2a"],
     ("globex", "pre"): ["east-2b"],

@@ -459,7 +459,23 @@ BUILD_ARTIFACT_DIR = Path(os.environ.get("BUILD_ARTIFACT_DIR", VAR_DIR / "artifa
 BUILD_ARTIFACT_MAX_BYTES = int(os.environ.get("BUILD_ARTIFACT_MAX_BYTES", str(1024 ** 3)))
 # Wall-clock limit of one build; a build past it is stopped and marked failed.
 BUILD_TIME_LIMIT_SECONDS = int(os.environ.get("BUILD_TIME_LIMIT_SECONDS", "900"))
-# "native" (the daemonless builder: no RUN) or "buildah" (needs buildah on the worker's machine).
+# "native" (the daemonless builder: no RUN) or "buildah" (needs buildah on the worker's machine);
+# a dotted path names any function with applications.oci.builder.build_image's signature.
 BUILDER = os.environ.get("BUILDER", "native")
+# Where the platform's own processes (the builder in a worker) reach the built-in registry over
+# HTTP: the web process's own address, which member clusters may know by another (REGISTRY_HOST).
+REGISTRY_INTERNAL_URL = os.environ.get("REGISTRY_INTERNAL_URL", "http://127.0.0.1:8000")
+# A running build writes a heartbeat this often; one silent for BUILD_LOST_AFTER_SECONDS is taken
+# for a killed worker by the reaper (retried once, then failed). Beat runs the reaper every 30 s.
+BUILD_HEARTBEAT_SECONDS = float(os.environ.get("BUILD_HEARTBEAT_SECONDS", "5"))
+BUILD_LOST_AFTER_SECONDS = int(os.environ.get("BUILD_LOST_AFTER_SECONDS", "60"))
+# A queued build no worker has taken for this long is sent again (a lost message, a broker outage).
+BUILD_REQUEUE_AFTER_SECONDS = int(os.environ.get("BUILD_REQUEUE_AFTER_SECONDS", "120"))
+# Build states are a named enum in the OpenAPI schema (other serializers have a "state" too).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
+    "BuildStateEnum": "applications.builds.models.Build.State"})
+# On the default queue, not "builds": the reaper must run when every build worker is dead or busy.
+CELERY_BEAT_SCHEDULE["builds-reap"] = {"task": "builds.reap", "schedule": timedelta(seconds=30),
+                                       "options": {"expires": 30, "queue": "default"}}
 
 PAAS_PRODUCT_NAME = os.environ.get("PAAS_PRODUCT_NAME", "Stratus PaaS")

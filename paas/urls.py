@@ -13,9 +13,10 @@ urlpatterns = [
     path("audit/", include("paas.audit.urls")),
     path("clusters/", include("clusters.urls")),
     path("federation/", include("clusters.federation.urls")),
-    path("registry/", include("applications.registry.urls")),
     path("applications/<int:app_id>/dockerfile/", include("applications.dockerfiles.urls")),
     path("applications/", include("applications.urls")),
+    path("applications/<int:app_id>/builds/", include("applications.builds.urls")),
+    path("registry/", include("applications.registry.urls")),
     path("ops/", ops, name="ops"),  # the operators' dashboard
     path("metrics", metrics_view, name="metrics"),
     path("api/", include("paas.api.urls")),

@@ -96,8 +96,9 @@ CHECKS = [
 
 
 @pytest.fixture
-def world(db):
+def world(db, settings, tmp_path):
     """One tenant the caller owns, its neighbours, and cluster/federation rows to point at."""
+    settings.BUILD_ARTIFACT_DIR = tmp_path / "artifacts"  # uploads of the run land there, not in var/
     tenant = make_tenant("acme")
     make_tenant("globex")
     owner = UserFactory(username="owner")
@@ -119,15 +120,8 @@ def world(db):
         actor=Actor.for_user(owner), environment=prod, ftype=configmap, name="settings",
         template={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}},
         placement=None, overrides=None)
+    application, artifact = _application_with_a_build(owner, tenant)
     repository, external = registry_rows(tenant, owner)
-    application = application_create(actor=Actor.for_user(owner), tenant=tenant, name="payments")
-    component_create(actor=Actor.for_user(owner), application=application,
-                     data={"name": "api", "image": "acme/payments:1", "ports": [{"name": "http", "port": 8080}]})
-    instance_create(actor=Actor.for_user(owner), application=application,
-                    environment=tenant.environments.get(slug="dev"))
-    dockerfile_services.base_images_ensure(actor=Actor.for_system("contract"))
-    dockerfile_services.dockerfile_save(actor=Actor.for_user(owner), application=application,
-                                        content="FROM platform/jre:17\nUSER 10001\n")
     return {
         "headers": {"Authorization": f"Bearer {plaintext}"},
         # Real values for path parameters (by operation path prefix and parameter name).
@@ -145,17 +139,38 @@ def world(db):
             ("zones", "slug"): zone.slug,
             ("cells", "slug"): cell.slug,
             ("clusters", "slug"): cluster.slug,
-            ("registry", "id"): repository.pk,
-            ("registry", "tag"): "v1",
-            ("registries", "id"): external.pk,
             "app_id": application.pk,
             ("applications", "number"): 1,
             ("applications", "id"): application.pk,
             ("applications", "name"): "api",
             ("applications", "env"): "dev",
+            ("applications", "artifacts", "id"): artifact.pk,
+            ("registry", "id"): repository.pk,
+            ("registry", "tag"): "v1",
+            ("registries", "id"): external.pk,
         },
         "token_id": token.pk,
     }
+
+
+def _application_with_a_build(owner, tenant):
+    """An application with a Dockerfile version, an uploaded artifact and build #1."""
+    import io
+
+    from applications.builds import services as builds
+    application = application_create(actor=Actor.for_user(owner), tenant=tenant, name="payments")
+    component_create(actor=Actor.for_user(owner), application=application,
+                     data={"name": "api", "image": "acme/payments:1", "ports": [{"name": "http", "port": 8080}]})
+    instance_create(actor=Actor.for_user(owner), application=application,
+                    environment=tenant.environments.get(slug="dev"))
+    dockerfile_services.base_images_ensure(actor=Actor.for_system("contract"))
+    dockerfile = dockerfile_services.dockerfile_save(actor=Actor.for_user(owner), application=application,
+                                                     content="FROM platform/jre:17\nUSER 10001\n")
+    artifact, _created = builds.artifact_upload(actor=Actor.for_user(owner), application=application,
+                                                filename="app.jar", read=io.BytesIO(b"jar").read)
+    builds.build_start(actor=Actor.for_user(owner), application=application, dockerfile=dockerfile,
+                       artifact=artifact, tag="1.0.0")
+    return application, artifact
 
 
 def _point(case, world):
@@ -166,9 +181,12 @@ def _point(case, world):
     """
     pick = zlib.crc32(repr(sorted((case.path_parameters or {}).items())).encode()) % 2
     collection = case.operation.path.removeprefix("/api/v1/").split("/")
+    # applications/{app_id}/artifacts/{id}: "id" of the sub-collection, not of the application
+    sub = collection[2] if collection[0] == "applications" and len(collection) > 2 else None
     collection = collection[2] if collection[0] == "tenants" and len(collection) > 2 else collection[0]
     for name in list(case.path_parameters or {}):
-        value = world["params"].get((collection, name), world["params"].get(name))
+        params = world["params"]
+        value = params.get((collection, sub, name), params.get((collection, name), params.get(name)))
         if name == "tenant_slug" or (value is not None and pick):
             case.path_parameters[name] = value
         if collection == "tokens" and name == "id" and str(case.path_parameters[name]) == str(world["token_id"]):

@@ -54,17 +54,17 @@ ACTIONS = {
     "create token": ("post", "tenants/acme/tokens/", {"name": "ci"}),
     "revoke token": ("delete", "tenants/acme/tokens/{token}/", None),
     "me": ("get", "me/", None),
-    "list image repositories": ("get", "registry/repositories/", None),
-    "list image tags": ("get", "registry/repositories/{repository}/tags/", None),
-    "delete image tag": ("delete", "registry/repositories/{repository}/tags/v1/", None),
-    "list external registries": ("get", "registries/", None),
-    "patch external registry": ("patch", "registries/{external_registry}/", {"description": "changed"}),
     "list dockerfiles": ("get", "applications/{app}/dockerfiles/", None),
     "retrieve dockerfile": ("get", "applications/{app}/dockerfiles/1/", None),
     "diff dockerfiles": ("get", "applications/{app}/dockerfiles/diff/?from=1&to=1", None),
     "save dockerfile": ("post", "applications/{app}/dockerfiles/", {"content": "FROM platform/jre:17\nUSER 10001\n",
                                                                     "comment": "matrix"}),
     "dockerfile templates": ("get", "dockerfile-templates/", None),
+    "list image repositories": ("get", "registry/repositories/", None),
+    "list image tags": ("get", "registry/repositories/{repository}/tags/", None),
+    "delete image tag": ("delete", "registry/repositories/{repository}/tags/v1/", None),
+    "list external registries": ("get", "registries/", None),
+    "patch external registry": ("patch", "registries/{external_registry}/", {"description": "changed"}),
 }
 
 EXPECTED = {
@@ -94,16 +94,16 @@ EXPECTED = {
     "create token":       (201,  201,  201,  201,  201,  201,  403,  404),
     "revoke token":       (204,  204,  204,  404,  404,  404,  404,  404),
     "me":                 (200,  200,  200,  200,  200,  200,  200,  200),
-    "list image repositories": (200, 200, 200, 200,  200,  200,  200,  200),
-    "list image tags":    (200,  200,  200,  200,  200,  200,  200,  404),
-    "delete image tag":   (204,  204,  204,  403,  403,  403,  403,  404),
-    "list external registries": (200, 200, 200, 200, 200,  200,  200,  200),
-    "patch external registry": (200, 200, 403, 403,  403,  403,  403,  404),
     "list dockerfiles":   (200,  200,  200,  200,  200,  200,  200,  404),
     "retrieve dockerfile": (200, 200,  200,  200,  200,  200,  200,  404),
     "diff dockerfiles":   (200,  200,  200,  200,  200,  200,  200,  404),
     "save dockerfile":    (201,  201,  201,  403,  403,  403,  403,  404),
     "dockerfile templates": (200, 200, 200,  200,  200,  200,  200,  200),
+    "list image repositories": (200, 200, 200, 200,  200,  200,  200,  200),
+    "list image tags":    (200,  200,  200,  200,  200,  200,  200,  404),
+    "delete image tag":   (204,  204,  204,  403,  403,  403,  403,  404),
+    "list external registries": (200, 200, 200, 200, 200,  200,  200,  200),
+    "patch external registry": (200, 200, 403, 403,  403,  403,  403,  404),
 }
 
 # The tenant permission each action needs (reads need view_tenant).
@@ -117,10 +117,10 @@ ACTION_PERMISSION = {
     "list quota requests": "view_tenant",
     "request quota": "request_quota", "cancel quota request": "request_quota",
     "create token": "use_api_tokens",
-    "list image tags": "view_tenant", "delete image tag": "manage_applications",
-    "patch external registry": "change_tenant",
     "list dockerfiles": "view_tenant", "retrieve dockerfile": "view_tenant", "diff dockerfiles": "view_tenant",
     "save dockerfile": "manage_applications",
+    "list image tags": "view_tenant", "delete image tag": "manage_applications",
+    "patch external registry": "change_tenant",
 }
 
 # Platform permissions: no tenant role holds them, whatever the tenant says (403 for every role).
@@ -149,7 +149,6 @@ def world(personas, tenant):
     token, _ = make_token(personas["developer"], tenant, name="developer-ci")
     quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
                                          environment=tenant.environments.get(slug="test"), reason="load", pods=99)
-    repository, external = registry_rows(tenant, personas["owner"])
     from applications.dockerfiles import services as dockerfile_services
     from applications.models import Application
 
@@ -157,6 +156,7 @@ def world(personas, tenant):
     application = Application.objects.create(tenant=tenant, name="payments-api", stack="java")
     dockerfile_services.dockerfile_save(actor=Actor.for_system("tests"), application=application,
                                         content="FROM platform/jre:17\nUSER 10002\n")
+    repository, external = registry_rows(tenant, personas["owner"])
     return {"token": token.pk, "quota_request": quota_request.pk, "app": application.pk,
             "repository": repository.pk, "external_registry": external.pk}
 

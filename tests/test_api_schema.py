@@ -116,7 +116,10 @@ def test_every_operation_documents_its_errors_in_the_error_shape(schema_doc):
             if method in ("post", "patch", "delete"):
                 assert {"400", "409"} <= codes, (method, path)
             if "requestBody" in operation:
-                assert "415" in codes and set(operation["requestBody"]["content"]) == {"application/json"}
+                # JSON everywhere, except the artifact upload's raw body (applications.builds.api).
+                raw = path.endswith("/artifacts/") and method == "put"
+                expected = {"application/octet-stream"} if raw else {"application/json"}
+                assert "415" in codes and set(operation["requestBody"]["content"]) == expected, (method, path)
             for code in codes:
                 assert _ref(operation["responses"][code]) == "#/components/schemas/Error", (method, path, code)
 

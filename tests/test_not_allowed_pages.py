@@ -9,19 +9,18 @@ SKIP_PREFIXES = ("admin", "api", "i18n", "jsi18n")
 SAMPLE = {"int": 1, "slug": "acme", "str": "x", "path": "x", "repositoryname": "acme/api", "tag": "v1"}
 
 
-def _walk(patterns, namespace="", converters=None):
-    """(name, pattern, converters): the converters of the include prefixes too
-    (applications/<int:app_id>/dockerfile/ passes app_id to every view below it)."""
-    converters = converters or {}
+def _walk(patterns, namespace="", outer=None):
+    """(name, pattern, converters) of every named URL; converters include those of the
+    prefixes it is included under (applications/<int:app_id>/builds/...)."""
     for entry in patterns:
         if isinstance(entry, URLResolver):
             prefix = str(entry.pattern).strip("^/")
             if not namespace and prefix.startswith(SKIP_PREFIXES):
                 continue
             child_ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            yield from _walk(entry.url_patterns, child_ns, {**converters, **entry.pattern.converters})
+            yield from _walk(entry.url_patterns, child_ns, {**(outer or {}), **entry.pattern.converters})
         elif isinstance(entry, URLPattern) and entry.name:
-            yield namespace + entry.name, entry, {**converters, **entry.pattern.converters}
+            yield namespace + entry.name, entry, {**(outer or {}), **entry.pattern.converters}
 
 
 def portal_urls() -> list[str]:

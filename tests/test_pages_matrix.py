@@ -95,12 +95,6 @@ PAGES = {
     # else it is invisible (404), like any object they may not see.
     "token-revoke": ("post", "/tenants/acme/tokens/{dev_token}/revoke/", {},
                      table(404, owner=302, admin=302, developer=302, anonymous=LOGIN)),
-    # The built-in image registry: every signed-in person lists what they may see; acme's
-    # repository is acme's (operators read every tenant); deleting a tag needs manage_applications.
-    "registry-list": ("get", "/registry/", None, table(200, anonymous=LOGIN)),
-    "registry-detail": ("get", "/registry/acme/api/", None, VIEW),
-    "registry-tag-delete": ("post", "/registry/acme/api/-/tags/v1/delete/", {},
-                            table(403, owner=302, admin=302, developer=302, outsider=404, anonymous=LOGIN)),
     # Dockerfiles of an application (applications/dockerfiles/urls.py)
     "dockerfile-editor": ("get", "/applications/{app}/dockerfile/", None, VIEW),
     "dockerfile-history": ("get", "/applications/{app}/dockerfile/history/", None, VIEW),
@@ -129,6 +123,12 @@ PAGES = {
     "app-promote": ("post", "/applications/{app}/revisions/{revision}/promote/", {"environment": "pre"}, APPS_POST),
     "app-apply": ("post", "/applications/{app}/instances/test/apply/", {"revision": "{revision}"}, APPS_POST),
     "app-delete": ("post", "/applications/{app}/delete/", {}, APPS_POST),
+    # The built-in image registry: every signed-in person lists what they may see; acme's
+    # repository is acme's (operators read every tenant); deleting a tag needs manage_applications.
+    "registry-list": ("get", "/registry/", None, table(200, anonymous=LOGIN)),
+    "registry-detail": ("get", "/registry/acme/api/", None, VIEW),
+    "registry-tag-delete": ("post", "/registry/acme/api/-/tags/v1/delete/", {},
+                            table(403, owner=302, admin=302, developer=302, outsider=404, anonymous=LOGIN)),
 }
 
 CASES = [(page, persona) for page in PAGES for persona in PERSONAS]
@@ -140,10 +140,10 @@ def world(personas, tenant):
     dev_token, dev_plaintext = make_token(personas["developer"], tenant, name="dev-ci")
     quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
                                          environment=tenant.environments.get(slug="test"), reason="load", pods=99)
-    registry_rows(tenant, personas["owner"])
     app, other, revision = _application(tenant)
     dockerfile_services.base_images_ensure(actor=Actor.for_system("tests"))
     dockerfile_services.dockerfile_save(actor=Actor.for_system("tests"), application=app, content=DOCKERFILE)
+    registry_rows(tenant, personas["owner"])
     return {
         "app": app.pk, "other": other.pk, "revision": revision.pk,
         "quota_request": quota_request.pk,

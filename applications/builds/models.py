@@ -44,6 +44,14 @@ class Build(models.Model):
 
     FINISHED = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
 
+    class Step(models.TextChoices):
+        # In the order a build goes through them; `step` is the one under way (or where it stopped).
+        PREPARE = "prepare", _("Prepare inputs")
+        BASE = "base", _("Fetch base image")
+        LAYERS = "layers", _("Build layers")
+        PUSH = "push", _("Push image")
+        PROVENANCE = "provenance", _("Push provenance")
+
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="builds")
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="builds")
     number = models.PositiveIntegerField(_("number"))
@@ -67,7 +75,11 @@ class Build(models.Model):
     blobs_reused = models.PositiveIntegerField(_("blobs already in the registry"), default=0)
     error = models.TextField(_("error"), blank=True)
     cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    # Runs started (a killed worker's build is run once more, then failed).
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    step = models.CharField(_("step"), max_length=12, choices=Step.choices, blank=True)
+    # When the run message was last sent: a queued build nobody took for long is sent again.
+    enqueued_at = models.DateTimeField(_("enqueued"), null=True, blank=True)
     log_lines = models.PositiveIntegerField(_("log lines"), default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                                    blank=True, related_name="+")

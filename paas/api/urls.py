@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from applications.api.urls import register as register_application_api
+from applications.builds.api import urls as builds_api
 from applications.dockerfiles.api import views as dockerfile_views
 from applications.registry.api.urls import register as register_registry_api
 from clusters.api.urls import register as register_cluster_api
@@ -33,9 +34,10 @@ router.register("quota-requests", tenant_views.PlatformQuotaRequestViewSet, base
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 register_cluster_api(router)
 register_federation_api(router)
-register_registry_api(router)
 dockerfile_views.register(router)
 register_application_api(router)
+builds_api.register(router)
+register_registry_api(router)
 
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),
@@ -43,6 +45,7 @@ urlpatterns = [
     path("v1/dockerfile-lint/", dockerfile_views.DockerfileLintView.as_view(), name="dockerfile-lint"),
     path("v1/dockerfile-templates/", dockerfile_views.DockerfileTemplatesView.as_view(),
          name="dockerfile-templates"),
+    path("v1/", include(builds_api.urlpatterns)),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs.SwaggerView.as_view(url_name="api:schema"), name="docs"),

@@ -77,6 +77,12 @@ ACTION_LABELS = {
     "platform.maintenance": _("Platform maintenance"),
     "platform.check": _("Platform check"),
     "platform.ping": _("Platform notified"),
+    # builds
+    "artifact.upload": _("Build artifact uploaded"),
+    "build.start": _("Build started"),
+    "build.cancel": _("Build cancelled"),
+    "build.retry": _("Build retried after its worker was lost"),
+    "build.finish": _("Build finished"),
     # federation
     "federation.resource.create": _("Federated resource created"),
     "federation.resource.update": _("Federated resource changed"),
@@ -90,15 +96,6 @@ ACTION_LABELS = {
     "federation.logs.follow": _("Pod logs followed"),
     "federation.type.register": _("Federated type registered"),
     "federation.type.update": _("Federated type changed"),
-    # image registry (built-in and external)
-    "registry.manifest.push": _("Image pushed"),
-    "registry.manifest.delete": _("Image deleted"),
-    "registry.tag.delete": _("Image tag deleted"),
-    "registry.push": _("Push to the image registry"),
-    "registry.delete": _("Delete in the image registry"),
-    "registry.external.create": _("External registry added"),
-    "registry.external.update": _("External registry changed"),
-    "registry.external.delete": _("External registry removed"),
     # Dockerfiles
     "dockerfile.save": _("Dockerfile saved"),
     "dockerfile.generate": _("Dockerfile generated from a template"),
@@ -120,6 +117,15 @@ ACTION_LABELS = {
     "app.instance.apply": _("Revision applied to an instance"),
     "app.revision.create": _("Revision created"),
     "app.revision.promote": _("Revision promoted"),
+    # image registry (built-in and external)
+    "registry.manifest.push": _("Image pushed"),
+    "registry.manifest.delete": _("Image deleted"),
+    "registry.tag.delete": _("Image tag deleted"),
+    "registry.push": _("Push to the image registry"),
+    "registry.delete": _("Delete in the image registry"),
+    "registry.external.create": _("External registry added"),
+    "registry.external.update": _("External registry changed"),
+    "registry.external.delete": _("External registry removed"),
 }
 
 # Codes with a variable part: the Django admin's (admin.<model>.<verb>) and refused

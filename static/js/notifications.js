@@ -85,8 +85,6 @@
     "federation.resource.updated": gettext("Federated resource updated"),
     "federation.resource.deleted": gettext("Federated resource deleted"),
     "federation.synced": gettext("Federated resources synced to cluster"),
-    "registry.pushed": gettext("Image pushed"),
-    "registry.deleted": gettext("Image deleted"),
     "dockerfile.saved": gettext("Dockerfile saved"),
     "app.application.created": gettext("Application created"),
     "app.application.updated": gettext("Application changed"),
@@ -100,11 +98,13 @@
     "app.instance.updated": gettext("Application placement changed"),
     "app.instance.applied": gettext("Revision applied"),
     "app.revision.created": gettext("Revision created"),
-    "app.revision.promoted": gettext("Revision promoted")
+    "app.revision.promoted": gettext("Revision promoted"),
+    "registry.pushed": gettext("Image pushed"),
+    "registry.deleted": gettext("Image deleted")
   };
 
   // Refresh live fragments, never a toast: they follow background work, not a person's action.
-  var SILENT = ["federation.synced", "bench.event"];
+  var SILENT = ["federation.synced", "bench.event", "build.log", "build.state"];
 
   // Who did what to which object. Used when the event names its actor and object; the label
   // above otherwise. Placeholders missing from an event make it fall back to the label.
@@ -138,8 +138,6 @@
     "platform.propagation.resume": gettext("%(actor)s resumed all propagation"),
     "binding.created": gettext("%(actor)s bound environment %(environment)s to %(name)s"),
     "binding.deleted": gettext("%(actor)s unbound environment %(environment)s from %(name)s"),
-    "registry.pushed": gettext("%(actor)s pushed %(repository)s:%(tag)s"),
-    "registry.deleted": gettext("%(actor)s deleted %(repository)s:%(tag)s"),
     "dockerfile.saved": gettext("%(actor)s saved version %(number)s of the Dockerfile of %(name)s"),
     "app.application.created": gettext("%(actor)s created application %(name)s in %(tenant)s"),
     "app.application.updated": gettext("%(actor)s changed application %(name)s in %(tenant)s"),
@@ -149,7 +147,9 @@
     "app.component.deleted": gettext("%(actor)s removed component %(component)s from %(name)s"),
     "app.instance.applied": gettext("%(actor)s applied revision %(revision)s of %(name)s to %(tenant)s/%(environment)s"),
     "app.revision.created": gettext("%(actor)s created revision %(revision)s of %(name)s for %(tenant)s/%(environment)s"),
-    "app.revision.promoted": gettext("%(actor)s promoted %(name)s to %(tenant)s/%(environment)s as revision %(revision)s")
+    "app.revision.promoted": gettext("%(actor)s promoted %(name)s to %(tenant)s/%(environment)s as revision %(revision)s"),
+    "registry.pushed": gettext("%(actor)s pushed %(repository)s:%(tag)s"),
+    "registry.deleted": gettext("%(actor)s deleted %(repository)s:%(tag)s")
   };
 
   // cluster.health carries the new state as a code; show the same words as the cluster pages.

@@ -4,14 +4,17 @@ from django.core.management.base import BaseCommand
 
 class Command(BaseCommand):
     help = ("Run the benchmarks (audit trail, simulator scale, federation, input bounds, live events fan-out, "
-            "image build) and print their figures.")
+            "image build, artifact upload memory) and print their figures.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--only", choices=["audit", "simulator", "federation", "input", "realtime", "build"], help="run one benchmark")
+        parser.add_argument("--only", choices=["audit", "simulator", "federation", "input", "realtime", "build",
+                                               "upload"], help="run one benchmark")
         parser.add_argument("--audit-events", type=int, default=100_000, help="audit rows to insert and export")
+        from applications.builds import bench as upload_bench
         from clusters.federation import bench as federation_bench
 
         federation_bench.add_arguments(parser)
+        upload_bench.add_arguments(parser)
         from applications.oci import bench as build_bench
 
         build_bench.add_arguments(parser)
@@ -77,3 +80,8 @@ class Command(BaseCommand):
 
             self.stdout.write(self.style.MIGRATE_HEADING("Image build (native builder, issue 10)"))
             build_bench.run_from_options(options, out=self.stdout.write)
+        if only in (None, "upload"):
+            from applications.builds import bench as upload_bench
+
+            self.stdout.write(self.style.MIGRATE_HEADING("Artifact upload: web process memory (issue 10)"))
+            upload_bench.run(out=self.stdout.write, mib=options["upload_mib"], compare=options["upload_compare"])

@@ -5,7 +5,7 @@ environment and stopped together:
 1. the Kubernetes API simulator (``manage.py kubesim``, 6 clusters), first; once its
    kubeconfigs are written, the demo topology is registered from them
    (clusters.demo, then clusters.federation.demo when present);
-2. web (daphne), a Celery worker consuming default, realtime and every cell queue,
+2. web (daphne), a Celery worker consuming default, realtime, builds and every cell queue,
    and Celery beat.
 A child that exits on its own is restarted with backoff (1 s doubling to 30 s, reset
 once it has stayed up a minute), as supervisord would; the others keep running.
@@ -33,7 +33,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[3]
 # The all-in-one worker serves the queues every installation has, plus one queue per
 # cell (cell.<slug>) found in the database at start; cells created later are added to
 # running workers by clusters.services.cell_create.
-WORKER_QUEUES = "default,realtime"
+WORKER_QUEUES = "default,realtime,builds"
 # When a thousand browsers reconnect at once (a web process restart) the last ones
 # wait a few seconds for their session and access lookups; daphne's default of 5 s
 # to accept a WebSocket would drop them (see README "Live events").
@@ -171,19 +171,39 @@ def banner(url: str, redis_note: str, clusters: list[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def announce_when_listening(supervisor: Supervisor, host: str, port: int, text: str) -> None:
-    """Print the banner once web accepts connections, so it is not lost above start-up logs."""
+def announce_when_listening(supervisor: Supervisor, host: str, port: int, text: str, then=None) -> None:
+    """Print the banner once web accepts connections, so it is not lost above start-up logs;
+    then run `then` (the delivery demo, which needs the registry that web serves)."""
 
     def probe() -> None:
         for _ in range(600):  # up to 60 s
             try:
                 with socket.create_connection((host, port), timeout=0.5):
                     supervisor.say("runall", text)
-                    return
+                    break
             except OSError:
                 time.sleep(0.1)
+        else:
+            return
+        if then is not None:
+            then()
 
     threading.Thread(target=probe, daemon=True).start()
+
+
+def deliver_demo(say) -> None:
+    """Base images into the built-in registry, then the demo application built and running
+    (applications.demo); a failure is reported, not fatal."""
+    from django.db import connection
+
+    try:
+        from applications.demo import load_demo_delivery
+
+        load_demo_delivery(say)
+    except Exception as exc:  # the platform is still useful without the demo application; say why
+        say(f"delivery demo not loaded: {exc.__class__.__name__}: {exc}")
+    finally:
+        connection.close()
 
 
 class Command(BaseCommand):
@@ -220,6 +240,9 @@ class Command(BaseCommand):
         metrics_dir.mkdir(parents=True)
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
         redis_note = without_password(env["REDIS_URL"]) + (" (embedded)" if redis else "")
+        # Image references given to the clusters name the registry web serves: this address.
+        env["REGISTRY_HOST"] = env.get("REGISTRY_HOST") or f"{display_host(host)}:{port}"
+        settings.REGISTRY_HOST = env["REGISTRY_HOST"]
         supervisor = Supervisor([], env=env, cwd=PROJECT_DIR)
         supervisor.install_signal_handlers()
         failure = None
@@ -233,7 +256,9 @@ class Command(BaseCommand):
             supervisor.add(child_specs(host, port, worker_queues(queues)))
             shown = display_host(host)
             text = banner(f"http://{shown}:{port}/", redis_note, cluster_lines())
-            announce_when_listening(supervisor, shown, port, text)
+            say = lambda line: supervisor.say("runall", line)  # noqa: E731
+            announce_when_listening(supervisor, shown, port, text,
+                                    then=None if no_kubesim else (lambda: deliver_demo(say)))
             supervisor.wait()
             supervisor.say("runall", "stopping all children")
         except (ChildExited, RuntimeError) as exc:
