@@ -11,6 +11,9 @@ Grants (`allowed_actions`, the one rule, also behind `issue_token`):
 - ``platform/*``: pull for every authenticated principal; push/delete for platform operators
   (``registry.push_platform_image`` via `can_platform`; tenant-bound API tokens never have it).
 
+Member clusters pull with `pull_credentials(tenant)`: a username and secret that only pull the
+tenant's and the platform's images (for imagePullSecrets), derived from SECRET_KEY, not stored.
+
 Tokens are signed with an HMAC key derived from SECRET_KEY (their own salt) and expire after
 `ttl` seconds. At each request the principal behind the token is read again, so a revoked API
 token or a deactivated user stops working at once, not when the token expires.
@@ -56,6 +59,7 @@ class Principal:
     token: ApiToken | None = None
     tenant: Tenant | None = None  # the only tenant whose repositories it may touch
     system: str = ""
+    read_only: bool = False  # pull credentials of clusters (pull_credentials): pull, never push
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -91,6 +95,12 @@ def allowed_actions(principal: Principal, name: str) -> set[str]:
     """The actions of ACTIONS `principal` may take on repository `name` (existing or not)."""
     if principal.anonymous or not names.valid_name(name):
         return set()
+    if principal.read_only:
+        return _allowed(principal, name) & {"pull"}
+    return _allowed(principal, name)
+
+
+def _allowed(principal: Principal, name: str) -> set[str]:
     actor = principal.actor
     if names.is_platform(name):
         granted = {"pull"}
@@ -166,6 +176,7 @@ def _sign(principal: Principal, access: list[dict], ttl: int) -> str:
         "tok": principal.token.pk if principal.token is not None else None,
         "ten": principal.tenant.pk if principal.tenant is not None else None,
         "sys": principal.system or None,
+        "ro": principal.read_only or None,
         "acc": access,
         "iat": now,
         "exp": now + ttl,
@@ -233,7 +244,7 @@ def _principal_from(payload: dict) -> Principal | None:
         if tenant is None:
             return None
     if payload.get("sys"):
-        return Principal(system=str(payload["sys"]), tenant=tenant)
+        return Principal(system=str(payload["sys"]), tenant=tenant, read_only=bool(payload.get("ro")))
     if payload.get("tok") is not None:
         token = ApiToken.objects.select_related("user", "tenant").filter(pk=payload["tok"]).first()
         if token is None or not token.is_usable or not token.user.is_active:
@@ -266,12 +277,46 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     return username, password
 
 
+# --- pull credentials for member clusters --------------------------------------------------------
+
+PULL_MARK = "paaspull_"
+PULL_USER = "pull.{slug}"
+
+
+def _pull_secret(tenant) -> str:
+    digest = hmac.new(_key().encode(), f"pull:{tenant.pk}:{tenant.slug}".encode(), hashlib.sha256).hexdigest()
+    return f"{PULL_MARK}{digest}"
+
+
+def pull_credentials(tenant) -> tuple[str, str]:
+    """(username, password) that pull — and only pull — the tenant's images and the platform's base
+    images, for the imagePullSecrets of its workloads (kubelets use them with the same token flow).
+    Stable (derived from SECRET_KEY and the tenant, nothing stored), so pull secrets do not churn;
+    changing SECRET_KEY revokes them all."""
+    return PULL_USER.format(slug=tenant.slug), _pull_secret(tenant)
+
+
+def _pull_principal(username: str, password: str) -> Principal | None:
+    if not username.startswith("pull."):
+        return None
+    tenant = Tenant.objects.filter(slug=username.removeprefix("pull."), is_active=True).first()
+    if tenant is None or not hmac.compare_digest(password, _pull_secret(tenant)):
+        return None
+    return Principal(system="registry-pull", tenant=tenant, read_only=True)
+
+
 def principal_for_credentials(username: str, password: str) -> Principal:
     """Username + API token -> Principal, or BadCredentials (counted by the caller as a failed
     token attempt). The username must be the token owner's (case-insensitive): a login that names
     someone else is refused rather than silently acting as the token's owner."""
     from tenants.authentication import ApiTokenAuthentication
     from tenants.services import token_mark_used
+
+    if password.startswith(PULL_MARK):
+        principal = _pull_principal(username.strip(), password)
+        if principal is None:
+            raise BadCredentials(("registry.pull", "", username[:100]), "wrong pull credentials")
+        return principal
 
     token, target, reason = ApiTokenAuthentication._lookup(password)
     if token is None:

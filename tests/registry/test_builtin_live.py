@@ -200,3 +200,20 @@ def test_pushes_and_deletes_are_audited(server, acme):
     assert deleted.changes["before"]["tags"] == ["v1"]
     # Blobs are not audited one by one.
     assert not AuditEvent.objects.filter(action__startswith="registry.blob").exists()
+
+
+def test_pull_credentials_of_a_tenant_only_pull(server, acme):
+    from applications.registry.auth import pull_credentials
+
+    img = pushed(server, acme, "acme/deployed")
+    username, password = pull_credentials(acme["tenant"])
+    assert username == "pull.acme" and password.startswith("paaspull_")
+    puller = Client(server, username, password)
+    assert puller.get("/v2/acme/deployed/manifests/v1").content == img.manifest
+    assert puller.get(f"/v2/acme/deployed/blobs/{next(iter(img.blobs))}").status_code == 200
+    refused = puller.push_blob("acme/deployed", b"never")
+    assert refused.status_code == 403 and error_codes(refused) == ["DENIED"]
+    assert puller.delete(f"/v2/acme/deployed/manifests/{img.digest}").status_code == 403
+    assert Client(server, *pull_credentials(acme["globex"])).get("/v2/acme/deployed/manifests/v1").status_code == 404
+    assert Client(server, username, password[:-1] + "x").get("/v2/acme/deployed/manifests/v1").status_code == 401
+    assert Client(server, "pull.globex", password).get("/v2/acme/deployed/manifests/v1").status_code == 401
