@@ -6,12 +6,11 @@ from what `credentials_for_instance` returns.
 """
 
 
-def credentials_for_instance(instance) -> tuple[str, str] | None:
-    """(username, password) for pulling `instance`'s images from the built-in registry, or None
-    (no pull secret is rendered, and kubelets pull anonymously).
+def credentials_for_instance(instance) -> tuple[str, str]:
+    """(username, password) pulling — and only pulling — the instance's tenant's images and the
+    platform's base images (applications.registry.auth.pull_credentials: stable, so the pull secret
+    does not churn; changing SECRET_KEY revokes them all). Kubelets present them to the token
+    endpoint like any registry client."""
+    from applications.registry.auth import pull_credentials
 
-    TODO(lead): wire this to the registry's token issuing (applications/registry/auth.py
-    issue_token, pull scope on the instance's repositories, or a dedicated read-only API token of
-    a system account per tenant). Until then no pull secret is created.
-    """
-    return None
+    return pull_credentials(instance.application.tenant)

@@ -47,6 +47,11 @@ def _notify(actor: Actor, tenant: Tenant, kind: str, payload: dict):
 
 # --- tenants ----------------------------------------------------------------
 
+# Slugs that name something of the platform's own: `platform/` holds the base images in the
+# built-in registry, whose repositories are otherwise `<tenant slug>/<name>`.
+RESERVED_SLUGS = frozenset({"platform"})
+
+
 def tenant_create(
     *, actor: Actor, name: str, slug: str, description: str = "", owner=None, default_environments: bool = True
 ) -> Tenant:
@@ -56,6 +61,9 @@ def tenant_create(
         raise NotPermitted(_("Only platform operators can create tenants."))
     tenant = Tenant(name=name.strip(), slug=slug.strip().lower(), description=description)
     _validate(tenant)
+    if tenant.slug in RESERVED_SLUGS:
+        raise DomainError(_("'%(slug)s' is reserved by the platform (it names the base images' registry "
+                            "namespace); choose another slug.") % {"slug": tenant.slug}, field="slug")
     owner = owner or actor.user
     with transaction.atomic():
         if Tenant.objects.filter(slug=tenant.slug).exists():

@@ -375,3 +375,16 @@ def test_language_switch_and_shell(personas, login):
     assert response.status_code == 302 and response["Location"] == "/tenants/"
     assert client.cookies["django_language"].value == "zh-hans"
     assert '/admin/' in content(login(personas["operator"]).get("/"))
+
+
+def test_the_platform_slug_is_reserved_for_the_base_images_namespace(db):
+    from django.contrib.auth import get_user_model
+
+    from paas.actors import Actor
+    from paas.errors import DomainError
+    from tenants.services import tenant_create
+
+    operator = get_user_model().objects.create_superuser("root-op", "r@example.com", "x")
+    with pytest.raises(DomainError) as refused:
+        tenant_create(actor=Actor.for_user(operator), name="Platform", slug="Platform")
+    assert refused.value.field == "slug" and "reserved" in str(refused.value.message)
