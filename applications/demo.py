@@ -133,6 +133,7 @@ def load_demo_delivery(say=print) -> None:
     """Base images, then Acme's payments-api: Dockerfile, artifact, build, revision, applied in acme/test."""
     from applications import services
     from applications.models import AppRevision
+    from applications.services.instances import instance_for
     from tenants.models import Tenant
 
     seed_base_images(say)
@@ -153,7 +154,7 @@ def load_demo_delivery(say=print) -> None:
                 or services.revision_create(actor=actor, application=application, environment=test, build=build,
                                             comment=f"Build #{build.number}"))
     with transaction.atomic():
-        instance = services.instance_for(actor, application, test)
+        instance = instance_for(actor, application, test)
     if instance.baseline_id != revision.pk:
         services.instance_apply_revision(actor=actor, instance=instance, revision=revision)
         say(f"delivery demo: revision {revision.number} of {APP} applied in acme/test")

@@ -191,19 +191,23 @@ def announce_when_listening(supervisor: Supervisor, host: str, port: int, text: 
     threading.Thread(target=probe, daemon=True).start()
 
 
-def deliver_demo(say) -> None:
+def deliver_demo(say, env: dict) -> None:
     """Base images into the built-in registry, then the demo application built and running
-    (applications.demo); a failure is reported, not fatal."""
-    from django.db import connection
+    (`manage.py load_demo_delivery`). A child process of its own: it must send its build to
+    the Redis this command started, which this process's settings predate. A failure is
+    reported, not fatal."""
+    import subprocess
 
+    argv = [sys.executable, "manage.py", "load_demo_delivery"]  # our own manage.py, fixed arguments
     try:
-        from applications.demo import load_demo_delivery
-
-        load_demo_delivery(say)
-    except Exception as exc:  # the platform is still useful without the demo application; say why
-        say(f"delivery demo not loaded: {exc.__class__.__name__}: {exc}")
-    finally:
-        connection.close()
+        with subprocess.Popen(argv, cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,  # noqa: S603
+                              text=True) as child:
+            for line in child.stdout:
+                say(line.rstrip())
+        if child.returncode:
+            say(f"delivery demo not loaded: load_demo_delivery exited with code {child.returncode}")
+    except OSError as exc:
+        say(f"delivery demo not loaded: {exc}")
 
 
 class Command(BaseCommand):
@@ -258,7 +262,7 @@ class Command(BaseCommand):
             text = banner(f"http://{shown}:{port}/", redis_note, cluster_lines())
             say = lambda line: supervisor.say("runall", line)  # noqa: E731
             announce_when_listening(supervisor, shown, port, text,
-                                    then=None if no_kubesim else (lambda: deliver_demo(say)))
+                                    then=None if no_kubesim else (lambda: deliver_demo(say, env)))
             supervisor.wait()
             supervisor.say("runall", "stopping all children")
         except (ChildExited, RuntimeError) as exc:
