@@ -152,7 +152,8 @@ def generate(request, app_id):
 @login_required
 def history(request, app_id):
     actor, application = _load(request, app_id)
-    context = _context(actor, application, "history", page_obj=paginate(request, selectors.versions_of(application)))
+    context = _context(actor, application, "history", page_obj=paginate(request, selectors.versions_of(application)),
+                       compact=request.GET.get("compact") == "1")  # the editor's side column refreshing live
     return render(request, "dockerfiles/history.html", context)
 
 
