@@ -109,8 +109,10 @@ def test_api_docs_raise_no_csp_violation_and_redoc_stays_local(b, personas_e2e, 
     page.context.route("**/*", only_local)
 
     watch.visit("/api/docs/")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("PaaS control plane API")
-    expect(page.locator(".opblock-tag-section").first).to_be_visible()
+    # The schema is large (850 kB with the applications API): on a busy CI machine parsing and laying it
+    # out takes longer than expect()'s 5 s default.
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("PaaS control plane API", timeout=30000)
+    expect(page.locator(".opblock-tag-section").first).to_be_visible(timeout=30000)
     page.wait_for_timeout(300)
     watch.assert_clean()
 
@@ -122,7 +124,7 @@ def test_api_docs_raise_no_csp_violation_and_redoc_stays_local(b, personas_e2e, 
         watch.assert_clean()
 
     watch.visit("/api/redoc/")
-    expect(page.locator(".api-info h1")).to_contain_text("PaaS control plane API", timeout=15000)
+    expect(page.locator(".api-info h1")).to_contain_text("PaaS control plane API", timeout=30000)
     logo = page.locator("img[alt='redocly logo']")
     if logo.count():  # the sidebar's logo, if shown, is ours and loaded
         assert logo.get_attribute("src").startswith("/static/")
@@ -131,7 +133,7 @@ def test_api_docs_raise_no_csp_violation_and_redoc_stays_local(b, personas_e2e, 
     assert page.locator(".menu-content").evaluate("e => getComputedStyle(e).position") in ("sticky", "fixed")
     # Its search runs in a blob: Web Worker (worker-src allows blob: on this page only).
     page.locator("input[placeholder='Search...']").fill("tenant")
-    expect(page.locator("[data-role='search:results'] li").first).to_be_visible()
+    expect(page.locator("[data-role='search:results'] li").first).to_be_visible(timeout=30000)
     page.wait_for_timeout(300)
     watch.assert_clean()
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)

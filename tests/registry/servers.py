@@ -62,7 +62,12 @@ def need(path: str, package: str) -> None:
 
 
 def free_port() -> int:
-    for port in PORTS:
+    """A free port of PORTS. Each xdist worker starts its scan in its own half of the range: two
+    workers starting servers at the same moment would otherwise both find the first free port
+    (it is free until a server binds it), and one of them would fail to listen."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    offset = (int(worker) if worker.isdigit() else 0) * len(PORTS) // 2 % len(PORTS)
+    for port in [*PORTS[offset:], *PORTS[:offset]]:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -153,16 +158,36 @@ def builtin_registry(workdir: Path, *, redis_url: str = ""):
     else:
         env.pop("REDIS_URL", None)
     log_path = workdir / "daphne.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-c", SERVER_BOOT, "-b", "127.0.0.1", "-p", str(port), "__main__:application"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+    for _attempt in range(3):  # another process may take the port between the check and the bind
+        env["REGISTRY_HOST"] = f"127.0.0.1:{port}"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-c", SERVER_BOOT, "-b", "127.0.0.1", "-p", str(port), "__main__:application"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+        if not _lost_the_port(proc, port, log_path):
+            break
+        port = free_port()
     try:
         wait_until_up(proc, f"http://127.0.0.1:{port}/healthz", log_path)
         yield f"http://127.0.0.1:{port}", storage, log_path, proc.pid
     finally:
         stop(proc)
+
+
+def _lost_the_port(proc, port: int, log_path: Path, seconds: float = 45) -> bool:
+    """True when the server exited because its port was taken (then the caller tries another);
+    False once it accepts connections (or anything else happened: wait_until_up reports it)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return "Address already in use" in log_tail(log_path)
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return False
+        time.sleep(0.1)
+    return False
 
 
 DISTRIBUTION_CONFIG = """version: 0.1
