@@ -37,6 +37,8 @@ def start_basic_registry(directory, users: dict[str, str]) -> Registry:
     """docker-registry asking for HTTP Basic logins (htpasswd: bcrypt hashes, as it requires)."""
     import warnings
 
+    need(localregistry.BINARY)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import crypt
