@@ -13,8 +13,8 @@ from paas.errors import Conflict, DomainError
 from paas.permissions import authorize
 from tenants.models import Environment
 
-from .. import pull_secrets, quota, render, secrets
 from .. import placement as placement_mod
+from .. import pull_secrets, quota, render, secrets
 from ..models import AppInstance, Application, AppRevision, InstanceResource
 from ._common import notify
 

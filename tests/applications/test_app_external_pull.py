@@ -11,7 +11,7 @@ import json
 import pytest
 from kubernetes import client
 
-from applications import images, services
+from applications import services
 from applications.models import InstanceResource
 from applications.registry.auth import pull_credentials
 from applications.registry.services import external_registry_delete
@@ -19,7 +19,7 @@ from clusters.simulator.registryprobe import checks_enabled
 from paas.audit.models import AuditEvent
 from tests.federation.conftest import converge, direct_client, fedsim, topology, wait_for  # noqa: F401 (fixtures)
 
-from .conftest import COMPONENT, SYSTEM, FakeRegistry
+from .conftest import COMPONENT, SYSTEM, fake_builtin
 from .extregistry import PULLER, external, secret_forms  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +33,7 @@ WORKER = {"name": "worker", "resources": {"requests": {"cpu": "50m", "memory": "
 def registry(monkeypatch, settings):
     # The built-in registry answers through a fake here; nothing listens at its address (this
     # helper's port range), so the kubelet finds it unreachable and runs its images as before.
-    settings.REGISTRY_HOST = "127.0.0.1:25699"
-    fake = FakeRegistry()
-    monkeypatch.setattr(images, "builtin_digest", fake.lookup)
-    return fake
+    return fake_builtin(monkeypatch, settings, "127.0.0.1:25699")
 
 
 @pytest.fixture
@@ -145,4 +142,4 @@ def test_without_the_registry_login_the_pods_fail_to_pull(external, registry, te
                     timeout=20, message="both worker pods failing to pull")
     for pod in pods:
         reason, message = _state(pod)
-        print("MSG", reason, message); assert f"{external.host}/acme/worker@sha256:" in message and ("401" in message or "unauthorized" in message)
+        assert f"{external.host}/acme/worker@sha256:" in message and ("401" in message or "unauthorized" in message)

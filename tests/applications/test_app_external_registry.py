@@ -6,7 +6,11 @@ secret (applications.pull_secrets)."""
 import pytest
 
 from applications import pull_secrets, services
-from applications.registry.services import external_registry_create, external_registry_delete, external_registry_update
+from applications.registry.services import (
+    external_registry_create,
+    external_registry_delete,
+    external_registry_update,
+)
 
 from .conftest import COMPONENT, SYSTEM, env
 from .extregistry import PULLER, external  # noqa: F401 (fixture)
