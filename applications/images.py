@@ -89,34 +89,62 @@ def builtin_digest(tenant, repository: str, reference: str) -> str | None:
     return getattr(manifest, "digest", None) if manifest is not None else None
 
 
-def _registry_url(host: str) -> str:
-    # Loopback registries in development and tests speak plain HTTP; everything else HTTPS.
-    loopback = host.startswith(("127.", "localhost", "[::1]"))
-    return f"{'http' if loopback else 'https'}://{host}"
+# A revision is created in a web request: an external registry that does not answer within this
+# is reported as unreachable rather than holding the request (the kubelet's own check is shorter).
+EXTERNAL_TIMEOUT = 15.0
+
+
+def _is_loopback(host: str) -> bool:
+    return host.startswith(("127.", "localhost", "[::1]"))
+
+
+def external_client(tenant, host: str):
+    """A client of external registry `host` as the tenant reaches it: the platform's entry for the
+    host (the tenant's own, else a platform-wide one) gives its URL, TLS setting and login. A host
+    without an entry is asked anonymously, over HTTPS with certificates checked (plain HTTP on
+    loopback, where development and test registries listen)."""
+    from applications.oci.client import RegistryClient
+    from applications.registry.external import credentials_for, registry_for
+
+    known = registry_for(tenant, host)
+    if known is not None:
+        url, insecure = known.url, known.insecure
+    else:
+        url, insecure = (f"http://{host}", True) if _is_loopback(host) else (f"https://{host}", False)
+    username, password = credentials_for(tenant, host) or (None, None)
+    return RegistryClient(url, username=username, password=password, insecure=insecure, timeout=EXTERNAL_TIMEOUT)
+
+
+def _refused(host: str, repository: str, code: str, with_login: bool) -> DomainError:
+    if with_login:
+        message = _("registry %(host)s refused the login the platform holds for it (%(code)s): correct the "
+                    "external registry's username and password, or give that account pull access to %(repository)s")
+    else:
+        message = _("registry %(host)s asks for a login (%(code)s): register it as an external registry with a "
+                    "username and password that may pull %(repository)s")
+    return DomainError(message % {"host": host, "code": code, "repository": repository}, code="registry_denied")
 
 
 def external_digest(tenant, registry: str, repository: str, reference: str) -> str | None:
-    """The digest in an external registry (None: absent); DomainError when it cannot be asked."""
-    from applications.oci.client import RegistryClient, RegistryError
+    """The digest in an external registry (None: absent); DomainError (codes registry_denied,
+    registry_unreachable, registry_error) when it cannot tell, in words that say what to fix."""
+    from applications.oci.client import RegistryError, RegistryUnreachable
 
-    credentials = None
-    try:
-        from applications.registry.external import credentials_for
-
-        credentials = credentials_for(tenant, registry)
-    except ImportError:
-        pass
-    username, password = credentials or (None, None)
-    client = RegistryClient(_registry_url(registry), username=username, password=password, insecure=True)
+    client = external_client(tenant, registry)
     try:
         return client.manifest_digest(repository, reference)
+    except RegistryUnreachable:
+        raise DomainError(_("registry %(host)s cannot be reached") % {"host": registry},
+                          code="registry_unreachable") from None
     except RegistryError as exc:
-        if getattr(exc, "status", None) == 404:
-            return None
-        raise DomainError(_("registry %(host)s answered: %(error)s") % {"host": registry, "error": exc}) from None
-    except OSError as exc:
-        raise DomainError(_("registry %(host)s cannot be reached: %(error)s")
-                          % {"host": registry, "error": exc.__class__.__name__}) from None
+        if exc.status == 404:
+            return None  # distribution answers NAME_UNKNOWN for a repository it has never seen
+        if exc.status in (401, 403):
+            raise _refused(registry, repository, exc.code, client.username is not None) from None
+        raise DomainError(_("registry %(host)s answered: %(error)s") % {"host": registry, "error": exc},
+                          code="registry_error") from None
+    finally:
+        client.close()
 
 
 def resolve(tenant, value: str, path: str) -> str:
@@ -132,7 +160,7 @@ def resolve(tenant, value: str, path: str) -> str:
         else:
             digest = external_digest(tenant, ref.registry, ref.repository, ref.reference)
     except DomainError as exc:
-        raise DomainError(f"{path}: {exc.message}", field=path) from None
+        raise DomainError(f"{path}: {exc.message}", field=path, code=exc.code) from None
     if not digest or (ref.digest and digest != ref.digest):
         raise DomainError(_("%(path)s: %(image)s was not found in registry %(host)s")
                           % {"path": path, "image": value, "host": ref.host}, field=path, code="image_not_found")
@@ -158,7 +186,3 @@ def build_for(tenant, pinned_images: list[str]):
     digests = [digest_of(p) for p in pinned_images]
     return (Build.objects.filter(tenant=tenant, state=Build.State.SUCCEEDED, image_digest__in=digests)
             .order_by("-finished_at", "-pk").first())
-
-
-def uses_builtin_registry(pinned_images: list[str]) -> bool:
-    return any(p.startswith(f"{settings.REGISTRY_HOST}/") for p in pinned_images)

@@ -1,9 +1,10 @@
 """A revision in one instance -> the Kubernetes objects to federate. Pure.
 
 Per component: the workload (a Deployment, or an OpenKruise CloneSet), a Service when it has
-ports, a ConfigMap of its config files and a Secret of its secret env; per instance, an
-imagePullSecret for the built-in registry when its images live there and credentials are
-given. Each comes with the federation placement it goes out with.
+ports, a ConfigMap of its config files and a Secret of its secret env; per instance, one
+imagePullSecret with a login per registry its images come from (the built-in one and external
+ones, applications/pull_secrets.py) when there is any. Each comes with the federation placement
+it goes out with.
 
 ConfigMaps and Secrets are named after their content ("payments-api-config-1a2b3c4d"), as
 kustomize's generators do: changing a config file changes the pod template, so the workload
@@ -15,7 +16,7 @@ import base64
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .validation import object_name
 
@@ -54,7 +55,8 @@ class Context:
     environment_kind: str
     placement: dict  # the instance's (no totalReplicas)
     secret_values: dict  # component -> {NAME: value}
-    pull_secret: tuple[str, str, str] | None = None  # (registry host, username, password)
+    # registry host -> (username, password), one `auths` entry each in the instance's pull secret
+    pull_auths: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _short_hash(value) -> str:
@@ -143,10 +145,10 @@ def _container(component: dict, *, config_map: str | None, secret: str | None) -
     resources = container_resources(component)
     if resources:
         container["resources"] = resources
-    for key, field in (("liveness_probe", "livenessProbe"), ("readiness_probe", "readinessProbe")):
+    for key, attr in (("liveness_probe", "livenessProbe"), ("readiness_probe", "readinessProbe")):
         probe = _probe(component.get(key) or {})
         if probe:
-            container[field] = probe
+            container[attr] = probe
     if config_map:
         container["volumeMounts"] = [{"name": "config", "mountPath": f["path"], "subPath": config_key(i, f["path"]),
                                       "readOnly": True} for i, f in enumerate(component["config_files"])]
@@ -211,8 +213,11 @@ def secret(ctx: Context, component: dict) -> Desired:
 
 
 def pull_secret(ctx: Context) -> Desired:
-    host, username, password = ctx.pull_secret
-    auths = {host: {"username": username, "password": password, "auth": _b64(f"{username}:{password}")}}
+    # One Secret for every registry: a pod lists it once, and the kubelet picks the entry whose
+    # key matches the image's host. Its name stays the same when registries come and go, so a
+    # change of logins updates it in place.
+    auths = {host: {"username": username, "password": password, "auth": _b64(f"{username}:{password}")}
+             for host, (username, password) in sorted(ctx.pull_auths.items())}
     name = f"{ctx.application}-pull"
     template = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
                 "metadata": {"name": name, "labels": labels(ctx)},
@@ -222,7 +227,7 @@ def pull_secret(ctx: Context) -> Desired:
 
 def objects(ctx: Context, spec: dict) -> list[Desired]:
     out = []
-    pull = pull_secret(ctx) if ctx.pull_secret else None
+    pull = pull_secret(ctx) if ctx.pull_auths else None
     if pull:
         out.append(pull)
     for component in spec.get("components", []):

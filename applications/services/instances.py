@@ -13,8 +13,8 @@ from paas.errors import Conflict, DomainError
 from paas.permissions import authorize
 from tenants.models import Environment
 
-from .. import images, pull_secrets, quota, render, secrets
 from .. import placement as placement_mod
+from .. import pull_secrets, quota, render, secrets
 from ..models import AppInstance, Application, AppRevision, InstanceResource
 from ._common import notify
 
@@ -99,16 +99,11 @@ def _types(desired: list[render.Desired], spec: dict) -> dict[tuple[str, str], F
 
 
 def _context(instance: AppInstance, revision: AppRevision) -> render.Context:
-    pull = None
-    if images.uses_builtin_registry([c["image"] for c in revision.spec.get("components", [])]):
-        credentials = pull_secrets.credentials_for_instance(instance)
-        if credentials:
-            from django.conf import settings
-
-            pull = (settings.REGISTRY_HOST, *credentials)
+    pinned = [c["image"] for c in revision.spec.get("components", [])]
     return render.Context(application=instance.application.name, instance_id=instance.pk, revision=revision.number,
                           environment_kind=instance.environment.kind, placement=instance.placement,
-                          secret_values=secrets.unseal(revision.secret_values), pull_secret=pull)
+                          secret_values=secrets.unseal(revision.secret_values),
+                          pull_auths=pull_secrets.auths_for_instance(instance, pinned))
 
 
 def _create_owned(actor, instance, revision, desired, ftype) -> None:

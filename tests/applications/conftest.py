@@ -52,12 +52,17 @@ class FakeRegistry:
         return self.images.get(repository, {}).get(reference)
 
 
-@pytest.fixture
-def registry(monkeypatch, settings):
-    settings.REGISTRY_HOST = "registry.test:5000"
+def fake_builtin(monkeypatch, settings, host: str) -> FakeRegistry:
+    """The built-in registry at `host`, answered by a FakeRegistry."""
+    settings.REGISTRY_HOST = host
     fake = FakeRegistry()
     monkeypatch.setattr(images, "builtin_digest", fake.lookup)
     return fake
+
+
+@pytest.fixture
+def registry(monkeypatch, settings):
+    return fake_builtin(monkeypatch, settings, "registry.test:5000")
 
 
 @pytest.fixture

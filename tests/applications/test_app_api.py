@@ -166,7 +166,7 @@ def test_apply_then_diff_and_promote(personas, world, login, tenant, registry):
     response = client.post(a + "instances/test/apply/", {"revision": 1}, content_type="application/json")
     assert response.status_code == 200 and response.json()["baseline"] == 1
     kinds = sorted(r["kind"] for r in response.json()["resources"])
-    assert kinds == ["ConfigMap", "Deployment", "Secret", "Service"]
+    assert kinds == ["ConfigMap", "Deployment", "Secret", "Secret", "Service"]  # secret env, and the pull secret
     registry.push("acme/payments-api", "1.1")
     client.patch(a + "components/api/", {"image": "acme/payments-api:1.1"}, content_type="application/json")
     second = client.post(a + "revisions/", {"environment": "test"}, content_type="application/json").json()

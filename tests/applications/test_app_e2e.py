@@ -5,12 +5,12 @@ next revision replaces the old ConfigMap."""
 import pytest
 from kubernetes import client
 
-from applications import images, services
+from applications import services
 from clusters.federation import status
 from clusters.models import Cell, Cluster, EnvironmentBinding
 from tests.federation.conftest import converge, direct_client, fedsim, topology, wait_for  # noqa: F401 (fixtures)
 
-from .conftest import COMPONENT, SYSTEM, FakeRegistry
+from .conftest import COMPONENT, SYSTEM, fake_builtin
 
 pytestmark = pytest.mark.django_db
 CLUSTERS = ("fed-a1", "fed-a2", "fed-b1")
@@ -20,10 +20,7 @@ CLUSTERS = ("fed-a1", "fed-a2", "fed-b1")
 def registry(monkeypatch, settings):
     # Nothing listens there (this helper's port range): a kubelet that checks registries finds it
     # unreachable and runs the image as before.
-    settings.REGISTRY_HOST = "127.0.0.1:25499"
-    fake = FakeRegistry()
-    monkeypatch.setattr(images, "builtin_digest", fake.lookup)
-    return fake
+    return fake_builtin(monkeypatch, settings, "127.0.0.1:25499")
 
 
 def collect() -> None:

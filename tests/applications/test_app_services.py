@@ -221,9 +221,11 @@ def test_apply_creates_owned_federated_resources_only_in_dev_and_test(app, cells
     assert instance.baseline == revision and instance.state == "deployed"
     kinds = sorted(FederatedResource.objects.filter(environment=test).values_list("ftype__kind", "name"))
     config = [n for k, n in kinds if k == "ConfigMap"][0]
+    env_secret = [n for k, n in kinds if k == "Secret" and n != "payments-api-pull"][0]
     assert kinds == sorted([("Deployment", "payments-api-api"), ("Service", "payments-api-api"),
-                            ("ConfigMap", config), ("Secret", [n for k, n in kinds if k == "Secret"][0])])
-    assert actions(mark).count("federation.resource.create") == 4 and actions(mark)[-1] == "app.instance.apply"
+                            ("ConfigMap", config), ("Secret", env_secret),
+                            ("Secret", "payments-api-pull")])  # the built-in registry's login for the kubelets
+    assert actions(mark).count("federation.resource.create") == 5 and actions(mark)[-1] == "app.instance.apply"
     workload = FederatedResource.objects.get(environment=test, ftype__kind="Deployment")
     labels = workload.template["metadata"]["labels"]
     assert labels["app.stratus.io/application"] == "payments-api"

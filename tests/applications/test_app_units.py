@@ -1,5 +1,8 @@
 """Pure parts: image references, the revision spec's diff, rendering (guaranteed QoS for exclusive
 cores, content-named ConfigMaps and Secrets, Divided placement), the placement's pod counts."""
+import base64
+import json
+
 import pytest
 
 from applications import images, render, spec
@@ -103,12 +106,21 @@ def test_divided_placement_gets_the_replicas_as_total_and_clonesets_update_in_pl
     assert "replicaScheduling" not in service.placement
 
 
-def test_pull_secret_for_the_built_in_registry():
-    desired = render.objects(_ctx(pull_secret=("reg:5000", "ci", "paas_x")), _spec())
+def test_one_pull_secret_with_a_login_per_registry():
+    desired = render.objects(_ctx(pull_auths={"reg:5000": ("ci", "paas_x"), "harbor.example": ("robot", "pw")}),
+                             _spec())
     pull = desired[0]
-    assert pull.template["type"] == "kubernetes.io/dockerconfigjson"
+    assert pull.template["type"] == "kubernetes.io/dockerconfigjson" and pull.role == "pull-secret"
+    config = json.loads(base64.b64decode(pull.template["data"][".dockerconfigjson"]))
+    assert config == {"auths": {
+        "harbor.example": {"username": "robot", "password": "pw", "auth": base64.b64encode(b"robot:pw").decode()},
+        "reg:5000": {"username": "ci", "password": "paas_x", "auth": base64.b64encode(b"ci:paas_x").decode()}}}
     workload = next(d for d in desired if d.kind == "Deployment")
     assert workload.template["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "payments-api-pull"}]
+    # No login to give: no secret, and the pods name none.
+    desired = render.objects(_ctx(), _spec())
+    assert not [d for d in desired if d.role == "pull-secret"]
+    assert "imagePullSecrets" not in next(d for d in desired if d.kind == "Deployment").template["spec"]["template"]["spec"]
 
 
 @pytest.mark.django_db

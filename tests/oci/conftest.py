@@ -33,6 +33,23 @@ def start_registry(root, extra_config: str = "") -> Registry:
     return localregistry.start(root, extra_config)
 
 
+def start_basic_registry(directory, users: dict[str, str]) -> Registry:
+    """docker-registry asking for HTTP Basic logins (htpasswd: bcrypt hashes, as it requires)."""
+    import warnings
+
+    need(localregistry.BINARY)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+    lines = [f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))}\n"
+             for user, password in users.items()]
+    (directory / "htpasswd").write_text("".join(lines))
+    return start_registry(directory, f"auth:\n  htpasswd:\n    realm: basic-realm\n"
+                                     f"    path: {directory / 'htpasswd'}\n")
+
+
 def stop_registry(registry: Registry) -> None:
     registry.stop()
 

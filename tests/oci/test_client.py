@@ -2,7 +2,6 @@
 indexes, the spec's error codes, and authentication (Bearer token service, Basic, pre-issued token)."""
 import hashlib
 import random
-import warnings
 
 import pytest
 
@@ -17,7 +16,7 @@ from applications.oci.client import (
     parse_challenge,
 )
 
-from .conftest import free_port, start_registry, stop_registry
+from .conftest import free_port, start_basic_registry, start_registry, stop_registry
 from .tokenauth import TokenService
 
 
@@ -220,15 +219,7 @@ def test_build_with_a_token_registry(token_registry, repo, settings):
 
 @pytest.fixture(scope="module")
 def basic_registry(tmp_path_factory):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-
-        hashed = crypt.crypt("pa55", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
-    directory = tmp_path_factory.mktemp("basic-registry")
-    (directory / "htpasswd").write_text(f"alice:{hashed}\n")
-    registry = start_registry(directory, f"auth:\n  htpasswd:\n    realm: basic-realm\n"
-                                         f"    path: {directory / 'htpasswd'}\n")
+    registry = start_basic_registry(tmp_path_factory.mktemp("basic-registry"), {"alice": "pa55"})
     yield registry
     stop_registry(registry)
 
