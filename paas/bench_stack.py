@@ -154,13 +154,10 @@ class Stack:
         raise BenchError("daphne did not answer /healthz within 60 s")
 
     def stop_web(self):
+        from paas.supervisor import stop_process
+
         if self.web is not None:
-            self.web.terminate()
-            try:
-                self.web.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.web.kill()
-                self.web.wait()
+            stop_process(self.web)
             self.web = None
 
     def close(self):
