@@ -243,8 +243,8 @@ def measure(target: Target, inputs: Inputs, out=print) -> dict:
             "rss_copy_mib": _peak_mib(during_copy) if skopeo_seconds is not None else None}
 
 
-def _cell(value, spec: str = ".2f", suffix: str = "") -> str:
-    return "-" if value is None else f"{value:{spec}}{suffix}"
+def _cell(value, spec: str = ".2f") -> str:
+    return "-" if value is None else f"{value:{spec}}"
 
 
 def _rss(figures: dict, key: str) -> str:
@@ -271,7 +271,7 @@ def table(columns: dict[str, dict], size_mib: int) -> list[str]:
         ("  peak during build + push (MiB, +growth)", lambda f: _rss(f, "rss_build_mib")),
         ("  peak during skopeo copy (MiB, +growth)", lambda f: _rss(f, "rss_copy_mib")),
         ("image size (MB)", lambda f: _cell(f["size"] / 1e6, ".1f")),
-        ("image digest", lambda f: f["digest"][:19] + "…"),
+        ("image digest (first 12 hex digits)", lambda f: f["digest"][:19]),
     ]
     width = max(24, *(len(label) + 2 for label in columns))
     lines = [f"  {'':48}" + "".join(f"{label:>{width}}" for label in columns)]
