@@ -271,6 +271,16 @@ def _signal_group(proc: subprocess.Popen[str], signum: int) -> None:
         pass  # the whole group is already gone
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
+    """SIGTERM one process (a benchmark's or a test's server), SIGKILL it after ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_tcp_port(host: str = "127.0.0.1") -> int:
     """Ask the kernel for an unused port (racy in theory, good enough for a local dev run)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

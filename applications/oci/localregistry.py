@@ -14,6 +14,8 @@ from pathlib import Path
 
 import requests
 
+from paas.supervisor import stop_process
+
 BINARY = "/usr/bin/docker-registry"
 
 
@@ -40,12 +42,7 @@ class LocalRegistry:
     log: Path
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def __enter__(self):
         return self
