@@ -112,7 +112,8 @@ def test_api_docs_raise_no_csp_violation_and_redoc_stays_local(b, personas_e2e, 
     # The schema is large (850 kB with the applications API): on a busy CI machine parsing and laying it
     # out takes longer than expect()'s 5 s default.
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("PaaS control plane API", timeout=30000)
-    expect(page.locator(".opblock-tag-section").first).to_be_visible(timeout=30000)
+    # ".opblock-tag" is the tag heading in every swagger-ui 5 release (".opblock-tag-section" went away).
+    expect(page.locator(".opblock-tag").first).to_be_visible(timeout=30000)
     page.wait_for_timeout(300)
     watch.assert_clean()
 
