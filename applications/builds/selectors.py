@@ -12,17 +12,6 @@ from .models import Artifact, Build, BuildLogLine
 LOG_PAGE_MAX = 5000
 
 
-def applications_visible_to(actor: Actor) -> QuerySet[Application]:
-    return Application.objects.filter(tenant__in=tenants_visible_to(actor)).select_related("tenant")
-
-
-def application_get(actor: Actor, app_id) -> Application:
-    try:
-        return applications_visible_to(actor).get(pk=int(app_id))
-    except (Application.DoesNotExist, ValueError, TypeError, OverflowError):
-        raise Http404("No such application.") from None
-
-
 def artifacts_visible_to(actor: Actor) -> QuerySet[Artifact]:
     return Artifact.objects.filter(tenant__in=tenants_visible_to(actor)).select_related("uploaded_by")
 

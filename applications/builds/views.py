@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from applications import selectors as application_selectors
 from paas.actors import Actor
 from paas.errors import DomainError
 from paas.permissions import can
@@ -31,7 +32,7 @@ LOG_LINES_ON_PAGE = 2000
 
 def _scope(request, app_id):
     actor = Actor.from_request(request)
-    application = selectors.application_get(actor, app_id)
+    application = application_selectors.application_get(actor, app_id)
     if request.session.get(SESSION_KEY) != application.tenant.slug:
         request.session[SESSION_KEY] = application.tenant.slug
     return actor, application

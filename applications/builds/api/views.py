@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 
+from applications import selectors as application_selectors
 from applications.models import DockerfileVersion
 from paas.api.base import ActorMixin
 from paas.api.schema import ErrorSerializer
@@ -49,7 +50,7 @@ class ApplicationChildViewSet(ActorMixin, viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.application = selectors.application_get(self.actor, self.kwargs["app_id"])
+        self.application = application_selectors.application_get(self.actor, self.kwargs["app_id"])
 
 
 @extend_schema(tags=["builds"], parameters=[OpenApiParameter("app_id", int, location=OpenApiParameter.PATH)])
