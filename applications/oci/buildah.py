@@ -59,6 +59,10 @@ def _base_args(root: Path) -> list[str]:
     return [BUILDAH, "--root", str(root / "storage"), "--runroot", str(root / "run"), "--storage-driver", "vfs"]
 
 
+def _debug(line: str) -> bool:
+    return line.startswith('time="') and "level=debug" in line
+
+
 def _run(what: str, command: list[str], *, env: dict, log: Callable[[str], None], cancelled: Callable[[], bool],
          timeout: float | None = None, cwd: Path | None = None) -> list[str]:
     """Run one buildah command, its output lines going to ``log`` as they come; stops it
@@ -72,7 +76,7 @@ def _run(what: str, command: list[str], *, env: dict, log: Callable[[str], None]
         for line in process.stdout:
             line = line.rstrip()
             lines.append(line)
-            if not line.startswith('time="') or "level=debug" not in line:  # debug lines: parsed, not shown
+            if not _debug(line):  # debug lines: parsed, not shown
                 log(line)
 
     reader = threading.Thread(target=pump, daemon=True)
@@ -95,7 +99,8 @@ def _run(what: str, command: list[str], *, env: dict, log: Callable[[str], None]
         time.sleep(0.2)
     reader.join(timeout=10)
     if process.returncode != 0:
-        tail = "; ".join(line for line in lines[-5:] if line) or "no output"
+        # The error is shown to every reader of the build: never buildah's debug lines (request URLs).
+        tail = "; ".join([line for line in lines if line and not _debug(line)][-5:]) or "no output"
         raise BuildError(f"buildah {what} failed (exit {process.returncode}): {tail}")
     return lines
 
