@@ -43,6 +43,7 @@ class Tenant(models.Model):
             ("manage_applications", "Create and change applications"),
             ("release_application", "Start, pause, resume and roll back releases"),
             ("approve_release", "Approve releases into protected environments"),
+            ("release_protected", "Release into pre-production and production"),
         ]
 
     def __str__(self):
@@ -87,6 +88,7 @@ class Environment(models.Model):
         permissions = [
             ("release_application", "Release applications into this environment"),
             ("approve_release", "Approve releases into this environment"),
+            ("release_protected", "Release into this pre-production or production environment"),
         ]
 
     def __str__(self):

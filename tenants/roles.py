@@ -33,6 +33,7 @@ TENANT_PERMISSIONS = {
     "manage_applications": _("Create and change applications and their components"),
     "release_application": _("Start, pause, resume and roll back releases"),
     "approve_release": _("Approve releases into protected environments"),
+    "release_protected": _("Release into pre-production and production (with release_application)"),
 }
 
 # Permissions that a read-only API token keeps (everything else needs read-write).
