@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('applications', '0002_components_instances_revisions'),
         ('clusters', '0002_binding_request'),
-        ('tenants', '0003_alter_environment_options_alter_tenant_options'),
+        ('tenants', '0003_release_protected'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
