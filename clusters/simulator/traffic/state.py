@@ -50,10 +50,10 @@ class PodView:
     def not_serving_reason(self) -> str:
         if self.terminating:
             return "pod terminating"
-        if not self.containers_ready:
-            return "container not ready"
         if not self.ready or not self.ip:
             return "pod not ready"
+        if not self.containers_ready:  # restarting, before the Ready condition caught up
+            return "container not ready"
         return ""
 
     @classmethod
