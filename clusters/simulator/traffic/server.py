@@ -128,7 +128,7 @@ class TrafficServer:
 
     def _routes(self, app: web.Application) -> None:
         r = app.router
-        r.add_get("/healthz", lambda _: web.Response(text="ok"))
+        r.add_get("/healthz", self.healthz)
         r.add_get("/traffic/v1/settings", self.get_settings)
         r.add_put("/traffic/v1/settings", self.put_settings)
         r.add_get("/traffic/v1/pods", self.list_pods)
@@ -156,6 +156,9 @@ class TrafficServer:
         r.add_delete("/faults/v1/metrics", self.clear_faults)
 
     # -- settings and truth --------------------------------------------------------------
+
+    async def healthz(self, request):
+        return web.Response(text="ok")
 
     def _settings(self) -> dict:
         return {"lb_lag_seconds": self.balancers.lag, "registry_heartbeat_seconds": self.registry.heartbeat}
