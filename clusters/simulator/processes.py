@@ -15,6 +15,8 @@ The parent:
   cluster's);
 - writes ``clusters.json`` and prints the usual summary lines only once every child
   serves;
+- runs the traffic side (``--traffic-port``) itself, watching every child's clusters
+  through their APIs, so one registry/LB/DNS/Prometheus covers them all;
 - stops all children on SIGINT/SIGTERM, and stops the others and exits non-zero when
   one dies. A child treats end of file on its stdin, a pipe from the parent, as the
   parent's death and stops too.
