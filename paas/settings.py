@@ -482,4 +482,19 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
 CELERY_BEAT_SCHEDULE["builds-reap"] = {"task": "builds.reap", "schedule": timedelta(seconds=30),
                                        "options": {"expires": 30, "queue": "default"}}
 
+# Release enums are named in the OpenAPI schema (state/kind/workload_kind exist elsewhere too).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update({
+    "ReleaseStateEnum": "releases.models.Release.State",
+    "ReleaseStepStateEnum": "releases.models.ReleaseStep.State",
+    "ReleaseStepKindEnum": "releases.models.ReleaseStep.Kind",
+    "StepTargetStateEnum": "releases.models.StepTarget.State",
+    "PodProgressStateEnum": "releases.models.PodProgress.State",
+    "TrafficProviderKindEnum": "releases.models.TrafficProvider.Kind",
+    "PlanStepKindEnum": ["beta", "batch"],
+    "ReleaseWorkloadKindEnum": ["CloneSet", "Deployment"],
+    # ... which pushed these two older ones into hashed names: name them.
+    "EnvironmentKindEnum": "tenants.models.Environment.Kind",
+    "ComponentWorkloadKindEnum": "applications.models.Component.WorkloadKind",
+})
+
 PAAS_PRODUCT_NAME = os.environ.get("PAAS_PRODUCT_NAME", "Stratus PaaS")

@@ -40,9 +40,11 @@ class Release(models.Model):
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="releases")
     environment = models.ForeignKey("tenants.Environment", on_delete=models.CASCADE, related_name="releases")
     instance = models.ForeignKey("applications.AppInstance", on_delete=models.CASCADE, related_name="releases")
-    baseline = models.ForeignKey("applications.AppRevision", on_delete=models.PROTECT, related_name="+",
+    # RESTRICT, not PROTECT: a revision a release names cannot be deleted on its own, but deleting the
+    # application or environment takes both away together (PROTECT made that a 500).
+    baseline = models.ForeignKey("applications.AppRevision", on_delete=models.RESTRICT, related_name="+",
                                  verbose_name=_("baseline revision"))
-    target = models.ForeignKey("applications.AppRevision", on_delete=models.PROTECT, related_name="+",
+    target = models.ForeignKey("applications.AppRevision", on_delete=models.RESTRICT, related_name="+",
                                verbose_name=_("target revision"))
     number = models.PositiveIntegerField(_("number"))  # per instance: "release 3 of payments-api @ prod"
     description = models.TextField(_("description"), blank=True, max_length=2000)
@@ -167,6 +169,9 @@ class StepTarget(models.Model):
         constraints = [models.UniqueConstraint(fields=["step", "cluster", "component"],
                                                name="steptarget_unique_cluster_component")]
 
+    def __str__(self):
+        return f"{self.step} {self.component}@{self.cluster_id}: {self.desired}/{self.total}"
+
 
 class PodProgress(models.Model):
     """One pod of the instance during a release, keyed by cluster and pod name (an in-place update
@@ -197,6 +202,9 @@ class PodProgress(models.Model):
         verbose_name_plural = _("pod progress")
         constraints = [models.UniqueConstraint(fields=["release", "cluster", "name"], name="podprogress_unique_pod")]
 
+    def __str__(self):
+        return f"{self.name} ({self.state})"
+
 
 class ReleaseEvent(models.Model):
     """A numbered transition of one release (seq 1, 2, 3 … without gaps): the event log, and what a
@@ -215,6 +223,9 @@ class ReleaseEvent(models.Model):
         verbose_name = _("release event")
         verbose_name_plural = _("release events")
         constraints = [models.UniqueConstraint(fields=["release", "seq"], name="releaseevent_unique_seq")]
+
+    def __str__(self):
+        return f"#{self.seq} {self.kind}"
 
     def as_dict(self) -> dict:
         return {"seq": self.seq, "kind": self.kind, "message": self.message, "data": self.data,
