@@ -171,13 +171,18 @@ def _refuse_while_releasing(instance: AppInstance) -> None:
 
 def instance_apply_revision(*, actor: Actor, instance: AppInstance, revision: AppRevision) -> AppInstance:
     """Deploy `revision` to the instance's clusters through federation; it becomes the baseline.
-    Only in dev and test: pre and prod change through releases."""
+    In dev and test at any time. In pre and prod only as the first install (nothing runs there yet,
+    so there is nothing to gray-release; it needs release_protected); every later change of pre and
+    prod goes through a release."""
     environment = instance.environment
     authorize(actor, "release_application", environment, action="app.instance.apply")
-    if environment.kind not in DIRECT_APPLY_KINDS:
-        raise DomainError(_("environment: %(env)s is a %(kind)s environment: use a release to change it")
-                          % {"env": environment, "kind": environment.get_kind_display()},
-                          field="environment", code="release_required")
+    direct = environment.kind in DIRECT_APPLY_KINDS
+    if not direct:
+        if instance.baseline_id is not None:
+            raise DomainError(_("environment: %(env)s is a %(kind)s environment: use a release to change it")
+                              % {"env": environment, "kind": environment.get_kind_display()},
+                              field="environment", code="release_required")
+        authorize(actor, "release_protected", environment, action="app.instance.apply")
     if revision.application_id != instance.application_id or revision.environment_id != environment.pk:
         raise DomainError(_("revision: revision %(n)s is not one of this instance's revisions")
                           % {"n": revision.number}, field="revision")
@@ -185,11 +190,17 @@ def instance_apply_revision(*, actor: Actor, instance: AppInstance, revision: Ap
         instance = (AppInstance.objects.select_for_update(of=("self",))
                     .select_related("application__tenant", "environment__tenant").get(pk=instance.pk))
         _refuse_while_releasing(instance)
+        if not direct and instance.baseline_id is not None:  # installed meanwhile: now it takes a release
+            raise Conflict(_("environment: %(env)s already runs revision %(n)s: use a release to change it")
+                           % {"env": environment, "n": instance.baseline.number}, field="environment",
+                           code="release_required")
         topology = scheduling.topology_for(environment)
         quota.check(environment=instance.environment, spec=revision.spec, placement=instance.placement,
                     instance=instance, topology=topology)
-        # No release engine takes pods out of traffic here: CloneSets go without traffic hooks.
-        changed = _reconcile(actor, instance, revision, traffic_hooks=False)
+        # In dev and test no release engine takes pods out of traffic later (revisions are applied
+        # directly), so CloneSets go without traffic hooks; a first install in pre/prod gets them,
+        # because the releases that follow drive them.
+        changed = _reconcile(actor, instance, revision, traffic_hooks=not direct)
         if not changed and instance.baseline_id == revision.pk:
             return instance
         before = instance.audit_fields()

@@ -239,11 +239,14 @@ def test_apply_creates_owned_federated_resources_only_in_dev_and_test(app, cells
         federation.federated_resource_update(actor=SYSTEM, resource=workload, placement={"cells": ["cell-a"]})
     with pytest.raises(Conflict, match="change it there"):
         federation.federated_resource_delete(actor=SYSTEM, resource=workload)
-    # pre and prod go through releases.
+    # pre and prod: the first install is direct (nothing runs there to gray-release), with traffic
+    # hooks for the releases that follow; every later change goes through a release.
     pre_revision = services.revision_promote(actor=SYSTEM, revision=revision, environment=env(tenant, "pre"))
+    pre_instance = app.instances.get(environment__slug="pre")
+    pre_instance = services.instance_apply_revision(actor=SYSTEM, instance=pre_instance, revision=pre_revision)
+    assert pre_instance.baseline == pre_revision
     with pytest.raises(DomainError, match="use a release") as exc:
-        services.instance_apply_revision(actor=SYSTEM, instance=app.instances.get(environment__slug="pre"),
-                                         revision=pre_revision)
+        services.instance_apply_revision(actor=SYSTEM, instance=pre_instance, revision=pre_revision)
     assert exc.value.code == "release_required"
 
 
