@@ -66,9 +66,21 @@ def release_detail(request, pk):
         "release": release, "instance": instance, "application": instance.application,
         "environment": release.environment, "tenant": release.tenant, "state": release_state(release),
         "actions": allowed_actions(actor, release), "may_release": may_release(actor, release.environment),
-        "all_actions": ACTIONS,
+        "all_actions": ACTIONS, "labels": _labels(),
     }
     return render(request, "releases/detail.html", context)
+
+
+def _labels() -> dict:
+    """Words release-live.js shows (translated here: the page's language)."""
+    from .models import PodProgress, ReleaseStep
+
+    return {"release": dict(Release.State.choices), "step": dict(ReleaseStep.State.choices),
+            "pod": dict(PodProgress.State.choices), "kind": dict(ReleaseStep.Kind.choices),
+            "words": {"manual": _("manual"), "ready": _("ready"), "updated": _("updated"), "restarts": _("restarts"),
+                      "not_observed": _("not observed yet"), "no_pods": _("No pods observed yet."),
+                      "success": _("of requests succeeded"), "sent": _("sent"), "ok": _("ok"),
+                      "failed": _("failed")}}
 
 
 @login_required
