@@ -59,9 +59,9 @@ class ReleaseForm(forms.Form):
             self.fields[f"metric_query_{i}"] = forms.CharField(label=_("PromQL query"), required=False, max_length=2000)
             self.fields[f"metric_op_{i}"] = forms.ChoiceField(label=_("Comparison"), choices=OPS, required=False)
             self.fields[f"metric_threshold_{i}"] = forms.FloatField(label=_("Threshold"), required=False)
-        if not self.is_bound:
-            for key, value in DEFAULT_METRIC.items():
-                self.initial.setdefault(f"metric_{key}_0", value)
+        self.fields["metric_name_0"].widget.attrs["placeholder"] = DEFAULT_METRIC["name"]
+        self.fields["metric_query_0"].widget.attrs["placeholder"] = DEFAULT_METRIC["query"]
+        self.fields["metric_threshold_0"].widget.attrs["placeholder"] = DEFAULT_METRIC["threshold"]
 
     def metric_rows(self) -> list[dict]:
         rows = []
@@ -133,5 +133,6 @@ class ReleaseForm(forms.Form):
             index = getattr(self, "metric_index", [])
             name = f"metric_{match.group(2)}_{index[sent] if sent < len(index) else sent}"
         else:
+            field = re.sub(r"\[\d+\]$", "", field)  # "batches[1]": the batches field
             name = self._ALIASES.get(field, field.replace(".", "_"))
         self.add_error(name if name in self.fields else None, exc.message)

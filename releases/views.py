@@ -18,7 +18,7 @@ from tenants.views._common import paginate
 
 from . import events as event_log
 from .models import Release
-from .views_common import ACTIONS, allowed_actions, load, may_release, releases_visible_to
+from .views_common import ACTION_STATES, ACTIONS, allowed_actions, load, may_release, releases_visible_to
 from .views_state import release_state
 
 EVENTS_PAGE = 500
@@ -66,7 +66,7 @@ def release_detail(request, pk):
         "release": release, "instance": instance, "application": instance.application,
         "environment": release.environment, "tenant": release.tenant, "state": release_state(release),
         "actions": allowed_actions(actor, release), "may_release": may_release(actor, release.environment),
-        "all_actions": ACTIONS, "labels": _labels(),
+        "all_actions": ACTIONS, "labels": _labels(), "action_states": ACTION_STATES,
     }
     return render(request, "releases/detail.html", context)
 
@@ -95,7 +95,7 @@ def release_events(request, pk):
     release.refresh_from_db(fields=["last_seq", "state"])
     events = event_log.after(release, int(after), limit=limit)
     return JsonResponse({"release": release.pk, "state": release.state, "last_seq": release.last_seq,
-                         "events": events})
+                         "head": release.last_seq, "events": events})
 
 
 def _service(action: str):

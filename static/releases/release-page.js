@@ -14,7 +14,7 @@
  * So a page that lost its connection, slept or was reloaded ends with exactly the view of one
  * that never did. Events come from the live socket (notifications.js dispatches "paas:event"
  * on document.body; those of stream "release.<id>" are ours) or, when the realtime helper's
- * window.PaasLive.watchRelease is present, through it.
+ * window.PaasLive.watchRelease is present (static/js/release-live.js), through it.
  *
  * Everything from events is inserted as text (textContent), never as HTML.
  */
@@ -452,18 +452,28 @@
 
   // --- wiring -----------------------------------------------------------------------------
 
-  body.addEventListener("paas:event", function (domEvent) {
-    var event = domEvent.detail;
-    if (event && event.stream === state.stream) { receive(event); }
-  });
-  body.addEventListener("paas:reset", catchUp);
-  if (window.PaasLive && typeof window.PaasLive.watchRelease === "function") {
-    window.PaasLive.watchRelease(state.id, last, receive);
+  // The realtime helper's client (static/js/release-live.js) subscribes to "release.<id>" and
+  // hands over each event once, in order; without it, the stream's frames are read from
+  // "paas:event". Either way receive() ignores what it already has, so both paths are safe.
+  var hub = window.PaasLive && typeof window.PaasLive.watchRelease === "function";
+  var liveStatus = "connecting";
+  if (hub) {
+    window.PaasLive.watchRelease(state.id, last, receive, {
+      eventsUrl: state.urls.events,
+      onStatus: function (status) { liveStatus = status; say(status === "live" ? "msgLive" : "msgOffline"); },
+      onReset: catchUp
+    });
+  } else {
+    body.addEventListener("paas:event", function (domEvent) {
+      var event = domEvent.detail;
+      if (event && event.stream === state.stream) { receive(event); }
+    });
   }
+  body.addEventListener("paas:reset", catchUp);
 
   // A finished release can still change (rolled back after success), so it is polled too, slowly.
   window.setInterval(function () {
-    var offline = body.dataset.live !== "connected";
+    var offline = hub ? liveStatus !== "live" : body.dataset.live !== "connected";
     var wait = FINAL.indexOf(state.state) !== -1 ? SETTLED_MS : offline ? OFFLINE_MS : QUIET_MS;
     if (Date.now() - lastEventAt > wait) { lastEventAt = Date.now(); catchUp(); }
   }, OFFLINE_MS);
