@@ -18,7 +18,15 @@ from tenants.views._common import paginate
 
 from . import events as event_log
 from .models import Release
-from .views_common import ACTION_STATES, ACTIONS, allowed_actions, load, may_release, releases_visible_to
+from .views_common import (
+    ACTION_STATES,
+    ACTIONS,
+    allowed_actions,
+    ensure_may_release,
+    load,
+    may_release,
+    releases_visible_to,
+)
 from .views_state import release_state
 
 EVENTS_PAGE = 500
@@ -110,6 +118,7 @@ def release_action(request, pk, action):
     if action not in ACTIONS:
         raise Http404("No such action.")
     actor, release = load(request, pk)
+    ensure_may_release(request, actor, release.environment, action=f"release.{action}")
     kwargs = {}
     if action in ("pause", "rollback"):
         kwargs["reason"] = (request.POST.get("reason") or "").strip()[:500]

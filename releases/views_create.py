@@ -10,13 +10,12 @@ from django.utils.translation import gettext as _
 from applications import selectors as app_selectors
 from paas.actors import Actor
 from paas.errors import DomainError
-from paas.permissions import NotPermitted, authorize
 from tenants.context_processors import SESSION_KEY
 from tenants.selectors import environment_get
 
 from .forms import ReleaseForm
 from .models import Release
-from .views_common import PROTECTED_KINDS, may_release
+from .views_common import PROTECTED_KINDS, ensure_may_release
 
 
 def _scope(request):
@@ -31,16 +30,6 @@ def _scope(request):
     return actor, application, environment, instance
 
 
-def _refuse(request, actor, environment) -> None:
-    """403 before the form for whoever may not release here (a POST is recorded as denied)."""
-    if may_release(actor, environment):
-        return
-    if request.method == "POST":
-        authorize(actor, "release_application", environment, action="release.create")
-        authorize(actor, "release_protected", environment, action="release.create")
-    raise NotPermitted(_("Your role does not allow releasing to %(env)s.") % {"env": environment.name})
-
-
 def _cells(environment) -> list[str]:
     from clusters.federation.scheduling import topology_for
 
@@ -50,7 +39,7 @@ def _cells(environment) -> list[str]:
 @login_required
 def release_create(request):
     actor, application, environment, instance = _scope(request)
-    _refuse(request, actor, environment)
+    ensure_may_release(request, actor, environment, action="release.create")
     revisions = [r for r in app_selectors.revisions_of(application).filter(environment=environment)
                  if r.pk != instance.baseline_id]
     initial = {}
