@@ -19,12 +19,14 @@
   var follow = document.getElementById("log-follow");
   var status = document.getElementById("release-log-status");
   var POLL_MS = 2000;
+  var BACKOFF_MS = 10000;   // every pod read failed (cluster unreachable): ask less often
   var MAX_LINES = 2000;
   var cursor = null;
   var seen = {};
   var order = [];
   var busy = false;
   var generation = 0;
+  var notBefore = 0;
 
   function state() { return window.ReleaseLive ? window.ReleaseLive.state() : JSON.parse(source.textContent); }
 
@@ -66,6 +68,7 @@
 
   function reset() {
     generation += 1;
+    notBefore = 0;
     cursor = null;
     seen = {};
     order = [];
@@ -96,7 +99,7 @@
   }
 
   function poll() {
-    if (busy || document.visibilityState === "hidden") { return; }
+    if (busy || document.visibilityState === "hidden" || Date.now() < notBefore) { return; }
     busy = true;
     var mine = generation;
     var query = "?cluster=" + encodeURIComponent(clusterSelect.value) + "&pod=" + encodeURIComponent(podSelect.value) +
@@ -112,6 +115,7 @@
         (data.lines || []).forEach(append);
         var notes = (data.errors || []).map(function (e) { return e.cluster_slug + "/" + e.pod + ": " + e.error; });
         status.textContent = notes.join(" · ");
+        notBefore = notes.length && !(data.pods || []).length ? Date.now() + BACKOFF_MS : 0;
         if (!log.firstChild) { status.textContent = status.textContent || log.dataset.msgEmpty || ""; }
         if (follow.checked) { log.scrollTop = log.scrollHeight; }
       })

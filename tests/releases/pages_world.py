@@ -67,6 +67,8 @@ def world(tenant) -> dict:
             for i in range(2):
                 PodProgress.objects.create(release=release, cluster=cluster, component="api",
                                            name=f"payments-api-api-{cluster.slug}-{i}", revision=1)
+        # As the executor does: the row and its event in one transaction.
+        PodProgress.objects.filter(release=release, name="payments-api-api-k1-0").update(state="updating")
         events.record(release, "pod.state", "pod moved", data={
             "cluster": clusters[0].pk, "cluster_slug": "k1", "cell": "cell-1", "component": "api",
             "pod": "payments-api-api-k1-0", "state": "updating", "revision": 1, "restarts": 0, "reason": ""})

@@ -31,7 +31,7 @@ def _state(response) -> dict:
 
 
 def _visible_actions(response) -> set[str]:
-    forms = re.findall(r'<form method="post" action="[^"]+" class="d-inline release-action"\s+data-action="(\w+)"'
+    forms = re.findall(r'<form method="post" action="[^"]+" class="release-action"\s+data-action="(\w+)"'
                        r'\s+data-states="[^"]*"\s+(hidden)?', response.content.decode())
     return {action for action, hidden in forms if not hidden}
 

@@ -1,0 +1,141 @@
+"""The release page in Chromium.
+
+1. Events only (no executor): the page draws the server's snapshot, then applies the release's
+   numbered events as they are committed — pod squares change colour, progress bars fill, the
+   gate chart and the request success ratio appear — and a page that was offline while events
+   were recorded ends with exactly the state of one that never was (and of a fresh load).
+   Events are recorded in this test process, where the live push is off (conftest): they reach
+   the browser through the page's own gap fill (events.json), the path a reconnect takes.
+2. Screenshots of the release pages in English and Simplified Chinese (PAAS_E2E_SCREENSHOTS).
+"""
+import os
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+from playwright.sync_api import expect
+
+from releases import events
+from releases.models import PodProgress, Release, ReleaseStep, StepTarget
+from tests.releases.pages_world import set_state, world
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+WAIT = 20_000
+SHOTS = Path(os.environ.get("PAAS_RELEASE_SHOTS", "/tmp/paas-release-shots"))
+
+
+def _record(release, kind, data, message=""):
+    with transaction.atomic():
+        events.record(Release.objects.get(pk=release.pk), kind, message or kind, data=data)
+
+
+def _pod(w, name, state, revision=1):
+    """A pod.state event, with its row changed in the same transaction as the executor does."""
+    cluster = w["clusters"][0] if "-k1-" in name else w["clusters"][1]
+    restarts = 0 if state != "new" else 1
+    PodProgress.objects.filter(release=w["release"], cluster=cluster, name=name).update(
+        state=state, revision=revision, restarts=restarts)
+    return {"cluster": cluster.pk, "cluster_slug": cluster.slug, "cell": cluster.cell.slug, "component": "api",
+            "pod": name, "state": state, "revision": revision, "restarts": restarts, "reason": ""}
+
+
+def _view(page) -> dict:
+    """What the page shows, as data: the applied state without the event log's timestamps."""
+    return page.evaluate("""() => { const s = window.ReleaseLive.state();
+        return {last: window.ReleaseLive.last(), state: s.state, reason: s.reason,
+                steps: s.steps.map(x => [x.index, x.state, x.targets.map(t => [t.cluster, t.updated, t.ready])]),
+                pods: s.pods.map(p => [p.cluster, p.pod, p.state, p.revision]).sort(),
+                gates: s.gates, traffic: s.traffic.map(p => [p.seq, p.success_ratio]),
+                events: s.events.map(e => [e.seq, e.kind])}; }""")
+
+
+def test_release_page_applies_events_in_order_and_catches_up_after_offline(b, personas_e2e, tenant):
+    w = world(tenant)
+    release = w["release"]
+    set_state(release, Release.State.RUNNING)
+    watcher = b.new_page(personas_e2e["viewer"])
+    b.goto(watcher, f"/releases/{release.pk}/")
+    expect(watcher.locator("#release-grid .pod")).to_have_count(4)
+    expect(watcher.locator("#release-grid .pod-updating")).to_have_count(1)  # from the snapshot's pod.state event
+    expect(watcher.locator("#release-steps .release-step")).to_have_count(2)
+    expect(watcher.locator("[data-testid=success-ratio]")).to_have_text("100%")
+    expect(watcher.locator("#release-gates .release-gate svg")).to_have_count(1)
+    # Buttons: a viewer has none.
+    expect(watcher.locator("form.release-action")).to_have_count(0)
+
+    ReleaseStep.objects.filter(release=release, index=0).update(state="running")
+    _record(release, "step.started", {"step": 0, "name": "beta"})
+    _record(release, "pod.state", _pod(w, "payments-api-api-k1-0", "new", 2))
+    StepTarget.objects.filter(step__release=release, step__index=0).update(updated=1, ready=1)
+    _record(release, "step.progress", {"step": 0, "cluster": w["clusters"][0].pk, "cluster_slug": "k1",
+                                       "component": "api", "updated": 1, "ready": 1, "desired": 2, "total": 2})
+    _record(release, "traffic.sample", {"sent": 200, "ok": 199, "failed": 1, "success_ratio": 0.995})
+    expect(watcher.locator("#release-grid .pod-new")).to_have_count(1, timeout=WAIT)
+    expect(watcher.locator("[data-testid=success-ratio]")).to_have_text("99.50%", timeout=WAIT)
+    expect(watcher.locator("#release-steps .release-step").first).to_have_attribute("data-state", "running")
+
+    # Offline while the release moves on: nothing arrives; back online, the page catches up.
+    watcher.context.set_offline(True)
+    _record(release, "pod.state", _pod(w, "payments-api-api-k1-1", "draining"))
+    _record(release, "gate.result", {"step": 0, "gate": "error rate", "value": 0.2, "threshold": 0.05, "op": "<",
+                                     "ok": False, "detail": "too many errors"})
+    with transaction.atomic():
+        locked = Release.objects.select_for_update().get(pk=release.pk)
+        locked.state, locked.reason = Release.State.PAUSED, "gate error rate failed: 0.2"
+        locked.save(update_fields=["state", "reason"])
+        events.record(locked, "release.paused", "paused by a gate",
+                      data={"state": "paused", "step": 0, "reason": "gate error rate failed: 0.2"})
+    watcher.wait_for_timeout(1500)
+    assert _view(watcher)["state"] == "running"
+    watcher.context.set_offline(False)
+    expect(watcher.locator("#release-state-badge [data-release-state]")).to_have_attribute(
+        "data-release-state", "paused", timeout=WAIT)
+    expect(watcher.locator("#release-reason")).to_contain_text("gate error rate failed")
+    expect(watcher.locator("#release-grid .pod-draining")).to_have_count(1)
+    expect(watcher.locator("#release-gates .release-chart-bad")).to_have_count(1)
+    expect(watcher.locator("#release-events li").first).to_have_attribute("data-kind", "release.paused")
+
+    fresh = b.new_page(personas_e2e["developer"])
+    b.goto(fresh, f"/releases/{release.pk}/")
+    expect(fresh.locator("[data-testid=action-resume]")).to_be_visible()
+    expect(fresh.locator("[data-testid=action-pause]")).to_be_hidden()
+    seen, loaded = _view(watcher), _view(fresh)
+    assert seen["last"] == loaded["last"] == Release.objects.get(pk=release.pk).last_seq
+    assert seen == loaded
+
+    # A live state change shows and hides the buttons without a reload.
+    _record(release, "release.resumed", {"state": "running", "step": 0})
+    expect(fresh.locator("[data-testid=action-pause]")).to_be_visible(timeout=WAIT)
+    expect(fresh.locator("[data-testid=action-resume]")).to_be_hidden()
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_release_pages_screenshots(language, b, personas_e2e, tenant):
+    w = world(tenant)
+    set_state(w["release"], Release.State.RUNNING)
+    _record(w["release"], "step.started", {"step": 0, "name": "beta"})
+    _record(w["release"], "pod.state", _pod(w, "payments-api-api-k1-0", "new", 2))
+    _record(w["release"], "pod.state", _pod(w, "payments-api-api-k1-1", "warming", 2))
+    _record(w["release"], "step.progress", {"step": 0, "cluster": w["clusters"][0].pk, "cluster_slug": "k1",
+                                            "component": "api", "updated": 2, "ready": 1, "desired": 2, "total": 2})
+    for i, ratio in enumerate((1.0, 1.0, 0.998, 1.0, 1.0)):
+        _record(w["release"], "traffic.sample", {"sent": 100 * (i + 1), "ok": 100 * (i + 1), "failed": 0,
+                                                 "success_ratio": ratio})
+    _record(w["release"], "gate.result", {"step": 0, "gate": "error rate", "value": 0.02, "threshold": 0.05,
+                                          "op": "<", "ok": True})
+    page = b.new_page(personas_e2e["owner"])
+    if language != "en":
+        page.context.add_cookies([{"name": "django_language", "value": language, "url": b.base_url}])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    b.goto(page, f"/releases/{w['release'].pk}/")
+    expect(page.locator("#release-grid .pod-new")).to_have_count(1)
+    page.screenshot(path=str(SHOTS / f"release-detail-{language}.png"), full_page=True)
+    b.goto(page, "/releases/")
+    page.screenshot(path=str(SHOTS / f"release-list-{language}.png"), full_page=True)
+    b.goto(page, f"/applications/{w['app'].pk}/instances/prod/")
+    page.screenshot(path=str(SHOTS / f"instance-card-{language}.png"), full_page=True)
+    b.goto(page, f"/releases/new/?application={w['app'].pk}&environment=prod")
+    page.locator("[data-testid=preview]").click()
+    page.wait_for_load_state("load")
+    page.screenshot(path=str(SHOTS / f"release-new-{language}.png"), full_page=True)
