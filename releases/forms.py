@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 MAX_METRICS = 5
 GROUPINGS = [("cell", _("Cell by cell")), ("zone", _("Zone by zone")), ("region", _("Region by region")),
              ("cluster", _("Cluster by cluster"))]
-CONFIRM = [("manual", _("Manual: a person confirms each step")), ("auto", _("Automatic after the wait"))]
+CONFIRM = [("manual", _("Manual confirmation")), ("auto", _("Automatic after the wait"))]
 ON_FAILURE = [("pause", _("Pause the release")), ("rollback", _("Roll back to the baseline"))]
 OPS = [("<", "<"), ("<=", "≤"), (">", ">"), (">=", "≥")]
 _BATCH = re.compile(r"^(\d{1,6})(%?)$")

@@ -11,6 +11,7 @@ from django.urls import reverse
 from .models import PodProgress, Release, ReleaseEvent, ReleaseStep
 
 EVENTS_ON_PAGE = 200
+UNLOGGED = "traffic.sample"
 SERIES_POINTS = 300
 
 
@@ -78,8 +79,9 @@ def release_state(release: Release) -> dict:
     clusters = _clusters(release)
     cells = {c["id"]: c["cell"] for c in clusters}
     gates, traffic = _series(release, last_seq)
+    # The log leaves out traffic samples (charted under Requests; one every ~2 s would bury the rest).
     events = [e.as_dict() for e in ReleaseEvent.objects.filter(release=release, seq__lte=last_seq)
-              .order_by("-seq")[:EVENTS_ON_PAGE]]
+              .exclude(kind=UNLOGGED).order_by("-seq")[:EVENTS_ON_PAGE]]
     return {
         "id": release.pk, "number": release.number, "state": release.state, "reason": release.reason,
         "current_step": release.current_step, "last_seq": last_seq,

@@ -155,6 +155,7 @@
     } else if (kind.indexOf("release.") === 0) {
       applyRelease(kind, d);
     }
+    if (kind === "traffic.sample") { return; }  // charted, not logged (as the server's snapshot)
     state.events.push({seq: event.seq, kind: kind, message: event.message || "", actor: event.actor || "",
                        at: event.at || null});
     if (state.events.length > MAX_EVENTS) { state.events.shift(); }

@@ -114,6 +114,8 @@ def test_release_page_applies_events_in_order_and_catches_up_after_offline(b, pe
 def test_release_pages_screenshots(language, b, personas_e2e, tenant):
     w = world(tenant)
     set_state(w["release"], Release.State.RUNNING)
+    ReleaseStep.objects.filter(release=w["release"], index=0).update(state="running")
+    StepTarget.objects.filter(step__release=w["release"], step__index=0).update(updated=2, ready=1)
     _record(w["release"], "step.started", {"step": 0, "name": "beta"})
     _record(w["release"], "pod.state", _pod(w, "payments-api-api-k1-0", "new", 2))
     _record(w["release"], "pod.state", _pod(w, "payments-api-api-k1-1", "warming", 2))
