@@ -2,7 +2,7 @@
 for the live stream tests: they exercise events, not planning or clusters."""
 import itertools
 
-from applications.models import Application, AppInstance, AppRevision
+from applications.models import AppInstance, Application, AppRevision
 from releases.models import Release
 
 _names = itertools.count(1)

@@ -2,8 +2,8 @@
 subscribe, revocation, replay after a reconnect, delivery without database queries, and
 a transition that commits whatever the channel layer does.
 
-The in-memory channel layer carries the events here (the Redis one: test_live_stream_redis.py
-and the benchmark); clients talk to paas.asgi.application with a real session cookie.
+The in-memory channel layer carries the events (one test: the Redis one, as in production);
+clients talk to paas.asgi.application with a real session cookie.
 """
 import asyncio
 
@@ -21,6 +21,7 @@ from releases.models import Release, ReleaseEvent
 from tenants import services
 from tenants.models import Membership
 
+from ..test_celery import require_redis
 from ..test_realtime import HOST, ORIGIN, QUIET, connect, disconnect_all
 from .live_factory import make_release
 
@@ -87,34 +88,39 @@ def view(frames) -> list[tuple]:
 
 # --- who may subscribe ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("persona,allowed", [
-    ("owner", True), ("admin", True), ("developer", True), ("approver", True), ("viewer", True),
-    ("auditor", True), ("operator", True), ("superuser", True), ("outsider", False)])
-def test_subscription_per_role(personas, release, session_headers, persona, allowed):
+ROLES_ALLOWED = {"owner": True, "admin": True, "developer": True, "approver": True, "viewer": True,
+                 "auditor": True, "operator": True, "superuser": True, "outsider": False}
+
+
+def test_subscription_per_role(personas, release, session_headers):
     record(release.pk, "release.created", state="planned")
-    headers = session_headers(personas[persona])
+    headers = {name: session_headers(personas[name]) for name in ROLES_ALLOWED}
 
     async def scenario():
-        c = await connect(headers)
+        sockets = {name: await connect(h) for name, h in headers.items()}
         try:
-            frames = await subscribe(c, stream(release), after=0)
+            frames = {name: await subscribe(c, stream(release), after=0) for name, c in sockets.items()}
             await arecord(release.pk, "release.started", state="running")
-            if allowed:
-                frames.append(await receive(c))
-            assert await c.receive_nothing(timeout=QUIET)
+            for name, c in sockets.items():
+                if ROLES_ALLOWED[name]:
+                    frames[name].append(await receive(c))
+            for c in sockets.values():
+                assert await c.receive_nothing(timeout=0.1)
             return frames
         finally:
-            await c.disconnect()
+            await disconnect_all(*sockets.values())
 
     frames = async_to_sync(scenario)()
-    if allowed:
-        assert [(f.get("type"), f.get("seq"), f.get("prev")) for f in frames] == [
-            ("release.event", 1, 0), ("subscribed", None, None), ("release.event", 2, 1)]
-        assert frames[1]["head"] == 1
-        assert frames[2]["kind"] == "release.started" and frames[2]["data"] == {"state": "running"}
-        assert frames[2]["stream"] == stream(release) and frames[2]["sent_at"]
-    else:
-        assert frames == [{"type": "unsubscribed", "stream": stream(release), "reason": "access"}]
+    for name, allowed in ROLES_ALLOWED.items():
+        got = frames[name]
+        if allowed:
+            assert [(f.get("type"), f.get("seq"), f.get("prev")) for f in got] == [
+                ("release.event", 1, 0), ("subscribed", None, None), ("release.event", 2, 1)], name
+            assert got[1]["head"] == 1
+            assert got[2]["kind"] == "release.started" and got[2]["data"] == {"state": "running"}
+            assert got[2]["stream"] == stream(release) and got[2]["sent_at"]
+        else:
+            assert got == [{"type": "unsubscribed", "stream": stream(release), "reason": "access"}], name
 
 
 def test_another_tenants_release_looks_like_one_that_does_not_exist(personas, release, other_tenant,
@@ -144,23 +150,28 @@ def test_another_tenants_release_looks_like_one_that_does_not_exist(personas, re
     assert missing_answer == [{"type": "unsubscribed", "stream": f"release.{missing}", "reason": "access"}]
 
 
-@pytest.mark.parametrize("bad", ["release.abc", "release.0", "release.-1", "release." + "9" * 30, "tenant.1",
-                                 12, None, ["release.1"], "release.1\n", "x" * 5000])
-def test_hostile_subscriptions_are_refused_quietly(personas, release, session_headers, bad):
+HOSTILE = ["release.abc", "release.0", "release.-1", "release." + "9" * 30, "tenant.1", 12, None, ["release.1"],
+           "release.1\n", "x" * 5000]
+
+
+def test_hostile_subscriptions_are_refused_quietly(personas, release, session_headers):
     headers = session_headers(personas["owner"])
 
     async def scenario():
         c = await connect(headers)
         try:
-            await c.send_json_to({"type": "subscribe", "stream": bad, "after": "nope"})
-            answer = await receive(c)
+            answers = []
+            for bad in HOSTILE:
+                await c.send_json_to({"type": "subscribe", "stream": bad, "after": "nope"})
+                answers.append(await receive(c))
             await c.send_json_to({"type": "ping"})  # still serving
-            return answer, await receive(c)
+            return answers, await receive(c)
         finally:
             await c.disconnect()
 
-    answer, pong = async_to_sync(scenario)()
-    assert answer["type"] == "unsubscribed" and answer["reason"] == "access" and len(answer["stream"]) <= 100
+    answers, pong = async_to_sync(scenario)()
+    for answer in answers:
+        assert answer["type"] == "unsubscribed" and answer["reason"] == "access" and len(answer["stream"]) <= 100
     assert pong == {"type": "pong"}
 
 
@@ -317,6 +328,28 @@ def test_delivery_makes_no_query_per_watcher(personas, release, session_headers,
     recorded, total, got = async_to_sync(scenario)()
     assert [f["seq"] for f in got] == [1] * 40
     assert recorded > 0 and total == recorded  # the transition's own queries; none for 40 deliveries
+
+
+def test_over_redis_in_order(personas, release, session_headers, settings, redis_url):
+    require_redis(redis_url)
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": [redis_url], "prefix": f"paas-test-r{release.pk}"}}}
+    channel_layers.backends = {}
+    headers = session_headers(personas["viewer"])
+
+    async def scenario():
+        c = await connect(headers)
+        try:
+            await subscribe(c, stream(release))
+            for n in range(5):
+                await arecord(release.pk, "pod.state", pod=f"web-{n}", state="new")
+            return [await receive(c) for _ in range(5)]
+        finally:
+            await c.disconnect()
+            await channel_layers["default"].flush()
+
+    frames = async_to_sync(scenario)()
+    assert [(f["seq"], f["prev"], f["data"]["pod"]) for f in frames] == [(n + 1, n, f"web-{n}") for n in range(5)]
 
 
 # --- the channel layer down ------------------------------------------------------------------
