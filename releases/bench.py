@@ -143,6 +143,8 @@ def add_arguments(parser) -> None:
     group.add_argument("--release-rate", type=float, default=2.0, help="events per second (default 2)")
     group.add_argument("--release-reconnect", type=int, default=0,
                        help="watchers in a mass reconnect row, 0 to skip (default 0)")
+    group.add_argument("--release-client-procs", type=int, default=2,
+                       help="WebSocket client processes of the fan-out (default 2)")
     group.add_argument("--release-skip", choices=["fanout", "release"], action="append", default=[],
                        help="skip one part (repeatable)")
     try:
@@ -161,7 +163,8 @@ def run_from_options(options: dict, out=print) -> dict:
         try:
             figures["fanout"] = run_fanout(out, watchers=watchers, events=options.get("release_events", 20),
                                            rate=options.get("release_rate", 2.0),
-                                           reconnect=options.get("release_reconnect", 0))
+                                           reconnect=options.get("release_reconnect", 0),
+                                           client_procs=options.get("release_client_procs", 2))
         except (BenchError, OSError) as exc:
             out(f"  fan-out not measured: {exc}")
     if "release" not in skip:
