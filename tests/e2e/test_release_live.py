@@ -104,10 +104,16 @@ def test_release_page_applies_events_in_order_and_catches_up_after_offline(b, pe
     assert seen["last"] == loaded["last"] == Release.objects.get(pk=release.pk).last_seq
     assert seen == loaded
 
-    # A live state change shows and hides the buttons without a reload.
-    _record(release, "release.resumed", {"state": "running", "step": 0})
-    expect(fresh.locator("[data-testid=action-pause]")).to_be_visible(timeout=WAIT)
+    # The developer resumes (a POST form, the service): the watcher's page follows over the live
+    # socket from the server process, and its buttons would too (it has none: a viewer).
+    fresh.locator("[data-testid=action-resume]").click()
+    fresh.wait_for_load_state("load")
+    expect(fresh.locator(".alert-success")).to_contain_text("resumed")
+    expect(watcher.locator("#release-state-badge [data-release-state]")).to_have_attribute(
+        "data-release-state", "running", timeout=WAIT)
+    expect(fresh.locator("[data-testid=action-pause]")).to_be_visible()
     expect(fresh.locator("[data-testid=action-resume]")).to_be_hidden()
+    assert _view(watcher) == _view(fresh)
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
