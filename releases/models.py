@@ -167,6 +167,9 @@ class StepTarget(models.Model):
         constraints = [models.UniqueConstraint(fields=["step", "cluster", "component"],
                                                name="steptarget_unique_cluster_component")]
 
+    def __str__(self):
+        return f"{self.step} {self.component}@{self.cluster_id}: {self.desired}/{self.total}"
+
 
 class PodProgress(models.Model):
     """One pod of the instance during a release, keyed by cluster and pod name (an in-place update
@@ -197,6 +200,9 @@ class PodProgress(models.Model):
         verbose_name_plural = _("pod progress")
         constraints = [models.UniqueConstraint(fields=["release", "cluster", "name"], name="podprogress_unique_pod")]
 
+    def __str__(self):
+        return f"{self.name} ({self.state})"
+
 
 class ReleaseEvent(models.Model):
     """A numbered transition of one release (seq 1, 2, 3 … without gaps): the event log, and what a
@@ -215,6 +221,9 @@ class ReleaseEvent(models.Model):
         verbose_name = _("release event")
         verbose_name_plural = _("release events")
         constraints = [models.UniqueConstraint(fields=["release", "seq"], name="releaseevent_unique_seq")]
+
+    def __str__(self):
+        return f"#{self.seq} {self.kind}"
 
     def as_dict(self) -> dict:
         return {"seq": self.seq, "kind": self.kind, "message": self.message, "data": self.data,

@@ -153,6 +153,17 @@ def _reconcile(actor, instance: AppInstance, revision: AppRevision) -> bool:
     return changed
 
 
+def _refuse_while_releasing(instance: AppInstance) -> None:
+    """A release owns the instance's clusters until it ends: applying beside it would fight it."""
+    from releases.services import active_release
+
+    release = active_release(instance)
+    if release is not None:
+        raise Conflict(_("instance: release %(n)s is %(state)s in %(env)s; wait for it, abort or roll it back first")
+                       % {"n": release.number, "state": release.get_state_display().lower(),
+                          "env": instance.environment.slug}, field="instance", code="release_active")
+
+
 def instance_apply_revision(*, actor: Actor, instance: AppInstance, revision: AppRevision) -> AppInstance:
     """Deploy `revision` to the instance's clusters through federation; it becomes the baseline.
     Only in dev and test: pre and prod change through releases."""
@@ -168,6 +179,7 @@ def instance_apply_revision(*, actor: Actor, instance: AppInstance, revision: Ap
     with transaction.atomic():
         instance = (AppInstance.objects.select_for_update(of=("self",))
                     .select_related("application__tenant", "environment__tenant").get(pk=instance.pk))
+        _refuse_while_releasing(instance)
         topology = scheduling.topology_for(environment)
         quota.check(environment=instance.environment, spec=revision.spec, placement=instance.placement,
                     instance=instance, topology=topology)
