@@ -1,7 +1,23 @@
-"""What a fresh cluster contains: system namespaces, the ``kubernetes`` service and nodes."""
+"""What a fresh cluster contains: system namespaces, the ``kubernetes`` service, nodes, and
+the CustomResourceDefinitions of the add-ons every simulated cluster has installed
+(``crds/``: OpenKruise's CloneSet, vendored unchanged from openkruise/kruise v1.9.0
+``config/crd/bases``, so a ``kubectl apply`` of Kruise's own manifest is a no-op update)."""
 from __future__ import annotations
 
-from .apiserver import ApiServer, now_iso
+from pathlib import Path
+
+from .apiserver import CRD_BUCKET, ApiServer, now_iso
+from .decoding import decode_yaml
+
+CRD_DIR = Path(__file__).resolve().parent / "crds"
+_crds_cache: list[bytes] = []
+
+
+def addon_crds() -> list[dict]:
+    """The vendored CRDs, read once per process (every cluster gets its own copy)."""
+    if not _crds_cache:
+        _crds_cache.extend(path.read_bytes() for path in sorted(CRD_DIR.glob("*.yaml")))
+    return [decode_yaml(raw) for raw in _crds_cache]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -49,6 +65,9 @@ def bootstrap(api: ApiServer, cluster_name: str, nodes: int) -> None:
         "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
         "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "targetPort": 6443}]},
     })
+    crd_kind = api.registry.by_bucket(CRD_BUCKET)
+    for crd in addon_crds():
+        api.create(crd_kind, "", crd)
     node_kind = api.registry.lookup("", "v1", "nodes")
     zones = ("zone-a", "zone-b", "zone-c")
     for i in range(nodes):

@@ -13,7 +13,7 @@ import base64
 import binascii
 import re
 
-from . import quantity
+from . import kruise, quantity
 from .errors import invalid
 from .registry import Kind
 from .selectors import from_label_selector_object
@@ -193,6 +193,9 @@ def prepare(kind: Kind, obj: dict, old: dict | None, allocate) -> None:
             raise invalid(kind.kind, kind.group, name, bad)
     elif bucket == "customresourcedefinitions.apiextensions.k8s.io":
         _prepare_crd(kind, obj)
+    elif bucket == kruise.CLONESET_BUCKET:  # kruise-manager's webhooks
+        kruise.default_cloneset(obj)
+        kruise.validate_cloneset(obj, _validate_selector, validate_pod_spec, kind)
 
 
 def _prepare_service(kind: Kind, obj: dict, old: dict | None, allocate) -> None:

@@ -87,6 +87,7 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
           **_REPLICA_SCALE),
     _apps("StatefulSet", "statefulsets", ("sts",), categories=("all",), status_subresource=True,
           **_REPLICA_SCALE),
+    _apps("ControllerRevision", "controllerrevisions"),
     Kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
          ("crd", "crds"), status_subresource=True),
 )

@@ -220,11 +220,18 @@ _FILTER = re.compile(r"\[\?\(@\.([\w.]+)\s*==\s*[\"']([^\"']*)[\"']\)\]")
 
 
 def json_path(obj, path: str):
-    """The subset of JSONPath CRD printer columns use: .a.b, [n], [?(@.k=="v")]."""
+    """The subset of JSONPath CRD printer columns use: .a.b, [n], [*], [?(@.k=="v")]."""
     current = obj
-    for token in re.findall(r"\.[\w-]+|\[\d+\]|\[\?\([^)]*\)\]", path or ""):
+    tokens = re.findall(r"\.[\w-]+|\[\d+\]|\[\*\]|\[\?\([^)]*\)\]", path or "")
+    for i, token in enumerate(tokens):
         if current is None:
             return None
+        if token == "[*]":  # every item: kubectl prints the values joined with commas
+            if not isinstance(current, list):
+                return None
+            rest = "".join(tokens[i + 1:])
+            values = [json_path(item, rest) if rest else item for item in current]
+            return ",".join(str(v) for v in values if v is not None)
         if token.startswith("."):
             current = current.get(token[1:]) if isinstance(current, dict) else None
         elif token.startswith("[?"):

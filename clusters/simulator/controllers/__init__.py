@@ -5,6 +5,7 @@ import asyncio
 
 from ..apiserver import ApiServer
 from .base import ControllerManager
+from .clonesets import CloneSets
 from .deployments import Deployments
 from .endpoints import Endpoints
 from .gc import GarbageCollector, Namespaces
@@ -18,7 +19,7 @@ def build_controllers(api: ApiServer, loop: asyncio.AbstractEventLoop, ready_del
     manager = ControllerManager(api, loop, ready_delay)
     # Drain order matters a little: pods are placed before their ReplicaSet counts them,
     # and ReplicaSets update before their Deployment reads them.
-    for controller in (Quotas, Kubelet, ReplicaSets, Deployments, StatefulSets, Endpoints,
+    for controller in (Quotas, Kubelet, ReplicaSets, Deployments, StatefulSets, CloneSets, Endpoints,
                        GarbageCollector, Namespaces):
         manager.add(controller(manager))
     return manager

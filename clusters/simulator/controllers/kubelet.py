@@ -33,6 +33,7 @@ from .base import Controller
 from .imagepull import Puller
 from .kubelet_pulls import ImagePulls, image_id, pull_backoff_base, pull_failure, waiting_reason
 from .podutil import image_behaviour, is_active, pod_phase, requests_of
+from .readiness import kubelet_conditions, ready_out_of_date
 
 MAX_BACKOFF = 300.0
 
@@ -80,22 +81,6 @@ def _waiting(container: dict, reason: str, restarts: int, last_state: dict | Non
     return {"name": container["name"], "image": container.get("image", ""), "imageID": "",
             "ready": False, "started": False, "restartCount": restarts,
             "state": {"waiting": state}, "lastState": last_state or {}}
-
-
-def _conditions(now: str, scheduled: bool, ready: bool, message: str = "") -> list[dict]:
-    def cond(type_, ok, reason=None, msg=None):
-        c = {"type": type_, "status": "True" if ok else "False", "lastProbeTime": None, "lastTransitionTime": now}
-        if reason:
-            c["reason"] = reason
-        if msg:
-            c["message"] = msg
-        return c
-
-    if not scheduled:
-        return [cond("PodScheduled", False, "Unschedulable", message)]
-    not_ready = None if ready else "ContainersNotReady"
-    return [cond("PodReadyToStartContainers", True), cond("Initialized", True),
-            cond("Ready", ready, not_ready), cond("ContainersReady", ready, not_ready), cond("PodScheduled", True)]
 
 
 class Kubelet(ImagePulls, Controller):
@@ -161,7 +146,7 @@ class Kubelet(ImagePulls, Controller):
             have = by_name.get(container.get("name"))
             if have is None or have.get("image") != container.get("image"):
                 return True
-        return key not in self.starting and any(
+        return ready_out_of_date(pod) or key not in self.starting and any(
             (s.get("state") or {}).get("waiting", {}).get("reason") == "ContainerCreating" for s in statuses)
 
     def _release(self, key) -> None:
@@ -224,6 +209,12 @@ class Kubelet(ImagePulls, Controller):
             return
         if self._restart_changed(key, stored):
             return
+        if ready_out_of_date(pod):  # a readiness gate's condition changed: recompute Ready
+            obj = stored.thaw()
+            statuses = obj["status"]["containerStatuses"]
+            obj["status"]["conditions"] = kubelet_conditions(obj, now_iso(), True, all(s.get("ready") for s in statuses))
+            self.save("pods", obj, stored)
+            return
         if key not in self.starting and self._needs_work(key, pod):
             self._arm_start(key, pod)
 
@@ -250,7 +241,7 @@ class Kubelet(ImagePulls, Controller):
             if not any(c.get("type") == "PodScheduled" and c.get("status") == "False"
                        for c in status.get("conditions") or ()):
                 status["phase"] = "Pending"
-                status["conditions"] = _conditions(now_iso(), False, False, message)
+                status["conditions"] = kubelet_conditions(obj, now_iso(), False, False, message)
                 stored = self.save("pods", obj, stored)
             self._scheduler_note(stored.obj, say.WARNING, "FailedScheduling", message, "Scheduling")
             return
@@ -271,7 +262,7 @@ class Kubelet(ImagePulls, Controller):
         status.update({
             "phase": "Pending", "hostIP": state.ip if state else "", "startTime": now,
             "podIP": f"10.{128 + (n >> 16) % 128}.{n >> 8 & 255}.{n & 255}",
-            "conditions": _conditions(now, True, False),
+            "conditions": kubelet_conditions(obj, now, True, False),
             "containerStatuses": [_waiting(c, "ContainerCreating", 0) for c in obj["spec"].get("containers") or ()],
         })
         status["podIPs"] = [{"ip": status["podIP"]}]
@@ -307,7 +298,7 @@ class Kubelet(ImagePulls, Controller):
             else:
                 statuses.append(have)
         obj["status"]["containerStatuses"] = statuses
-        obj["status"]["conditions"] = _conditions(now, True, False)
+        obj["status"]["conditions"] = kubelet_conditions(obj, now, True, False)
         saved = self.save("pods", obj, stored).obj
         self._begin_pulls(key, saved, changed)
         self.starting.pop(key, None)
@@ -398,7 +389,7 @@ class Kubelet(ImagePulls, Controller):
             if behaviour == "unready":
                 trouble.add("unready")
         obj["status"]["phase"] = pod_phase(statuses)
-        obj["status"]["conditions"] = _conditions(now, True, all(s.get("ready") for s in statuses))
+        obj["status"]["conditions"] = kubelet_conditions(obj, now, True, all(s.get("ready") for s in statuses))
         saved = self.save("pods", obj, stored).obj
         for name, *note in notes:
             self._note(saved, name, *note)
