@@ -7,7 +7,7 @@ how many pods run the update revision and are ready, and whether the target is r
 CloneSet, per pod, reading the cluster first each time (so a resumed release continues where
 the cluster is, and a pod already on the update revision is never touched again):
 - not updated, lifecycle state PreparingUpdate/PreparingDelete and hook label "true": the
-  controller waits for us. Lossless: take it out of traffic (readiness gate + providers), drain
+  controller waits for us. Lossless: take it out of traffic (the instance's providers), drain
   for drain_seconds, then flip paas.io/traffic-hook to "false" (the controller updates it in
   place). Not lossless: flip at once.
 - not updated, hook "false": the controller is updating it (we flipped it, maybe before a crash).
@@ -25,7 +25,6 @@ from applications.validation import object_name
 from ..models import PodProgress
 from . import workload
 from .traffic import PodRef
-from .traffic import readiness as gate
 
 State = PodProgress.State
 LIFECYCLE = "lifecycle.apps.kruise.io/state"
@@ -224,7 +223,6 @@ class Driver:
                       component=s.component, service=object_name(s.application, s.component))
 
     def _take_out(self, pod) -> None:
-        gate.take_out(self.spec.cluster, pod)
         ref = self.pod_ref(pod)
         for provider in self.providers:
             provider.take_out(ref)
@@ -233,7 +231,6 @@ class Driver:
         ref = self.pod_ref(pod)
         for provider in self.providers:
             provider.put_back(ref)
-        gate.put_back(self.spec.cluster, pod)
 
     def _flip(self, pod, value: str) -> None:
         workload.patch_pod_labels(self.spec.cluster, self.spec.namespace, pod.metadata.name, {HOOK: value})
@@ -246,7 +243,6 @@ class Driver:
                 ref = self.pod_ref(pod)
                 for provider in self.providers:
                     provider.put_back(ref)
-                gate.restore(self.spec.cluster, pod)
                 self.phase.pop(pod.metadata.name, None)
 
     def restarted(self) -> list[tuple[str, int, int]]:

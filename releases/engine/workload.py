@@ -133,8 +133,9 @@ def hold_workloads(release: Release, *, upto: int, rollback: bool = False) -> se
 def prepare_objects(release: Release) -> set[int]:
     """Non-workload objects of the target added or updated (the baseline's kept)."""
     instance = release.instance
-    desired = [d for d in _rendered(instance, release.target) if d.role != "workload"]
-    ftypes = instance_services._types(desired, release.target.spec)
+    rendered = _rendered(instance, release.target)
+    ftypes = instance_services._types(rendered, release.target.spec)
+    desired = [d for d in rendered if d.role != "workload"]
     links = {(link.resource.ftype_id, link.resource.name): link
              for link in instance.resource_links.select_related("resource__ftype")}
     touched: set[int] = set()
@@ -205,7 +206,3 @@ def patch_pod_labels(cluster, ns: str, pod: str, labels: dict) -> None:
     k8s.CoreV1Api(kube.api_client(cluster)).patch_namespaced_pod(
         pod, ns, {"metadata": {"labels": labels}}, _request_timeout=call_timeout())
 
-
-def patch_pod_condition(cluster, ns: str, pod: str, condition: dict) -> None:
-    k8s.CoreV1Api(kube.api_client(cluster)).patch_namespaced_pod_status(
-        pod, ns, {"status": {"conditions": [condition]}}, _request_timeout=call_timeout())

@@ -1,9 +1,12 @@
 """Traffic providers: how one pod leaves traffic before it is touched and rejoins it after.
 
 Every provider answers take_out(pod) / put_back(pod), both idempotent (a resumed release calls
-them again for the pod it was handling). The Kubernetes readiness gate is built in (readiness.py:
-the pod's InPlaceUpdateReady condition, so it leaves the Service endpoints); the instance's
-TrafficProvider rows add an RPC registry, a load balancer, DNS records or a signed webhook.
+them again for the pod it was handling). The Kubernetes readiness gate is built in and needs no
+call: the CloneSet controller turns the pod's InPlaceUpdateReady condition False for the update
+(the pod leaves the Service endpoints) and True when its new containers run (OpenKruise's own
+refresh resets that condition, so nobody else may set it). The instance's TrafficProvider rows add
+an RPC registry, a load balancer, DNS records or a signed webhook, which know nothing of
+readiness and must be told before the pod is touched.
 A provider that does not answer raises ProviderError naming it; the executor retries on its next
 pass and fails the step if it keeps failing (it never touches a pod still in traffic).
 """
@@ -28,7 +31,7 @@ class PodRef:
 
 
 def providers_for(instance) -> list:
-    """The instance's enabled providers besides the built-in readiness gate (readiness.py)."""
+    """The instance's enabled providers (the readiness gate is built in)."""
     from .dns import DnsProvider
     from .http import LoadBalancerProvider, RegistryProvider
     from .webhook import WebhookProvider
