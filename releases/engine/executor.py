@@ -89,17 +89,17 @@ class Executor:
                 self.cluster_ids = sorted({c["id"] for c in (release.plan or {}).get("clusters", [])})
                 try:
                     self.check(release)
+                    if release.state == S.ROLLING_BACK:
+                        self.roll_back(release)
+                        continue
+                    if release.state != S.RUNNING:
+                        return release.state
+                    if not self.prepared:
+                        self.prepare(release)
+                    if not self.next_step(release):
+                        return self.load().state
                 except Stopped:
-                    continue  # re-read: the state changed
-                if release.state == S.ROLLING_BACK:
-                    self.roll_back(release)
-                    continue
-                if release.state != S.RUNNING:
-                    return release.state
-                if not self.prepared:
-                    self.prepare(release)
-                if not self.next_step(release):
-                    return self.load().state
+                    continue  # the transition is recorded: re-read the state it left
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
 

@@ -130,3 +130,43 @@ def cleanup_clonesets(server) -> None:
         except client.ApiException:
             pass
         api.close()
+
+
+class Background:
+    """advance() on a thread, as a worker would run it; join() returns its answer."""
+
+    def __init__(self, release_id: int):
+        import threading
+
+        self.result = None
+        self.thread = threading.Thread(target=self._run, args=(release_id,), daemon=True)
+        self.thread.start()
+
+    def _run(self, release_id):
+        from django.db import connection as conn
+
+        from releases.engine.executor import advance
+
+        try:
+            self.result = advance(release_id)
+        finally:
+            conn.close()
+
+    def join(self, timeout: float = 60) -> str:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the executor did not stop"
+        return self.result
+
+
+def wait_event(release, kind: str, timeout: float = 30, **data) -> ReleaseEvent:
+    def find():
+        for event in ReleaseEvent.objects.filter(release=release, kind=kind).order_by("seq"):
+            if all(event.data.get(k) == v for k, v in data.items()):
+                return event
+        return None
+
+    return wait_for(find, timeout=timeout, interval=0.05, message=f"event {kind} {data}")
+
+
+def revisions() -> dict:
+    return {key: pod.metadata.labels["app.stratus.io/revision"] for key, pod in pods().items()}
