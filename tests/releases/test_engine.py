@@ -4,6 +4,7 @@ import pytest
 
 from releases.engine.executor import advance
 from releases.models import PodProgress, Release
+from tests.federation.conftest import fedsim, topology  # noqa: F401 (fixtures: the simulator)
 
 from .engine_support import CLUSTERS, assert_gap_free, create, deploy, image, kinds, pods, restarts
 

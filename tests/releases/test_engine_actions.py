@@ -9,6 +9,7 @@ from clusters.models import PlatformSwitch
 from releases import services
 from releases.engine.executor import advance
 from releases.models import Release
+from tests.federation.conftest import fedsim, topology  # noqa: F401 (fixtures: the simulator)
 
 from .engine_support import (
     SYSTEM,

@@ -14,8 +14,6 @@ import time
 
 import requests
 
-from applications import secrets
-
 from . import PodRef, ProviderError
 
 TIMEOUT = (2.0, 10.0)
@@ -36,12 +34,9 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str, *, max_ag
 
 
 def secret_of(row) -> bytes:
-    if not row.secret:
-        return b""
-    value = secrets.unseal(bytes(row.secret))
-    if isinstance(value, dict):
-        value = value.get("secret", "")
-    return str(value).encode()
+    from releases.services import provider_secret
+
+    return provider_secret(row).encode()
 
 
 class WebhookProvider:
