@@ -71,6 +71,7 @@ class Executor:
                                        thread_name_prefix=f"release-{fence.release_id}")
         self.prepared = False
         self.cluster_ids: list[int] = []
+        self.syncing: dict = {}  # cluster id -> the future of its last federation sync
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -289,7 +290,7 @@ class Executor:
         reported: dict[int, tuple] = {}
         started = time.monotonic()
         deadline, limit = started + timeout, cluster_timeout()
-        next_sample, next_sync, sample_future, sync_future = started, started + RESYNC_EVERY, None, None
+        next_sample, next_sync, sample_future = started, started + RESYNC_EVERY, None
         generator = generator_for(release.instance)
         for driver in drivers:
             driver.last_answer = started
@@ -335,10 +336,9 @@ class Executor:
                 return {}
             if now >= deadline:
                 return {"timed_out": True}
-            if now >= next_sync and (sync_future is None or sync_future.done()):
-                behind = [d.spec.cluster.pk for d in drivers if d.last and not d.last.done and "not taken" in d.last.waiting]
-                if behind:
-                    sync_future = self.pool.submit(sync_in_thread, behind)
+            if now >= next_sync:
+                self.resync([d.spec.cluster.pk for d in drivers
+                             if d.last and not d.last.done and "not taken" in d.last.waiting])
                 next_sync = now + RESYNC_EVERY
 
     def record(self, step, driver: Driver, obs, reported: dict, i: int) -> None:
@@ -389,8 +389,20 @@ class Executor:
     def sync_now(self, cluster_ids) -> None:
         """Apply what federation holds to these clusters now (not at the next beat), on the pool:
         a hung cluster is noticed by the drivers, never waited for here beyond a few seconds."""
-        if cluster_ids:
-            wait([self.pool.submit(sync_in_thread, list(cluster_ids))], timeout=5.0)
+        futures = self.resync(cluster_ids)
+        if futures:
+            wait(futures, timeout=5.0)
+
+    def resync(self, cluster_ids) -> list:
+        """One sync per cluster (a cluster that hangs must not hold back the others' partitions),
+        and none for a cluster whose previous sync is still running."""
+        started = []
+        for pk in cluster_ids:
+            running = self.syncing.get(pk)
+            if running is None or running.done():
+                self.syncing[pk] = self.pool.submit(sync_in_thread, [pk])
+                started.append(self.syncing[pk])
+        return started
 
     def sync_soon(self) -> None:
         try:
