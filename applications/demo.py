@@ -33,6 +33,8 @@ COMPONENT = {
     "readiness_probe": {"type": "http", "path": "/actuator/health/readiness", "port": "http"},
     "liveness_probe": {"type": "http", "path": "/actuator/health/liveness", "port": "http"},
     "replicas": {"dev": 1, "test": 2, "pre": 2, "prod": 4},
+    # An OpenKruise CloneSet: releases update its pods in place (the clusters' demo registers the type).
+    "workload_kind": "cloneset",
 }
 
 

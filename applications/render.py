@@ -27,6 +27,11 @@ COMPONENT_LABEL = "app.stratus.io/component"
 EXCLUSIVE_CPUS_ANNOTATION = "app.stratus.io/exclusive-cpus"
 CPUSET_LABEL = "app.stratus.io/cpuset"
 CLONESET_GROUP, CLONESET_VERSION = "apps.kruise.io", "v1alpha1"
+# OpenKruise lifecycle hook of every CloneSet pod: while the label is "true" the CloneSet controller
+# parks a pod it is about to update in place (state PreparingUpdate) or delete (PreparingDelete);
+# the release engine takes the pod out of traffic, sets it to "false" to let the controller go on,
+# and back to "true" once the updated pod serves again (Updated -> Normal).
+TRAFFIC_HOOK_LABEL = "paas.io/traffic-hook"
 PROBE_TIMINGS = {"initial_delay_seconds": "initialDelaySeconds", "period_seconds": "periodSeconds",
                  "timeout_seconds": "timeoutSeconds", "failure_threshold": "failureThreshold"}
 
@@ -57,6 +62,12 @@ class Context:
     secret_values: dict  # component -> {NAME: value}
     # registry host -> (username, password), one `auths` entry each in the instance's pull secret
     pull_auths: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # CloneSets' updateStrategy.partition: how many pods stay on the previous revision (an int or
+    # "N%"). 0 updates every pod at once; a release renders the total and lowers it per batch.
+    partition: int | str = 0
+    # The traffic hooks on CloneSets: on for releases (the engine releases each pod's hook once it
+    # is out of traffic); off for direct applies, where nobody would, and pods would wait forever.
+    traffic_hooks: bool = True
 
 
 def _short_hash(value) -> str:
@@ -174,8 +185,16 @@ def workload(ctx: Context, component: dict, *, config_map: str | None, secret: s
             "template": {"metadata": pod_meta, "spec": pod}}
     if component.get("workload_kind") == "cloneset":
         group, version, kind = CLONESET_GROUP, CLONESET_VERSION, "CloneSet"
-        # In-place upgrades when only images change: what clusters running OpenKruise are for.
-        spec["updateStrategy"] = {"type": "InPlaceIfPossible"}
+        # In-place upgrades when only images (and pod labels, e.g. the revision) change: what
+        # clusters running OpenKruise are for. maxUnavailable 100% and no surge, so the partition
+        # alone decides how many pods move, and the lifecycle hooks hold each one until the
+        # release engine has taken it out of traffic.
+        spec["updateStrategy"] = {"type": "InPlaceIfPossible", "partition": ctx.partition,
+                                  "maxUnavailable": "100%", "maxSurge": 0}
+        if ctx.traffic_hooks:
+            hook = {"labelsHandler": {TRAFFIC_HOOK_LABEL: "true"}}
+            spec["lifecycle"] = {"inPlaceUpdate": hook, "preDelete": json.loads(json.dumps(hook))}
+            pod_labels[TRAFFIC_HOOK_LABEL] = "true"
     else:
         group, version, kind = "apps", "v1", "Deployment"
     template = {"apiVersion": f"{group}/{version}", "kind": kind,

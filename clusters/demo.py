@@ -1,6 +1,8 @@
 """Demo topology for `make run`: 2 regions, 3 zones, 6 cells and the 6 simulated
-clusters (sim-1..sim-6 kubeconfigs written by `manage.py kubesim`), and bindings of
-the demo tenants' environments.
+clusters (sim-1..sim-6 kubeconfigs written by `manage.py kubesim`), bindings of the
+demo tenants' environments, and OpenKruise's CloneSet registered as a federated type
+(every simulated cluster runs OpenKruise; applications render CloneSets for in-place
+releases).
 
 Idempotent: what exists is kept; a cluster whose kubeconfig changed (e.g. the
 simulator's state directory was wiped) gets its credentials replaced. Everything goes
@@ -9,6 +11,7 @@ through clusters.services, like an operator would.
 from pathlib import Path
 
 from paas.actors import Actor
+from paas.errors import DomainError
 from tenants.models import Environment
 
 from . import services
@@ -89,4 +92,28 @@ def register_demo_topology(kubeconfig_dir, *, actor: Actor, stdout=None) -> list
     if stdout:
         for cluster, what in results:
             stdout.write(f"cluster {cluster.slug} in {cluster.cell.slug}: {what}")
+    register_kruise_types([cluster for cluster, _what in results], actor=actor, stdout=stdout)
     return results
+
+
+KRUISE_CRDS = ("clonesets.apps.kruise.io",)
+
+
+def register_kruise_types(clusters, *, actor: Actor, stdout=None) -> None:
+    """Make OpenKruise's kinds federatable (and enabled), read from the first cluster that answers,
+    as an operator would with "register a CRD" on the federation types page."""
+    from .federation import services as federation
+
+    for crd_name in KRUISE_CRDS:
+        for cluster in clusters:
+            try:
+                ftype = federation.federated_type_register_crd(actor=actor, cluster=cluster, crd_name=crd_name)
+            except DomainError as exc:
+                if stdout:
+                    stdout.write(f"{crd_name} not registered from {cluster.slug}: {exc.message}")
+                continue
+            if not ftype.enabled:
+                federation.federated_type_set_enabled(actor=actor, ftype=ftype, enabled=True)
+            if stdout:
+                stdout.write(f"federated type {ftype.kind} ({ftype.api_version}) from {cluster.slug}")
+            break

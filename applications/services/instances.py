@@ -98,12 +98,14 @@ def _types(desired: list[render.Desired], spec: dict) -> dict[tuple[str, str], F
     return found
 
 
-def _context(instance: AppInstance, revision: AppRevision) -> render.Context:
+def _context(instance: AppInstance, revision: AppRevision, *, traffic_hooks: bool = True,
+             partition: int | str = 0) -> render.Context:
     pinned = [c["image"] for c in revision.spec.get("components", [])]
     return render.Context(application=instance.application.name, instance_id=instance.pk, revision=revision.number,
                           environment_kind=instance.environment.kind, placement=instance.placement,
                           secret_values=secrets.unseal(revision.secret_values),
-                          pull_auths=pull_secrets.auths_for_instance(instance, pinned))
+                          pull_auths=pull_secrets.auths_for_instance(instance, pinned),
+                          partition=partition, traffic_hooks=traffic_hooks)
 
 
 def _create_owned(actor, instance, revision, desired, ftype) -> None:
@@ -123,10 +125,13 @@ def _create_owned(actor, instance, revision, desired, ftype) -> None:
                                     role=desired.role, revision=revision)
 
 
-def _reconcile(actor, instance: AppInstance, revision: AppRevision) -> bool:
+def _reconcile(actor, instance: AppInstance, revision: AppRevision, *, traffic_hooks: bool = True,
+               partition: int | str = 0) -> bool:
     """Bring the instance's FederatedResources to what the revision renders; True if anything changed.
-    New and changed objects first, then the ones no longer wanted (old ConfigMaps go last)."""
-    desired = render.objects(_context(instance, revision), revision.spec)
+    New and changed objects first, then the ones no longer wanted (old ConfigMaps go last).
+    ``traffic_hooks``/``partition``: the CloneSets' lifecycle hooks and partition (render.Context)."""
+    desired = render.objects(_context(instance, revision, traffic_hooks=traffic_hooks, partition=partition),
+                             revision.spec)
     ftypes = _types(desired, revision.spec)
     links = {(link.resource.ftype_id, link.resource.name): link
              for link in instance.resource_links.select_related("resource__ftype")}
@@ -183,7 +188,8 @@ def instance_apply_revision(*, actor: Actor, instance: AppInstance, revision: Ap
         topology = scheduling.topology_for(environment)
         quota.check(environment=instance.environment, spec=revision.spec, placement=instance.placement,
                     instance=instance, topology=topology)
-        changed = _reconcile(actor, instance, revision)
+        # No release engine takes pods out of traffic here: CloneSets go without traffic hooks.
+        changed = _reconcile(actor, instance, revision, traffic_hooks=False)
         if not changed and instance.baseline_id == revision.pk:
             return instance
         before = instance.audit_fields()

@@ -25,6 +25,9 @@ from .render import namespace_for
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
 SUMMED_STATUS = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+# Rollout progress a workload CRD may report (OpenKruise's CloneSet does), kept per cluster.
+ROLLOUT_STATUS = ("updatedReadyReplicas", "updatedAvailableReplicas", "expectedUpdatedReplicas",
+                  "currentRevision", "updateRevision")
 
 
 def _notify(actor: Actor, resource: FederatedResource, kind: str) -> None:
@@ -179,8 +182,8 @@ def _crd_type(crd: dict) -> dict:
     replicas_path = (scale.get("specReplicasPath") or "").lstrip(".")
     if not replicas_path and "replicas" in spec_props:
         replicas_path = "spec.replicas"
-    status_fields = [f"status.{key}" for key in (*SUMMED_STATUS, "conditions", "phase", "observedGeneration")
-                     if key in status_props]
+    status_fields = [f"status.{key}" for key in (*SUMMED_STATUS, *ROLLOUT_STATUS, "conditions", "phase",
+                                                 "observedGeneration") if key in status_props]
     return {"group": spec.get("group", ""), "version": version["name"], "kind": names["kind"],
             "plural": names["plural"], "namespaced": spec.get("scope", "Namespaced") == "Namespaced",
             "replicas_path": replicas_path, "status_fields": status_fields}

@@ -1,6 +1,7 @@
 """Pure parts: image references, the revision spec's diff, rendering (guaranteed QoS for exclusive
 cores, content-named ConfigMaps and Secrets, Divided placement), the placement's pod counts."""
 import base64
+import dataclasses
 import json
 
 import pytest
@@ -100,7 +101,17 @@ def test_divided_placement_gets_the_replicas_as_total_and_clonesets_update_in_pl
     ctx = _ctx(placement={"cells": ["cell-a"], "replicaScheduling": {"type": "Divided", "weights": {"cell-a": 1}}})
     workload = next(d for d in render.objects(ctx, _spec(workload_kind="cloneset")) if d.role == "workload")
     assert workload.kind == "CloneSet" and workload.api_version == "apps.kruise.io/v1alpha1"
-    assert workload.template["spec"]["updateStrategy"] == {"type": "InPlaceIfPossible"}
+    spec = workload.template["spec"]
+    assert spec["updateStrategy"] == {"type": "InPlaceIfPossible", "partition": 0, "maxUnavailable": "100%",
+                                      "maxSurge": 0}
+    # Each pod is held by the traffic hook before an in-place update or a deletion.
+    hook = {"labelsHandler": {"paas.io/traffic-hook": "true"}}
+    assert spec["lifecycle"] == {"inPlaceUpdate": hook, "preDelete": hook}
+    assert spec["template"]["metadata"]["labels"]["paas.io/traffic-hook"] == "true"
+    assert "paas.io/traffic-hook" not in spec["selector"]["matchLabels"]
+    partitioned = next(d for d in render.objects(dataclasses.replace(ctx, partition=2), _spec(workload_kind="cloneset"))
+                       if d.role == "workload")
+    assert partitioned.template["spec"]["updateStrategy"]["partition"] == 2
     assert workload.placement["replicaScheduling"]["totalReplicas"] == 2
     service = next(d for d in render.objects(ctx, _spec()) if d.kind == "Service")
     assert "replicaScheduling" not in service.placement

@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from clusters.demo import BINDINGS, CLUSTERS, register_demo_topology
+from clusters.federation.models import FederatedType
 from clusters.models import Cell, Cluster, EnvironmentBinding, Region, Zone
 from clusters.simulator.server import BackgroundServer
 from paas.actors import Actor
@@ -59,6 +60,11 @@ def test_demo_topology_is_complete_and_idempotent(demo_sim, tenant, other_tenant
     assert (Region.objects.count(), Zone.objects.count(), Cell.objects.count(), Cluster.objects.count()) == (
         2, 3, 6, 6)
     assert Cluster.objects.get(slug="sim-1").labels["env-tier"] == "prod"
+    # Every simulated cluster runs OpenKruise: its CloneSet is federatable, read from the first cluster.
+    cloneset = FederatedType.objects.get(group="apps.kruise.io", kind="CloneSet")
+    assert (cloneset.api_version, cloneset.plural, cloneset.source, cloneset.enabled) == (
+        "apps.kruise.io/v1alpha1", "clonesets", "crd", True)
+    assert cloneset.replicas_path == "spec.replicas" and "status.updatedReadyReplicas" in cloneset.status_fields
     count = AuditEvent.objects.count()
     second = register_demo_topology(directory, actor=actor)
     assert [what for _c, what in second] == ["unchanged"] * 6

@@ -57,13 +57,13 @@ def _cleanup(server) -> None:
             for item in lister(label_selector=MANAGED).items:
                 deleter(item.metadata.name, item.metadata.namespace)
         custom = client.CustomObjectsApi(api)
-        try:
-            for item in custom.list_cluster_custom_object("example.com", "v1", "widgets",
-                                                          label_selector=MANAGED)["items"]:
-                custom.delete_namespaced_custom_object("example.com", "v1", item["metadata"]["namespace"],
-                                                       "widgets", item["metadata"]["name"])
-        except client.ApiException:
-            pass
+        for group, version, plural in (("example.com", "v1", "widgets"), ("apps.kruise.io", "v1alpha1", "clonesets")):
+            try:
+                for item in custom.list_cluster_custom_object(group, version, plural, label_selector=MANAGED)["items"]:
+                    custom.delete_namespaced_custom_object(group, version, item["metadata"]["namespace"],
+                                                           plural, item["metadata"]["name"])
+            except client.ApiException:
+                pass
         api.close()
 
 
