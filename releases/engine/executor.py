@@ -28,7 +28,7 @@ from clusters.federation.sync import clusters_with_switch, is_paused
 from .. import policy
 from ..models import PodProgress, Release, ReleaseStep, StepTarget
 from . import gates, lease, transitions, workload
-from .pods import Driver, TargetSpec
+from .pods import HOOK, Driver, TargetSpec
 from .traffic import ProviderError, generator_for, providers_for
 from .transitions import Fence, LeaseLost
 
@@ -229,10 +229,21 @@ class Executor:
                               known=known.get((spec.cluster.pk, spec.component)), partition=partition))
         return out
 
+    def arm(self, release: Release, targets) -> None:
+        """Lossless CloneSets: every pod carries the traffic hook before its partition is lowered."""
+        if not release.options.get("lossless", True):
+            return
+        ns = workload.namespace(release)
+        futures = [self.pool.submit(workload.arm_hooks, t.cluster, t.workload_name, ns, HOOK)
+                   for t in targets if t.workload_kind == "CloneSet"]
+        if futures:
+            wait(futures, timeout=5.0)  # a cluster that hangs is noticed (and failed) by its driver
+
     def run_step(self, release: Release, step: ReleaseStep) -> None:
         step = transitions.step_started(self.fence, step.pk)
-        workload.hold_workloads(release, upto=step.index)
         targets = list(StepTarget.objects.filter(step=step).select_related("cluster__cell").order_by("pk"))
+        self.arm(release, targets)
+        workload.hold_workloads(release, upto=step.index)
         self.sync_now(sorted({t.cluster_id for t in targets}))
         drivers = self.drivers(release, self.specs(release, targets, revision=release.target.number))
         gate_options = release.options.get("gates") or {}

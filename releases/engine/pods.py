@@ -173,7 +173,11 @@ class Driver:
         if not ready:
             reason = waiting_reason(pod)
             return (State.FAILED, reason) if reason else (State.UPDATING, "")
-        if hook == "false":
+        # In flight: the hook still released, or a pod we saw leave traffic whose hook label the
+        # update itself set back (a baseline rendered without hooks, e.g. by a direct apply, has
+        # the label only in the new template): either way it warms up and goes back into traffic.
+        in_flight = self.states.get(name, (State.OLD,))[0] in MOVING or name in self.phase
+        if hook == "false" or (self.lossless and in_flight):
             if not self.lossless:
                 self._flip(pod, "true")
                 return State.NEW, ""
@@ -184,7 +188,8 @@ class Driver:
             if now < phase[1]:
                 return State.WARMING, ""
             self._put_back(pod)
-            self._flip(pod, "true")
+            if hook == "false":
+                self._flip(pod, "true")
             self.phase.pop(name, None)
         return State.NEW, ""
 

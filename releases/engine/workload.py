@@ -206,3 +206,22 @@ def patch_pod_labels(cluster, ns: str, pod: str, labels: dict) -> None:
     k8s.CoreV1Api(kube.api_client(cluster)).patch_namespaced_pod(
         pod, ns, {"metadata": {"labels": labels}}, _request_timeout=call_timeout())
 
+
+
+def arm_hooks(cluster, name: str, ns: str, label: str) -> int:
+    """Pods of a CloneSet whose inPlaceUpdate hook names `label` but that do not carry it yet (made
+    by a direct apply, which renders no hooks) get it set to "true", so the controller parks them in
+    PreparingUpdate instead of updating them at once (OpenKruise only waits for a hooked pod).
+    Must run before the partition is lowered. Returns how many pods were armed."""
+    found = read(cluster, "CloneSet", name, ns)
+    if found is None:
+        return 0
+    hook = (((found.obj.get("spec") or {}).get("lifecycle") or {}).get("inPlaceUpdate") or {})
+    if label not in (hook.get("labelsHandler") or {}):
+        return 0
+    armed = 0
+    for pod in found.pods:
+        if pod.metadata.deletion_timestamp is None and label not in (pod.metadata.labels or {}):
+            patch_pod_labels(cluster, ns, pod.metadata.name, {label: "true"})
+            armed += 1
+    return armed

@@ -33,6 +33,17 @@ def test_cloneset_release_in_place_keeps_every_pod_and_restarts_it_once(engine_e
     assert events[:2] == ["release.created", "release.started"] and events[-1] == "release.succeeded"
     assert events.count("step.succeeded") == release.steps.count()
     assert set(PodProgress.objects.filter(release=release).values_list("state", flat=True)) == {"new"}
+    # Each pod went through the lifecycle hook: out of traffic, updated, warmed up, back (and the
+    # controller let it go back to Normal once the hook label was "true" again).
+    sequences = {}
+    for event in release.events.filter(kind="pod.state").order_by("seq"):
+        sequences.setdefault((event.data["cluster_slug"], event.data["pod"]), []).append(event.data["state"])
+    assert set(sequences) == set(before)
+    for key, states in sequences.items():
+        assert [s for s in states if s != "old"] == ["draining", "updating", "warming", "new"], (key, states)
+    for pod in after.values():
+        assert pod.metadata.labels["paas.io/traffic-hook"] == "true"
+        assert pod.metadata.labels["lifecycle.apps.kruise.io/state"] == "Normal"
     assert_gap_free(release)
 
 
