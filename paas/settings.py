@@ -431,6 +431,10 @@ LOGGING = {
 # Redis port (0: any free port). Change both to run two instances side by side.
 PAAS_KUBESIM_PORT = int(os.environ.get("PAAS_KUBESIM_PORT", "16443"))
 PAAS_EMBEDDED_REDIS_PORT = int(os.environ.get("PAAS_EMBEDDED_REDIS_PORT", "0"))
+# The simulator's traffic side (service registry, load balancers, DNS, request generators, Prometheus API),
+# which runall serves after the simulator's 6 clusters and admin port; what demo traffic providers point at.
+PAAS_TRAFFIC_SIM_PORT = int(os.environ.get("PAAS_TRAFFIC_SIM_PORT") or PAAS_KUBESIM_PORT + 7)
+PAAS_TRAFFIC_SIM_URL = os.environ.get("PAAS_TRAFFIC_SIM_URL") or f"http://127.0.0.1:{PAAS_TRAFFIC_SIM_PORT}"
 
 # --- Clusters -----------------------------------------------------------------
 # Fernet key(s) for kubeconfigs at rest ("new,old" to rotate); derived from SECRET_KEY when unset.

@@ -28,14 +28,19 @@ def test_ports_come_from_the_environment():
     assert _settings_value("PAAS_KUBESIM_PORT", {"PAAS_KUBESIM_PORT": "17443"}) == "17443"
     assert _settings_value("PAAS_EMBEDDED_REDIS_PORT", {"PAAS_EMBEDDED_REDIS_PORT": "16999"}) == "16999"
     assert _settings_value("PAAS_KUBESIM_PORT", {}) == "16443"
+    # The traffic side follows the simulator's ports unless given its own.
+    assert _settings_value("PAAS_TRAFFIC_SIM_URL", {"PAAS_KUBESIM_PORT": "17443"}) == "http://127.0.0.1:17450"
+    assert _settings_value("PAAS_TRAFFIC_SIM_URL", {"PAAS_TRAFFIC_SIM_PORT": "17000"}) == "http://127.0.0.1:17000"
 
 
 def test_the_simulator_is_started_on_the_configured_port(settings):
     settings.PAAS_KUBESIM_PORT = 17443
     argv = runall.kubesim_spec().argv
     assert argv[argv.index("--port") + 1] == "17443"
+    assert argv[argv.index("--traffic-port") + 1] == "17450"  # after 6 clusters and the admin port
     argv = runall.kubesim_spec(18443).argv  # --kubesim-port
     assert argv[argv.index("--port") + 1] == "18443"
+    assert argv[argv.index("--traffic-port") + 1] == "18450"
 
 
 def _free_port() -> int:

@@ -23,6 +23,8 @@ Layout (each module's docstring says why it exists):
   endpoints, garbage collector and namespaces, resource quota
 - image pulls: ``imageref`` (image references, imagePullSecrets), ``registryprobe`` (asks a registry for a
   manifest, Bearer/Basic challenges, as containerd does)
+- ``traffic/`` (``--traffic-port``): service registry, load balancers, DNS, request generators, a Prometheus
+  query API and metric faults, fed by list+watch of every cluster's API (see its ``__init__``)
 - running: ``server``, ``processes`` (``--processes``: clusters over child processes),
   ``bootstrap`` (initial namespaces/nodes), ``bulk`` and ``bench`` (scale benchmark), ``__main__``
 """

@@ -23,6 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, default=1,
                         help="spread the clusters over this many processes (one core each); same ports, "
                              "kubeconfigs and admin port as with one (default 1)")
+    parser.add_argument("--traffic-port", type=int, default=None,
+                        help="serve the traffic simulator (registry, load balancers, DNS, request generators, "
+                             "Prometheus API) on this port (0: any free port; default: not started)")
+    parser.add_argument("--traffic-lag", type=float, default=2.0,
+                        help="seconds load balancer backends and DNS records trail the Endpoints (default 2)")
+    parser.add_argument("--traffic-heartbeat", type=float, default=3.0,
+                        help="registry heartbeat timeout: seconds before a not-ready pod's instance turns "
+                             "unhealthy (default 3)")
     # How a multi-process simulator starts its children (processes.py); not for people.
     parser.add_argument("--child-admin-socket", default=None, help=argparse.SUPPRESS)
 
@@ -40,11 +48,14 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.processes < 1:
         parser.error("--processes must be at least 1")
+    if args.traffic_lag < 0 or args.traffic_heartbeat < 0:
+        parser.error("--traffic-lag and --traffic-heartbeat must not be negative")
     logging.basicConfig(level=logging.WARNING)
     run(cluster_names(args.clusters, args.names), args.port, args.state_dir, admin_port=args.admin_port,
         ready_delay=args.ready_delay, nodes_per_cluster=args.nodes_per_cluster, tls=not args.plain_http,
         history_size=args.watch_history, print_fn=lambda s: print(s, flush=True), processes=args.processes,
-        admin_socket=args.child_admin_socket)
+        admin_socket=args.child_admin_socket, traffic_port=args.traffic_port, traffic_lag=args.traffic_lag,
+        traffic_heartbeat=args.traffic_heartbeat)
 
 
 if __name__ == "__main__":

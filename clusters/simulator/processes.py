@@ -15,6 +15,8 @@ The parent:
   cluster's);
 - writes ``clusters.json`` and prints the usual summary lines only once every child
   serves;
+- runs the traffic side (``--traffic-port``) itself, watching every child's clusters
+  through their APIs, so one registry/LB/DNS/Prometheus covers them all;
 - stops all children on SIGINT/SIGTERM, and stops the others and exits non-zero when
   one dies. A child treats end of file on its stdin, a pipe from the parent, as the
   parent's death and stops too.
@@ -159,7 +161,8 @@ def _child_argv(names: list[str], port: int, state_dir: str, socket_path: str, *
 
 def run_processes(names: list[str], base_port: int, state_dir: str, processes: int, *, admin_port: int | None = None,
                   ready_delay: float = 2.0, nodes_per_cluster: int = 3, tls: bool = True, history_size: int = 10_000,
-                  host: str = "127.0.0.1", print_fn=print) -> None:
+                  host: str = "127.0.0.1", print_fn=print, traffic_port: int | None = None, traffic_lag: float = 2.0,
+                  traffic_heartbeat: float = 3.0) -> None:
     """Serve ``names`` from ``processes`` children until SIGINT/SIGTERM; exit 1 if a child dies."""
     state = Path(state_dir)
     state.mkdir(parents=True, exist_ok=True)
@@ -176,7 +179,7 @@ def run_processes(names: list[str], base_port: int, state_dir: str, processes: i
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runner = None
+        runner = traffic = None
         try:
             starting = asyncio.gather(*(
                 child.start(_child_argv(child.names, base_port + child.offset if base_port else 0, state_dir,
@@ -195,11 +198,23 @@ def run_processes(names: list[str], base_port: int, state_dir: str, processes: i
             await site.start()
             admin_url = f"http://{host}:{site._server.sockets[0].getsockname()[1]}"  # noqa: SLF001
             summary = {"admin": admin_url, "clusters": await describe_all(children)}
+            if traffic_port is not None:
+                # Here, not in a child: it must see every child's clusters (through their APIs).
+                from .traffic.server import TrafficServer
+                from .traffic.watcher import Target
+
+                targets = [Target.from_kubeconfig(c["kubeconfig"]) for c in summary["clusters"]]
+                traffic = TrafficServer(targets, host=host, port=traffic_port, lag=traffic_lag,
+                                        heartbeat=traffic_heartbeat)
+                await traffic.start()
+                summary["traffic_url"] = traffic.url
             (state / "clusters.json").write_text(json.dumps(summary, indent=1))
             for child in children:
                 for line in child.lines[:-1]:  # the child's own admin line is private
                     print_fn(line)
             print_fn(f"admin  {admin_url}  (faults: POST {admin_url}/clusters/<name>/faults)")
+            if traffic is not None:
+                print_fn(f"traffic  {traffic.url}  (registry, LB, DNS, generators, Prometheus)")
             exits = {asyncio.ensure_future(child.process.wait()): child for child in children}
             done, _ = await asyncio.wait([stopping, *exits], return_when=asyncio.FIRST_COMPLETED)
             died = [exits[task] for task in done if task in exits]
@@ -210,6 +225,8 @@ def run_processes(names: list[str], base_port: int, state_dir: str, processes: i
             print(f"kubesim: {exc}; stopping the other children", file=sys.stderr, flush=True)
             return 1
         finally:
+            if traffic is not None:
+                await traffic.stop()
             if runner is not None:
                 await runner.cleanup()
             await asyncio.gather(*(child.stop() for child in children))

@@ -164,7 +164,8 @@ class SimCluster:
 class SimServer:
     def __init__(self, names: list[str], base_port: int, state_dir: str | os.PathLike, *, admin_port: int | None = None,
                  ready_delay: float = 2.0, nodes_per_cluster: int = 3, host: str = "127.0.0.1",
-                 history_size: int = 10_000, tls: bool = True, admin_socket: str | None = None):
+                 history_size: int = 10_000, tls: bool = True, admin_socket: str | None = None,
+                 traffic_port: int | None = None, traffic_lag: float = 2.0, traffic_heartbeat: float = 3.0):
         self.state_dir = Path(state_dir)
         # A child of a multi-process simulator serves its admin API on a private unix
         # socket for the parent to forward to, and leaves clusters.json to the parent.
@@ -183,6 +184,10 @@ class SimServer:
                                             nodes=nodes_per_cluster, history_size=history_size,
                                             ssl_context=ssl_context, ca_pem=ca_pem))
         self._admin_runner: web.ServerRunner | None = None
+        # The traffic side (registry, LB, DNS, generators, Prometheus): None = not started.
+        self.traffic_options = None if traffic_port is None else {
+            "port": traffic_port, "lag": traffic_lag, "heartbeat": traffic_heartbeat}
+        self.traffic = None
 
     def cluster(self, name: str) -> SimCluster | None:
         return next((c for c in self.clusters if c.name == name), None)
@@ -205,9 +210,19 @@ class SimServer:
         await site.start()
         self.admin_port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001
         summary = {"admin": self.admin_url, "clusters": [c.describe() for c in self.clusters]}
+        if self.traffic_options is not None:
+            from .traffic.server import TrafficServer
+            from .traffic.watcher import Target
+
+            targets = [Target(c.name, c.url, c.token, c.ca_pem) for c in self.clusters]
+            self.traffic = TrafficServer(targets, host=self.host, **self.traffic_options)
+            await self.traffic.start()
+            summary["traffic_url"] = self.traffic.url
         (self.state_dir / "clusters.json").write_text(json.dumps(summary, indent=1))
 
     async def stop(self) -> None:
+        if self.traffic is not None:
+            await self.traffic.stop()
         for cluster in self.clusters:
             await cluster.stop()
         if self._admin_runner is not None:
@@ -216,18 +231,22 @@ class SimServer:
     def summary_lines(self) -> list[str]:
         lines = [f"{c.name}  {c.url}  {c.kubeconfig_path}" for c in self.clusters]
         lines.append(f"admin  {self.admin_url}  (faults: POST {self.admin_url}/clusters/<name>/faults)")
+        if self.traffic is not None:
+            lines.append(f"traffic  {self.traffic.url}  (registry, LB, DNS, generators, Prometheus)")
         return lines
 
 
 def run(names: list[str], base_port: int, state_dir: str, *, admin_port: int | None = None,
         ready_delay: float = 2.0, nodes_per_cluster: int = 3, tls: bool = True, history_size: int = 10_000,
-        print_fn=print, processes: int = 1, admin_socket: str | None = None) -> None:
+        print_fn=print, processes: int = 1, admin_socket: str | None = None, traffic_port: int | None = None,
+        traffic_lag: float = 2.0, traffic_heartbeat: float = 3.0) -> None:
     """Serve in the foreground until SIGINT or SIGTERM.
 
     ``processes > 1`` spreads the clusters over that many child processes (see
     ``processes.py``); ``admin_socket`` is how such a child is started."""
     options = dict(admin_port=admin_port, ready_delay=ready_delay, nodes_per_cluster=nodes_per_cluster, tls=tls,
-                   history_size=history_size)
+                   history_size=history_size, traffic_port=traffic_port, traffic_lag=traffic_lag,
+                   traffic_heartbeat=traffic_heartbeat)
     if processes > 1 and len(names) > 1:
         from .processes import run_processes
 

@@ -25,6 +25,8 @@ class Command(BaseCommand):
             raise CommandError("--clusters must be at least 1")
         if options["processes"] < 1:
             raise CommandError("--processes must be at least 1")
+        if options["traffic_lag"] < 0 or options["traffic_heartbeat"] < 0:
+            raise CommandError("--traffic-lag and --traffic-heartbeat must not be negative")
         try:
             names = cluster_names(options["clusters"], options["names"])
         except SystemExit as exc:
@@ -32,7 +34,9 @@ class Command(BaseCommand):
         run(names, options["port"], options["state_dir"], admin_port=options["admin_port"],
             ready_delay=options["ready_delay"], nodes_per_cluster=options["nodes_per_cluster"],
             tls=not options["plain_http"], history_size=options["watch_history"], print_fn=self._print,
-            processes=options["processes"], admin_socket=options["child_admin_socket"])
+            processes=options["processes"], admin_socket=options["child_admin_socket"],
+            traffic_port=options["traffic_port"], traffic_lag=options["traffic_lag"],
+            traffic_heartbeat=options["traffic_heartbeat"])
 
     def _print(self, line: str) -> None:
         self.stdout.write(line)

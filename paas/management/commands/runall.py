@@ -2,7 +2,8 @@
 
 Starts an embedded Redis when REDIS_URL is unset, then, as children sharing that
 environment and stopped together:
-1. the Kubernetes API simulator (``manage.py kubesim``, 6 clusters), first; once its
+1. the Kubernetes API simulator (``manage.py kubesim``, 6 clusters, and its traffic side on
+   ``PAAS_TRAFFIC_SIM_URL``: registry, load balancers, DNS, Prometheus), first; once its
    kubeconfigs are written, the demo topology is registered from them
    (clusters.demo, then clusters.federation.demo when present);
 2. web (daphne), a Celery worker consuming default, realtime, builds and every cell queue,
@@ -58,11 +59,19 @@ def kubesim_port() -> int:
     return int(getattr(settings, "PAAS_KUBESIM_PORT", 16443))
 
 
+def traffic_port(sim_port: int) -> int:
+    """Port of the simulator's traffic side: PAAS_TRAFFIC_SIM_PORT when set, else right after the
+    clusters and the admin port (so a second instance on another --kubesim-port does not collide)."""
+    if os.environ.get("PAAS_TRAFFIC_SIM_PORT"):
+        return int(settings.PAAS_TRAFFIC_SIM_PORT)
+    return sim_port + SIM_CLUSTERS + 1
+
+
 def kubesim_spec(port: int | None = None) -> ChildSpec:
     """The simulator; ``requires`` makes it skip itself where the module does not exist."""
     port = kubesim_port() if port is None else port
     argv = (sys.executable, "manage.py", "kubesim", "--clusters", str(SIM_CLUSTERS), "--port", str(port),
-            "--state-dir", str(kubesim_dir()))
+            "--state-dir", str(kubesim_dir()), "--traffic-port", str(traffic_port(port)))
     return ChildSpec("kubesim", argv, requires="clusters.simulator")
 
 
@@ -247,6 +256,8 @@ class Command(BaseCommand):
         # Image references given to the clusters name the registry web serves: this address.
         env["REGISTRY_HOST"] = env.get("REGISTRY_HOST") or f"{display_host(host)}:{port}"
         settings.REGISTRY_HOST = env["REGISTRY_HOST"]
+        if not no_kubesim and not env.get("PAAS_TRAFFIC_SIM_URL"):  # web and workers: where the traffic side is
+            env["PAAS_TRAFFIC_SIM_URL"] = settings.PAAS_TRAFFIC_SIM_URL = f"http://127.0.0.1:{traffic_port(sim_port)}"
         supervisor = Supervisor([], env=env, cwd=PROJECT_DIR)
         supervisor.install_signal_handlers()
         failure = None
