@@ -9,7 +9,8 @@ class DnsProvider:
     def _record(self, pod) -> str:
         zone = self.config.get("zone") or "paas.local"
         record = self.config.get("record") or f"{pod.service}.{pod.namespace}"
-        return f"{self.url}/dns/v1/zones/{q(zone)}/records/{q(record)}/{q(pod.ip)}"
+        # Pod IPs of different clusters may overlap: the cluster says which pod's address is meant.
+        return f"{self.url}/dns/v1/zones/{q(zone)}/records/{q(record)}/{q(pod.ip)}?cluster={q(pod.cluster)}"
 
     def take_out(self, pod) -> None:
         if pod.ip:
