@@ -88,7 +88,7 @@ def _labels() -> dict:
             "words": {"manual": _("manual"), "ready": _("ready"), "updated": _("updated"), "restarts": _("restarts"),
                       "not_observed": _("not observed yet"), "no_pods": _("No pods observed yet."),
                       "success": _("of requests succeeded"), "sent": _("sent"), "ok": _("ok"),
-                      "failed": _("failed")}}
+                      "failed": _("failed"), "back_on_baseline": _("Back on the baseline")}}
 
 
 @login_required

@@ -84,6 +84,7 @@ def release_state(release: Release) -> dict:
               .exclude(kind=UNLOGGED).order_by("-seq")[:EVENTS_ON_PAGE]]
     return {
         "id": release.pk, "number": release.number, "state": release.state, "reason": release.reason,
+        "baseline": release.baseline.number, "target": release.target.number,
         "current_step": release.current_step, "last_seq": last_seq,
         "flags": {"pause": release.pause_requested, "abort": release.abort_requested,
                   "rollback": release.rollback_requested},

@@ -39,6 +39,11 @@
   var MAX_POINTS = 300;
   var STEP_STATES = {"step.started": "running", "step.verifying": "verifying", "step.succeeded": "succeeded",
                      "step.failed": "failed"};
+  var CANCELS = {
+    "release.aborted": ["running", "verifying", "waiting"],
+    "release.rollback_started": ["waiting"],
+    "release.rolled_back": ["pending", "waiting", "running"]
+  };
   var STATE_STYLE = {
     planned: ["secondary", "calendar-check"], running: ["primary", "arrow-repeat"],
     waiting: ["warning", "hourglass-split"], paused: ["warning", "pause-circle"],
@@ -131,6 +136,12 @@
       state.reason = "";
     }
     if (kind === "release.waiting" && typeof d.step === "number") { stepOf(d.step).state = "waiting"; }
+    // Steps these transitions cancel in the same transaction, without an event of their own
+    // (releases/services/actions.py, releases/engine/executor.py and transitions.py):
+    var cancels = CANCELS[kind];
+    if (cancels) {
+      state.steps.forEach(function (step) { if (cancels.indexOf(step.state) !== -1) { step.state = "cancelled"; } });
+    }
   }
 
   function apply(event) {
@@ -311,7 +322,8 @@
   }
 
   function podTitle(p) {
-    var parts = [p.pod, label("pod", p.state)];
+    var back = p.state === "new" && p.revision === state.baseline;
+    var parts = [p.pod, back ? (words.back_on_baseline || "") : label("pod", p.state)];
     if (p.revision !== null && p.revision !== undefined) { parts.push("r" + p.revision); }
     parts.push((words.restarts || "restarts") + " " + (p.restarts || 0));
     if (p.reason) { parts.push(p.reason); }
@@ -342,7 +354,9 @@
         var pods = (byCluster[c.id] || []).slice().sort(function (a, b) { return a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0; });
         var live = 0;
         pods.forEach(function (p) {
-          var square = text("span", "pod pod-" + (p.state || "old"));
+          // A rollback's "new" is ready on the baseline again: shown as the baseline's colour.
+          var shown = p.state === "new" && p.revision === state.baseline && state.baseline !== state.target ? "old" : (p.state || "old");
+          var square = text("span", "pod pod-" + shown);
           square.title = podTitle(p);
           square.dataset.pod = p.pod;
           square.dataset.state = p.state || "old";

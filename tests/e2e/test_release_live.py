@@ -6,7 +6,9 @@
    were recorded ends with exactly the state of one that never was (and of a fresh load).
    Events are recorded in this test process, where the live push is off (conftest): they reach
    the browser through the page's own gap fill (events.json), the path a reconnect takes.
-2. Screenshots of the release pages in English and Simplified Chinese (PAAS_E2E_SCREENSHOTS).
+2. Screenshots of the release pages in English and Simplified Chinese (PAAS_RELEASE_SHOTS).
+3. A real release (PostgreSQL only: the executor's threads write the database): simulated
+   clusters, the executor, the browser — start, watch, pause, resume, roll back.
 """
 import os
 from pathlib import Path
@@ -17,6 +19,7 @@ from playwright.sync_api import expect
 
 from releases import events
 from releases.models import PodProgress, Release, ReleaseStep, StepTarget
+from tests.federation.conftest import fedsim, topology  # noqa: F401 (fixtures: the simulated clusters)
 from tests.releases.pages_world import set_state, world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -147,3 +150,96 @@ def test_release_pages_screenshots(language, b, personas_e2e, tenant):
     page.locator("[data-testid=preview]").click()
     page.wait_for_load_state("load")
     page.screenshot(path=str(SHOTS / f"release-new-{language}.png"), full_page=True)
+
+
+# --- 3. The real thing: simulated clusters, the executor, the browser ---------------------
+
+def test_a_release_runs_live_pauses_resumes_and_rolls_back(postgresql_only, b, personas_e2e, tenant, monkeypatch,
+                                                           settings, request):
+    """A developer releases revision 2 of payments-api (a CloneSet in three simulated clusters)
+    from the browser: preview, create, start; the page shows the pods move live; pause, resume,
+    then roll back, each from its button. The executor runs in this process as a worker would
+    (releases.engine.executor.advance on a thread, started when the browser's action hands the
+    release over), on the same PostgreSQL database as the server."""
+    from releases.models import ReleaseEvent
+    from tests.releases.engine_support import Background, cleanup_clonesets, deploy, needs_postgres, revisions
+
+    needs_postgres()
+    sim = request.getfixturevalue("topology")  # tests/federation/conftest.py: the simulated clusters
+    settings.RELEASE_LEASE_TTL_SECONDS = 3
+    settings.RELEASE_LEASE_HEARTBEAT_SECONDS = 0.5
+    pytest.fedsim_server = sim["server"]
+    try:
+        app, instance, second = deploy(tenant, monkeypatch)
+        first = instance.baseline
+        dev = b.new_page(personas_e2e["developer"])
+        b.goto(dev, f"/applications/{app.pk}/instances/test/")
+        dev.locator("[data-testid=release-revision]").first.click()
+        dev.wait_for_load_state("load")
+        dev.select_option("#id_target", str(second.pk))
+        dev.fill("#id_batches", "100%")
+        dev.select_option("#id_confirm", "manual")  # the beta runs, then each cell waits for a confirmation
+        dev.fill("#id_drain_seconds", "1")          # a second per pod: time to pause in the middle of a step
+        dev.fill("#id_warmup_seconds", "0")
+        dev.fill("#id_timeout_seconds", "20")
+        dev.locator("[data-testid=preview]").click()
+        expect(dev.locator("[data-testid=release-preview]")).to_contain_text("in place")
+        dev.locator("[data-testid=create]").click()
+        expect(dev.locator("[data-testid=release-state] [data-release-state]")).to_have_attribute(
+            "data-release-state", "planned")
+        release = Release.objects.get(instance=instance, target=second)
+        watcher = b.new_page(personas_e2e["viewer"])
+        b.goto(watcher, f"/releases/{release.pk}/")
+        b.socket_frames(watcher)
+        badge = watcher.locator("#release-state-badge [data-release-state]")
+        new_pods = "n => document.querySelectorAll('#release-grid .pod-new').length === n"
+
+        # Start: the beta pod moves, live on the watcher's page; then the release waits for a person.
+        dev.locator("[data-testid=action-start]").click()
+        assert Background(release.pk).join() == Release.State.WAITING
+        expect(badge).to_have_attribute("data-release-state", "waiting", timeout=WAIT)
+        watcher.wait_for_function(new_pods, arg=1, timeout=WAIT)
+        expect(watcher.locator("#release-steps .release-step").first).to_have_attribute("data-state", "succeeded")
+        expect(dev.locator("[data-testid=action-confirm]")).to_be_visible(timeout=WAIT)
+
+        # Confirm the next cell, and pause it half-way: the executor stops after the pod in hand.
+        dev.locator("[data-testid=action-confirm]").click()
+        runner = Background(release.pk)
+        expect(badge).to_have_attribute("data-release-state", "running", timeout=WAIT)
+        dev.locator("[data-testid=action-pause]").click()
+        assert runner.join() == Release.State.PAUSED
+        expect(badge).to_have_attribute("data-release-state", "paused", timeout=WAIT)
+        moved = sum(1 for v in revisions().values() if v == str(second.number))
+        assert 1 <= moved < 5, moved  # stopped within the cell: not all of its four pods moved
+        watcher.wait_for_function(new_pods, arg=moved, timeout=WAIT)
+
+        # Resume: the cell finishes.
+        expect(dev.locator("[data-testid=action-resume]")).to_be_visible(timeout=WAIT)
+        dev.locator("[data-testid=action-resume]").click()
+        runner = Background(release.pk)
+        assert runner.join() in (Release.State.WAITING, Release.State.SUCCEEDED)
+        watcher.wait_for_function(new_pods, arg=4, timeout=WAIT)  # all of cell-a (the beta pod was one of them)
+        expect(watcher.locator("#release-grid .pod-unknown")).to_have_count(2)  # cell-b: not touched yet
+
+        # Roll back from the page: every pod returns to revision 1, in place.
+        b.goto(dev, f"/releases/{release.pk}/")
+        dev.locator("[data-testid=action-rollback]").click()
+        dev.locator("#confirmModal [data-confirm-ok]").click()
+        dev.wait_for_load_state("load")
+        assert Background(release.pk).join() == Release.State.ROLLED_BACK
+        expect(badge).to_have_attribute("data-release-state", "rolled_back", timeout=WAIT)
+        assert set(revisions().values()) == {str(first.number)}
+        watcher.wait_for_function(new_pods, arg=0, timeout=WAIT)
+
+        # The watcher never reloaded; a fresh page shows exactly the same.
+        fresh = b.new_page(personas_e2e["auditor"])
+        b.goto(fresh, f"/releases/{release.pk}/")
+        release.refresh_from_db()
+        watcher.wait_for_function(f"window.ReleaseLive.last() === {release.last_seq}", timeout=WAIT)
+        assert _view(watcher) == _view(fresh)
+        seqs = list(ReleaseEvent.objects.filter(release=release).values_list("seq", flat=True).order_by("seq"))
+        assert seqs == list(range(1, release.last_seq + 1))
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        watcher.screenshot(path=str(SHOTS / "release-rolled-back-en.png"), full_page=True)
+    finally:
+        cleanup_clonesets(sim["server"])
