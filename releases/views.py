@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from applications.selectors import applications_visible_to
 from paas.actors import Actor
 from paas.errors import DomainError
 from tenants.context_processors import SESSION_KEY
@@ -30,6 +31,7 @@ from .views_common import (
 from .views_state import release_state
 
 EVENTS_PAGE = 500
+APPLICATIONS_IN_FILTER = 200
 
 
 @login_required
@@ -57,8 +59,10 @@ def release_list(request):
     else:
         state = ""
     page = paginate(request, rows.order_by("-created_at", "-pk"))
-    applications = sorted({(r.instance.application_id, r.instance.application.name) for r in page.object_list},
-                          key=lambda pair: pair[1])
+    apps = applications_visible_to(actor)
+    if tenant is not None:
+        apps = apps.filter(tenant=tenant)
+    applications = list(apps.order_by("name", "pk").values_list("pk", "name")[:APPLICATIONS_IN_FILTER])
     context = {"page_obj": page, "tenants": tenants, "tenant": tenant, "environments": environments,
                "environment": environment, "state": state, "states": Release.State.choices,
                "application": application, "applications": applications,

@@ -168,7 +168,7 @@
     }
     if (kind === "traffic.sample") { return; }  // charted, not logged (as the server's snapshot)
     state.events.push({seq: event.seq, kind: kind, message: event.message || "", actor: event.actor || "",
-                       at: event.at || null});
+                       at: event.at || null, data: d});
     if (state.events.length > MAX_EVENTS) { state.events.shift(); }
   }
 
@@ -429,6 +429,24 @@
     }));
   }
 
+  // Events the executor records without words: said from their data.
+  function describe(e) {
+    if (e.message && e.message !== e.kind) { return e.message; }
+    var d = e.data || {};
+    if (e.kind === "pod.state") {
+      return (d.cluster_slug || "") + "/" + (d.pod || "") + ": " + label("pod", d.state) + (d.reason ? " · " + d.reason : "");
+    }
+    if (e.kind === "step.progress") {
+      return (d.cluster_slug || "") + " · " + (d.component || "") + ": " + (words.ready || "ready") + " " + (d.ready || 0) +
+             " · " + (words.updated || "updated") + " " + (d.updated || 0) + " / " + (d.desired || 0);
+    }
+    if (e.kind === "gate.result") {
+      return String(d.gate || "") + ": " + String(d.value) + " " + (d.op || "") + " " + String(d.threshold) +
+             (d.ok ? " ✓" : " ✗");
+    }
+    return e.kind;
+  }
+
   function drawEvents() {
     var list = document.getElementById("release-events");
     if (!list) { return; }
@@ -440,7 +458,7 @@
       head.appendChild(text("span", "text-body-secondary", "#" + e.seq + " " + e.kind));
       if (e.at) { head.appendChild(text("time", "text-body-secondary text-nowrap", String(e.at).slice(11, 19))); }
       li.appendChild(head);
-      li.appendChild(text("div", "", e.message || e.kind));
+      li.appendChild(text("div", "", describe(e)));
       if (e.actor && e.actor !== "system") { li.appendChild(text("div", "text-body-secondary", e.actor)); }
       return li;
     });
