@@ -507,7 +507,8 @@
   // A finished release can still change (rolled back after success), so it is polled too, slowly.
   window.setInterval(function () {
     var offline = hub ? liveStatus !== "live" : body.dataset.live !== "connected";
-    var wait = FINAL.indexOf(state.state) !== -1 ? SETTLED_MS : offline ? OFFLINE_MS : QUIET_MS;
+    // With the realtime client live, it fills gaps itself: this poll is only a safety net then.
+    var wait = FINAL.indexOf(state.state) !== -1 || (hub && !offline) ? SETTLED_MS : offline ? OFFLINE_MS : QUIET_MS;
     if (Date.now() - lastEventAt > wait) { lastEventAt = Date.now(); catchUp(); }
   }, OFFLINE_MS);
   document.addEventListener("visibilitychange", function () {
