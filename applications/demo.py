@@ -88,17 +88,8 @@ def _application(actor, tenant):
             team="payments-core", repository_url="https://git.acme.example/payments/payments-api", stack="java",
             labels={"tier": "critical"})
     if not Component.objects.filter(application=application, name=COMPONENT["name"]).exists():
-        services.component_create(actor=actor, application=application, data=_component())
+        services.component_create(actor=actor, application=application, data=COMPONENT)
     return application
-
-
-def _component() -> dict:
-    """The demo component: a CloneSet (in-place upgrades) when OpenKruise's type is registered."""
-    from applications.render import CLONESET_GROUP
-    from clusters.federation.models import FederatedType
-
-    kruise = FederatedType.objects.filter(group=CLONESET_GROUP, kind="CloneSet", enabled=True).exists()
-    return {**COMPONENT, "workload_kind": "cloneset"} if kruise else dict(COMPONENT)
 
 
 def _retag(tenant, build, say) -> None:

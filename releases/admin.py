@@ -26,6 +26,10 @@ class _ReadOnlyInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        # Steps and events are part of the release: whoever may view it sees them.
+        return request.user.has_perm("releases.view_release")
+
 
 class StepInline(_ReadOnlyInline):
     model = ReleaseStep

@@ -26,6 +26,7 @@ from . import serializers as s
 EVENTS_PAGE = 100
 MAX_SEQ = 2**31 - 1
 DELETED = {204: OpenApiResponse(description="Deleted.")}
+NO_APP = OpenApiResponse(description="No such application (or not visible to the caller).")
 ACTION_RESPONSES = {200: s.ReleaseDetailSerializer,
                     409: OpenApiResponse(description="Not in this state (the message names the state).")}
 
@@ -99,7 +100,7 @@ class ReleaseViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         return self._detail(self.get_object())
 
     @extend_schema(request=s.ReleaseCreateSerializer,
-                   responses={201: s.ReleaseDetailSerializer,
+                   responses={201: s.ReleaseDetailSerializer, 404: NO_APP,
                               409: OpenApiResponse(description="Another release of the instance is active.")})
     def create(self, request, *args, **kwargs):
         """Plan a release of an application instance to a target revision (PLANNED; start it to run it)."""
@@ -109,7 +110,7 @@ class ReleaseViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
                                           options=data.get("options"), description=data.get("description", ""))
         return self._detail(release, status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.PreviewSerializer, responses=s.PlanDoc)
+    @extend_schema(request=s.PreviewSerializer, responses={200: s.PlanDoc, 404: NO_APP})
     @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
     def preview(self, request, *args, **kwargs):
         """The plan a release with these options would follow: steps, clusters, pods, estimates. Writes nothing."""

@@ -44,5 +44,5 @@ def release_rows(tenant, owner):
     release = release_create(actor=actor, instance=dev, target=application.revisions.get(environment=dev.environment,
                                                                                          number=2))
     provider = traffic_provider_create(actor=actor, instance=dev, kind="load_balancer", name="slb",
-                                       url="http://127.0.0.1:9/lb/v1", config={"lb": "acme-dev.ledger-api"})
+                                       url="http://127.0.0.1:9/lb/v1", config={"loadbalancer": "acme-dev.ledger-api"})
     return {"release": release, "release_app": application, "provider": provider}
