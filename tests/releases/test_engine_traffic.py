@@ -2,19 +2,24 @@
 traffic the whole time: with lossless on (each pod's weight set to 0 and drained before the
 controller touches it, put back after it serves again) no request fails; with it off, the same
 kind of release loses requests (so the check can fail). A metric gate against the simulator's
-Prometheus API fails on a faulty image and rolls back, naming the gate and the value."""
+Prometheus API fails on a faulty image and rolls back, naming the gate and the value; the DNS
+provider takes one pod's address out of the simulator's record and puts it back."""
+from types import SimpleNamespace
+
 import pytest
 import requests
 
 from clusters.simulator.server import BackgroundServer
 from releases import services
 from releases.engine.executor import advance
+from releases.engine.traffic import PodRef
+from releases.engine.traffic.dns import DnsProvider
 from releases.models import Release
 from tests.applications.conftest import SYSTEM
 from tests.federation.conftest import CLUSTERS as SIM_CLUSTERS
 from tests.federation.conftest import topology  # noqa: F401 (fixture)
 
-from .engine_support import assert_gap_free, create, deploy, revisions
+from .engine_support import assert_gap_free, create, deploy, pods, revisions
 
 pytestmark = pytest.mark.services
 S = Release.State
@@ -94,8 +99,23 @@ def test_lossless_on_loses_no_request_and_off_does(engine_env, tenant, monkeypat
     print(f"\nlossless on: {on['sent']} sent, {on['failed']} failed; off: {off['sent']} sent, {off['failed']} failed")
 
 
+def dns_record(url: str) -> dict:
+    return requests.get(f"{url}/dns/v1/zones/paas.local/records/payments-api-api.acme-test", timeout=5).json()
+
+
 def test_a_metric_gate_on_a_faulty_image_rolls_back_naming_the_value(engine_env, tenant, monkeypatch, traffic):
     app, instance, second = deploy(tenant, monkeypatch)
+    # The DNS provider takes one pod's address out of the record, and puts it back.
+    wait_lb_backends(traffic, 6)  # the record follows the endpoints with a lag
+    (cluster, name), pod = sorted(pods().items())[0]
+    ref = PodRef(cluster=cluster, namespace="acme-test", name=name, ip=pod.status.pod_ip, application="payments-api",
+                 component="api", service="payments-api-api")
+    dns = DnsProvider(SimpleNamespace(name="dns", url=traffic, config={}))
+    dns.take_out(ref)
+    assert {"ip": ref.ip, "cluster": cluster} in dns_record(traffic)["removed"]
+    dns.put_back(ref)
+    assert not dns_record(traffic)["removed"]
+
     tag = second.spec["components"][0]["image"].rsplit("@", 1)[-1][:20]  # the pinned digest names the image
     response = requests.post(f"{traffic}/faults/v1/metrics", json={"image": tag, "error_ratio": 0.4}, timeout=5)
     assert response.status_code < 300, response.text
