@@ -296,6 +296,9 @@ class Executor:
         """Tick every driver until all are done; {"failed", "target"} | {"timed_out": True} | {}."""
         inflight: dict = {}
         last_tick: dict[int, float] = {}
+        # What the main thread has recorded (a driver's own .last is written by its tick's thread
+        # before the future completes: deciding on it could skip the last observation).
+        done: set[int] = set()
         reported: dict[int, tuple] = {}
         started = time.monotonic()
         deadline, limit = started + timeout, cluster_timeout()
@@ -306,12 +309,15 @@ class Executor:
         while True:
             now = time.monotonic()
             for i, driver in enumerate(drivers):
-                if i not in inflight and not (driver.last and driver.last.done) and now - last_tick.get(i, 0) >= POLL:
+                due = min(last_tick.get(i, 0) + POLL, driver.next_deadline())
+                if i not in inflight and i not in done and now >= due:
                     inflight[i] = self.pool.submit(driver.tick)
                     last_tick[i] = now
             if generator and sample_future is None and now >= next_sample:
                 sample_future, next_sample = self.pool.submit(sample, *generator), now + SAMPLE_EVERY
-            wait(list(inflight.values()), timeout=POLL, return_when=FIRST_COMPLETED)
+            # Wake for the first answer, the next drain or warm-up that ends, or the next flag check.
+            soonest = min((d.next_deadline() for d in drivers), default=now + POLL)
+            wait(list(inflight.values()), timeout=max(0.01, min(POLL, soonest - now)), return_when=FIRST_COMPLETED)
             seen = []
             for i, future in list(inflight.items()):
                 if not future.done():
@@ -328,6 +334,8 @@ class Executor:
                     continue
                 driver.error = ""
                 seen.append((i, driver, obs))
+                if obs.done:
+                    done.add(i)
             self.record(step, seen, reported)
             if sample_future is not None and sample_future.done():
                 result = sample_future.result()
@@ -336,20 +344,20 @@ class Executor:
                     transitions.traffic_sample(self.fence, result)
             self.check(release, drivers)
             now = time.monotonic()
-            for driver in drivers:
-                if not (driver.last and driver.last.done) and now - driver.last_answer >= limit:
+            for i, driver in enumerate(drivers):
+                if i not in done and now - driver.last_answer >= limit:
                     reason = _("cluster %(c)s did not answer for %(s)s s") % {"c": driver.spec.cluster.slug,
                                                                               "s": f"{limit:g}"}
                     if driver.error:
                         reason += f" ({driver.error})"
                     return {"failed": reason, "target": driver.spec.target_id}
-            if all(d.last and d.last.done for d in drivers):
+            if len(done) == len(drivers):
                 return {}
             if now >= deadline:
                 return {"timed_out": True}
             if now >= next_sync:
-                self.resync([d.spec.cluster.pk for d in drivers
-                             if d.last and not d.last.done and "not taken" in d.last.waiting])
+                self.resync([d.spec.cluster.pk for i, d in enumerate(drivers)
+                             if i not in done and d.last and "not taken" in d.last.waiting])
                 next_sync = now + RESYNC_EVERY
 
     def record(self, step, seen: list, reported: dict) -> None:
