@@ -48,6 +48,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.processes < 1:
         parser.error("--processes must be at least 1")
+    if args.traffic_lag < 0 or args.traffic_heartbeat < 0:
+        parser.error("--traffic-lag and --traffic-heartbeat must not be negative")
     logging.basicConfig(level=logging.WARNING)
     run(cluster_names(args.clusters, args.names), args.port, args.state_dir, admin_port=args.admin_port,
         ready_delay=args.ready_delay, nodes_per_cluster=args.nodes_per_cluster, tls=not args.plain_http,

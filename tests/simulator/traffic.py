@@ -20,10 +20,12 @@ CLUSTERS = ["tr-a", "tr-b"]
 READY_DELAY = 0.3
 
 
+# Lags long enough that a busy CI machine still observes "not yet" before "now", short
+# enough to keep the tests quick.
 @pytest.fixture(name="trafficsim", scope="module")
 def trafficsim_fixture(tmp_path_factory):
     server = BackgroundServer(CLUSTERS, tmp_path_factory.mktemp("trafficsim"), ready_delay=READY_DELAY,
-                              nodes_per_cluster=2, traffic_port=0, traffic_lag=0.6, traffic_heartbeat=0.8).start()
+                              nodes_per_cluster=2, traffic_port=0, traffic_lag=1.0, traffic_heartbeat=1.5).start()
     yield server
     server.stop()
 

@@ -25,6 +25,8 @@ class Command(BaseCommand):
             raise CommandError("--clusters must be at least 1")
         if options["processes"] < 1:
             raise CommandError("--processes must be at least 1")
+        if options["traffic_lag"] < 0 or options["traffic_heartbeat"] < 0:
+            raise CommandError("--traffic-lag and --traffic-heartbeat must not be negative")
         try:
             names = cluster_names(options["clusters"], options["names"])
         except SystemExit as exc:
