@@ -209,8 +209,8 @@ def _deploy(sim: dict, replicas: int, out) -> dict:
     started = time.perf_counter()
     tenant = tenant_services.tenant_create(actor=actor, name="Bench", slug="bench")
     environment = tenant.environments.get(slug="test")
-    tenant_services.quota_update(actor=actor, quota=environment.quota, pods=1_000_000, cpu_millicores=100_000_000,
-                                 memory_mib=100 * 1024 * 1024, ephemeral_storage_mib=1024 * 1024 * 1024)
+    tenant_services.quota_update(actor=actor, quota=environment.quota, pods=100_000, cpu_millicores=1_000_000,
+                                 memory_mib=1_000_000, ephemeral_storage_mib=1_000_000)
     region = Region.objects.create(name="Bench", slug="rbench")
     zones = [Zone.objects.create(region=region, name=f"Z{i}", slug=f"rbz-{i}") for i in range(2)]
     clusters = []
