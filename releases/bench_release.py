@@ -86,9 +86,11 @@ def run(out=print, *, clusters: int = 10, pods: int = 1000, ready_delay: float =
     with _redis() as redis_url, _simulator(clusters, ready_delay) as sim, throwaway_database(), \
             override_settings(DEBUG=False, REDIS_URL=redis_url, CELERY_BROKER_URL=redis_url,
                               REGISTRY_HOST=f"127.0.0.1:{sim['closed_port']}",
+                              # A prefix of its own: groups left in a shared Redis by other runs are not ours.
                               CHANNEL_LAYERS={"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                                          "CONFIG": {"hosts": [redis_url]}}}), \
-            _builtin_digests(), _worker(redis_url):
+                                                          "CONFIG": {"hosts": [redis_url],
+                                                                     "prefix": f"release-bench-{os.getpid()}"}}}), \
+            _quiet(), _builtin_digests(), _worker(redis_url):
         setup = _deploy(sim, pods // clusters, out)
         figures["deploy_s"] = setup["deploy_s"]
         generator = _Generator(sim["traffic_url"], f"lb:{NS}.{setup['service']}", rate)
@@ -156,6 +158,22 @@ def _simulator(count: int, ready_delay: float):
                 process.kill()
                 process.wait(10)
             log.close()
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The worker's and the channel layer's INFO lines (one per task, per push) would bury the table."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("celery", "channels_redis", "releases", "clusters")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @contextlib.contextmanager
