@@ -188,6 +188,9 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             logger.warning("channel layer unavailable (%s) while subscribing", exc.__class__.__name__)
             await self.layer_failed()
             return
+        if stream not in self.extra:  # access was taken away while joining: told already
+            await self.hub.unsubscribe(self, [stream])
+            return
         if valid_after:
             await self._replay(stream, after, "subscribed")
         else:
