@@ -39,6 +39,9 @@ CLOSE_LAYER_DOWN = 4503  # the client shows "live updates unavailable" and recon
 UNAVAILABLE = {"type": "unavailable", "reason": "live-updates"}
 MAX_RESUME_STREAMS = 200
 MAX_EXTRA_STREAMS = 20  # release pages watch one; a list of releases a handful
+# Each subscribe to a stream not yet watched costs a query (whose tenant is it?): a connection gets
+# this many, so a script cannot make the server query in a loop by asking for ids one after another.
+MAX_SUBSCRIBE_LOOKUPS = 200
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
         self.access, self.last, self.held = {}, {}, {}
         self.base_access = {}  # the user's snapshot, shared with their other connections: never mutated
         self.extra: dict[str, str] = {}  # stream subscribed on request -> the tenant stream it belongs to
+        self.lookups = 0
         layer = get_channel_layer()
         try:
             if layer is None:
@@ -166,9 +170,10 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
             if valid_after and stream not in self.held:
                 await self._resume({stream: after})
             return
-        if len(self.extra) >= MAX_EXTRA_STREAMS:
+        if len(self.extra) >= MAX_EXTRA_STREAMS or self.lookups >= MAX_SUBSCRIBE_LOOKUPS:
             await self.send_json({"type": "unsubscribed", "stream": stream[:100], "reason": "limit"})
             return
+        self.lookups += 1
         tenant_id = await store.astream_tenant(stream)
         tenant = tenant_stream(tenant_id) if tenant_id is not None else None
         if tenant not in self.access:  # unknown and foreign look the same
@@ -182,6 +187,9 @@ class NotificationsConsumer(AsyncJsonWebsocketConsumer):
         except Exception as exc:  # the layer failed meanwhile: as for a connection
             logger.warning("channel layer unavailable (%s) while subscribing", exc.__class__.__name__)
             await self.layer_failed()
+            return
+        if stream not in self.extra:  # access was taken away while joining: told already
+            await self.hub.unsubscribe(self, [stream])
             return
         if valid_after:
             await self._replay(stream, after, "subscribed")

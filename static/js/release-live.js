@@ -151,6 +151,7 @@
       if (message.reason === "request") { return; }
       this.setStatus(message.reason === "access" ? "denied" : "offline");
     } else if (message.type === "reset") {
+      this.setStatus("live");  // subscribed, but too far behind for a replay over the socket
       if (this.options.eventsUrl) {
         this.fill();
       } else if (typeof this.options.onReset === "function") {

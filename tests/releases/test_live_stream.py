@@ -175,6 +175,27 @@ def test_hostile_subscriptions_are_refused_quietly(personas, release, session_he
     assert pong == {"type": "pong"}
 
 
+def test_subscriptions_and_lookups_per_connection_are_bounded(personas, release, session_headers, monkeypatch):
+    from paas.realtime import consumers
+
+    monkeypatch.setattr(consumers, "MAX_SUBSCRIBE_LOOKUPS", 3)
+    headers = session_headers(personas["owner"])
+
+    async def scenario():
+        c = await connect(headers)
+        try:
+            answers = [await subscribe(c, f"release.{release.pk + n}") for n in (1000, 1001)]  # none exist
+            answers.append(await subscribe(c, stream(release)))  # the third lookup: allowed
+            answers.append(await subscribe(c, f"release.{release.pk + 1002}"))  # the budget is spent
+            return answers
+        finally:
+            await c.disconnect()
+
+    answers = async_to_sync(scenario)()
+    assert [a[-1]["type"] for a in answers] == ["unsubscribed", "unsubscribed", "subscribed", "unsubscribed"]
+    assert [a[-1].get("reason") for a in answers] == ["access", "access", None, "limit"]
+
+
 # --- revocation ----------------------------------------------------------------------------
 
 def test_member_removed_is_unsubscribed_and_receives_nothing_more(personas, release, session_headers):
