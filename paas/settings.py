@@ -482,6 +482,15 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
 CELERY_BEAT_SCHEDULE["builds-reap"] = {"task": "builds.reap", "schedule": timedelta(seconds=30),
                                        "options": {"expires": 30, "queue": "default"}}
 
+# --- Releases (issue 11): the executor's lease and the reaper that resumes a dead worker's release ---
+RELEASE_LEASE_TTL_SECONDS = float(os.environ.get("RELEASE_LEASE_TTL_SECONDS", "10"))
+RELEASE_LEASE_HEARTBEAT_SECONDS = 2.0
+RELEASE_CLUSTER_TIMEOUT_SECONDS = 30.0  # a cluster silent this long fails its step with that reason
+RELEASE_CLUSTER_CALL_TIMEOUT = (3.0, 10.0)  # (connect, read) seconds per executor call
+RELEASE_PROMETHEUS_URL = os.environ.get("RELEASE_PROMETHEUS_URL", "")
+CELERY_BEAT_SCHEDULE["releases-reap"] = {"task": "releases.reap", "schedule": timedelta(seconds=5),
+                                         "options": {"expires": 5, "queue": "default"}}
+
 # Release enums are named in the OpenAPI schema (state/kind/workload_kind exist elsewhere too).
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update({
     "ReleaseStateEnum": "releases.models.Release.State",

@@ -17,6 +17,7 @@ urlpatterns = [
     path("applications/", include("applications.urls")),
     path("applications/<int:app_id>/builds/", include("applications.builds.urls")),
     path("registry/", include("applications.registry.urls")),
+    path("releases/", include("releases.urls")),
     path("ops/", ops, name="ops"),  # the operators' dashboard
     path("metrics", metrics_view, name="metrics"),
     path("api/", include("paas.api.urls")),

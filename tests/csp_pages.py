@@ -38,7 +38,42 @@ def make_platform(tenant) -> dict:
     from tests.registry.rows import registry_rows
 
     registry_rows(tenant, None)
-    return {"cluster": cluster, "cell": cell, "zone": zone, "resource": resource, **make_application(tenant)}
+    app = make_application(tenant)
+    return {"cluster": cluster, "cell": cell, "zone": zone, "resource": resource, **app,
+            "release": make_release(app, cluster)}
+
+
+def make_release(app: dict, cluster):
+    """A running release of the prod instance (r1 -> r2) with a pod and a few events (rows written
+    directly: the pages only read them)."""
+    from django.db import transaction
+
+    from applications.models import AppRevision
+    from releases import events
+    from releases.models import PodProgress, Release
+
+    first = app["revision"]
+    instance = first.application.instances.get(environment=first.environment)
+    instance.baseline = first
+    instance.save(update_fields=["baseline"])
+    second = AppRevision.objects.create(application=first.application, environment=first.environment, number=2,
+                                        spec=first.spec, spec_hash="2" * 64, comment="image only")
+    plan = {"version": 1, "in_place": True, "clusters": [{"id": cluster.pk, "slug": cluster.slug, "cell": "cell-a",
+                                                          "zone": "east-1", "region": "east", "pods": {"api": 2}}],
+            "steps": [], "estimate_seconds": 3.0}
+    release = Release.objects.create(tenant=first.application.tenant, environment=first.environment, instance=instance,
+                                     baseline=first, target=second, number=1, state=Release.State.RUNNING, plan=plan)
+    step = release.steps.create(index=0, kind="beta", name="Beta: 1 pod in cell-a", group="cell cell-a")
+    step.targets.create(cluster=cluster, component="api", workload_kind="CloneSet", workload_name="payments-api-api",
+                        in_place=True, desired=1, total=2, updated=1, ready=0)
+    PodProgress.objects.create(release=release, cluster=cluster, component="api", name="payments-api-api-x1",
+                               state="updating", revision=1)
+    with transaction.atomic():
+        events.record(release, "release.started", "started", data={"state": "running", "step": 0})
+        events.record(release, "gate.result", "gate", data={"step": 0, "gate": "error rate", "value": 0.01,
+                                                             "threshold": 0.05, "op": "<", "ok": True})
+        events.record(release, "traffic.sample", "", data={"sent": 10, "ok": 10, "failed": 0, "success_ratio": 1.0})
+    return release
 
 
 def make_application(tenant) -> dict:
@@ -75,7 +110,7 @@ def portal_pages(platform, tenant) -> dict[str, str]:
         "members": f"/tenants/{tenant.slug}/members/",
         "quotas": f"/tenants/{tenant.slug}/quotas/",
         "tokens": f"/tenants/{tenant.slug}/tokens/",
-        "coming-soon": "/coming-soon/releases/",
+        "coming-soon": "/coming-soon/clusters/",
         "clusters": "/clusters/",
         "cluster-detail": f"/clusters/{platform['cluster'].slug}/",
         "zone": f"/clusters/-/zones/{platform['zone'].slug}/",
@@ -93,6 +128,9 @@ def portal_pages(platform, tenant) -> dict[str, str]:
         "application-placement": f"/applications/{platform['application'].pk}/instances/prod/edit/",
         "application-revision": platform["revision"].get_absolute_url(),
         "application-diff": f"/applications/{platform['application'].pk}/revisions/diff/",
+        "releases": "/releases/",
+        "release-detail": f"/releases/{platform['release'].pk}/",
+        "release-new": f"/releases/new/?application={platform['application'].pk}&environment=prod",
         "admin-application": f"/admin/applications/application/{platform['application'].pk}/change/",
         "ops": "/ops/",
         # The editor loads CodeMirror, whose run-time <style> carries the request's nonce.

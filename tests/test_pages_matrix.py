@@ -59,7 +59,7 @@ QUOTA = {"cpu_millicores": "6", "memory_mib": "12", "ephemeral_storage_mib": "10
 PAGES = {
     "dashboard": ("get", "/", None, table(200, anonymous=LOGIN)),
     "tenant-list": ("get", "/tenants/", None, table(200, anonymous=LOGIN)),
-    "coming-soon": ("get", "/coming-soon/releases/", None, table(200, anonymous=LOGIN)),
+    "coming-soon": ("get", "/coming-soon/clusters/", None, table(200, anonymous=LOGIN)),
     "tenant-create-form": ("get", "/tenants/-/new/", None, table(403, operator=200, anonymous=LOGIN)),
     "tenant-detail": ("get", "/tenants/acme/", None, VIEW),
     "tenant-edit-form": ("get", "/tenants/acme/edit/", None, MANAGE_GET),
@@ -125,6 +125,13 @@ PAGES = {
     "app-delete": ("post", "/applications/{app}/delete/", {}, APPS_POST),
     # The built-in image registry: every signed-in person lists what they may see; acme's
     # repository is acme's (operators read every tenant); deleting a tag needs manage_applications.
+    # Releases: whoever sees acme watches them; release_application (owner, admin, developer in
+    # dev/test) opens the new-release form and acts (aborting the planned release: 302).
+    "release-list": ("get", "/releases/", None, table(200, anonymous=LOGIN)),
+    "release-detail": ("get", "/releases/{release}/", None, VIEW),
+    "release-events": ("get", "/releases/{release}/events.json?after=0", None, VIEW),
+    "release-new-form": ("get", "/releases/new/?application={app}&environment=test", None, DEV_GET),
+    "release-abort": ("post", "/releases/{release}/abort/", {}, DEV_POST),
     "registry-list": ("get", "/registry/", None, table(200, anonymous=LOGIN)),
     "registry-detail": ("get", "/registry/acme/api/", None, VIEW),
     "registry-tag-delete": ("post", "/registry/acme/api/-/tags/v1/delete/", {},
@@ -141,11 +148,12 @@ def world(personas, tenant):
     quota_request = quota_request_create(actor=Actor.for_user(personas["owner"]),
                                          environment=tenant.environments.get(slug="test"), reason="load", pods=99)
     app, other, revision = _application(tenant)
+    release = _release(app, revision)
     dockerfile_services.base_images_ensure(actor=Actor.for_system("tests"))
     dockerfile_services.dockerfile_save(actor=Actor.for_system("tests"), application=app, content=DOCKERFILE)
     registry_rows(tenant, personas["owner"])
     return {
-        "app": app.pk, "other": other.pk, "revision": revision.pk,
+        "app": app.pk, "other": other.pk, "revision": revision.pk, "release": release.pk,
         "quota_request": quota_request.pk,
         "viewer_membership": Membership.objects.get(tenant=tenant, user=personas["viewer"]).pk,
         "dev_token": dev_token.pk,
@@ -170,6 +178,20 @@ def _application(tenant):
     revision = AppRevision.objects.create(application=app, environment=test, number=1, spec=spec,
                                           spec_hash="0" * 64)
     return app, other, revision
+
+
+def _release(app, revision):
+    """A planned release of acme/test (r1 -> r2), rows written directly."""
+    from applications.models import AppRevision
+    from releases.models import Release
+
+    instance = app.instances.get(environment=revision.environment)
+    instance.baseline = revision
+    instance.save(update_fields=["baseline"])
+    target = AppRevision.objects.create(application=app, environment=revision.environment, number=2,
+                                        spec=revision.spec, spec_hash="2" * 64)
+    return Release.objects.create(tenant=app.tenant, environment=revision.environment, instance=instance,
+                                  baseline=revision, target=target, number=1)
 
 
 def client_for(persona: str, personas) -> Client:

@@ -9,6 +9,10 @@ Against a server without it, an event that never arrives is simply lost.
 
 Latency of an event = receive time - its `sent_at` (the server's, when present),
 else - `bench_sent_at` (the emitter's, taken just before its commit).
+
+A watcher whose spec names a stream to `subscribe` (a release page: "release.<id>") sends
+`subscribe` after each hello, with the last seq it has of that stream after a reconnect, and
+counts as connected once the server answers `subscribed` (releases/bench.py).
 """
 import asyncio
 import json
@@ -24,6 +28,8 @@ class Watcher:
         self.id = spec["id"]
         self.url = spec["url"]
         self.headers = {"Origin": spec["origin"], "Cookie": spec["cookie"]}
+        self.subscribe = spec.get("subscribe")  # a stream watched on request, e.g. "release.7"
+        self.ready = asyncio.Event()
         self.ws = None
         self.reader = None
         self.hello = asyncio.Event()
@@ -56,6 +62,7 @@ class Clients:
     async def _open(self, w: Watcher, timeout: float) -> str | None:
         """Connect and wait for hello; None when connected, else why not."""
         w.hello = asyncio.Event()
+        w.ready = asyncio.Event()
         try:
             ws = await asyncio.wait_for(
                 self.session.ws_connect(w.url, headers=w.headers, autoping=True, max_msg_size=0), timeout)
@@ -74,6 +81,15 @@ class Clients:
             return "no hello"
         if not w.open:
             return f"closed {ws.close_code}"
+        if w.subscribe:
+            try:
+                await asyncio.wait_for(w.ready.wait(), timeout)
+            except TimeoutError:
+                await self._close(w)
+                return "not subscribed"
+            if w.subscribe not in w.last:
+                await self._close(w)
+                return "subscription refused"
         return None
 
     async def _close(self, w: Watcher) -> None:
@@ -106,6 +122,7 @@ class Clients:
             pass
         finally:
             w.hello.set()  # a close before hello must not leave _open waiting
+            w.ready.set()
 
     async def _on_message(self, w: Watcher, data: dict, now: float) -> None:
         kind = data.get("type")
@@ -117,7 +134,17 @@ class Clients:
                 for stream, head in streams.items():
                     w.last.setdefault(stream, head)  # a first connection starts at the head
                 await self._resume(w, after)  # a reconnection fetches what it missed
+            if w.subscribe and w.open:
+                w.resuming.add(w.subscribe)  # the answer replays what was missed, as a resume does
+                await w.ws.send_str(json.dumps({"type": "subscribe", "stream": w.subscribe,
+                                                "after": w.last.get(w.subscribe)}))
             w.hello.set()
+            return
+        if kind in ("subscribed", "unsubscribed") and data.get("stream") == w.subscribe:
+            w.resuming.discard(w.subscribe)
+            if kind == "subscribed":
+                w.last[w.subscribe] = max(w.last.get(w.subscribe, 0), data.get("head") or 0)
+            w.ready.set()
             return
         if kind in ("resumed", "reset"):
             w.resuming.discard(data.get("stream"))
@@ -136,6 +163,8 @@ class Clients:
             await self._resume(w, gap)
 
     def _record(self, w: Watcher, data: dict, stream, now: float) -> None:
+        if "bench_run" not in data and isinstance(data.get("data"), dict):
+            data = {**data["data"], "sent_at": data.get("sent_at")}  # a release event: ours are in its data
         run = data.get("bench_run")
         if run is None:
             return

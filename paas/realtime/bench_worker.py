@@ -65,7 +65,7 @@ def _far_ids() -> None:
         return
     start = random.randrange(10**9, 2 * 10**9)
     with connection.cursor() as cursor:
-        for table in ("tenants_tenant", "auth_user"):
+        for table in ("tenants_tenant", "auth_user", "releases_release"):
             cursor.execute("DELETE FROM sqlite_sequence WHERE name = %s", [table])
             cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, start])
 
@@ -119,6 +119,12 @@ def _cleanup(tenant_id: int, tag: str) -> dict:
     return {"sessions": removed}
 
 
+def _release_bench():
+    from releases import bench
+
+    return bench
+
+
 def main() -> None:
     import django
 
@@ -129,6 +135,11 @@ def main() -> None:
                                 c.get("step", 1), c.get("start_at", time.time())),
         "cleanup": lambda c: _cleanup(c["tenant_id"], c["tag"]),
         "web_argv": lambda c: _web_argv(c["host"], c["port"]),
+        # The release stream's fan-out (releases/bench.py): a release of the bench tenant, its events.
+        "release_setup": lambda c: _release_bench().setup_release(c["tenant_id"]),
+        "release_emit": lambda c: _release_bench().emit_events(
+            c["release_id"], c["run"], c["count"], c["rate"], c.get("first", 1), c.get("step", 1),
+            c.get("start_at", time.time())),
     }
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:

@@ -117,11 +117,6 @@ SECTIONS = {
         "lead": gettext_lazy("Register Kubernetes member clusters, watch their health and capacity, "
                              "and cordon them for maintenance."),
     },
-    "releases": {
-        "title": gettext_lazy("Releases"), "icon": "rocket-takeoff",
-        "lead": gettext_lazy("Roll out new versions with approvals, change windows, progressive "
-                             "rollout and one-click rollback."),
-    },
 }
 
 

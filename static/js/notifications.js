@@ -27,6 +27,12 @@
  * and the page catches up: missed events are replayed (resume), or, when this page never
  * had a connection to resume from, "paas:reset" makes every live fragment reload once.
  *
+ * Streams subscribed on request (a release: "release.<id>", see static/js/release-live.js) are
+ * not this file's: their frames and control messages go to window.PaasLive.frame(), untouched
+ * (no toast, no tracking here), and release-live.js talks to the server through
+ * window.PaasSocket.send(). "paas:hello" (after every hello) and "paas:socket" ({open: false,
+ * code} when the socket closes) tell it when to subscribe again.
+ *
  * Event data is only ever inserted as text (textContent), never as HTML.
  * Labels are translated through Django's JavaScript catalog when the page loads it
  * (window.gettext); #toast-area may also carry data-title / data-tenant-label.
@@ -411,6 +417,11 @@
       setLiveStatus(true);
       hello(event.streams || {});
       setConnected(true);
+      dispatch("paas:hello", {streams: event.streams || {}});
+      return;
+    }
+    if (event && typeof event.stream === "string" && event.stream.indexOf("release.") === 0) {
+      if (window.PaasLive && typeof window.PaasLive.frame === "function") { window.PaasLive.frame(event); }
       return;
     }
     if (event && ["resumed", "reset", "subscribed", "unsubscribed"].indexOf(event.type) !== -1) {
@@ -472,6 +483,7 @@
     socket.addEventListener("close", function (closeEvent) {
       stopPing();
       socket = null;
+      dispatch("paas:socket", {open: false, code: closeEvent.code});
       if (FINAL_CLOSE_CODES.indexOf(closeEvent.code) === -1) {
         // Told that the live layer is down: the notice says so until a later connection says
         // hello. Lost or could not connect: the navbar indicator says it is reconnecting.
@@ -495,6 +507,15 @@
       connect();
     }
   });
+
+  // For release-live.js: frames to the server on the open socket (false when there is none).
+  window.PaasSocket = {
+    send: function (frame) {
+      if (!socket || socket.readyState !== WebSocket.OPEN) { return false; }
+      socket.send(JSON.stringify(frame));
+      return true;
+    }
+  };
 
   connect();
 }());

@@ -79,3 +79,18 @@ def revisions(app, env_slug, *, image="acme/payments-api:1.1", **change):
     AppInstance.objects.filter(application=app, environment=environment).update(
         baseline=first, state=AppInstance.State.DEPLOYED)
     return AppInstance.objects.get(application=app, environment=environment), first, second
+
+
+@pytest.fixture
+def engine_env(transactional_db, topology, settings):
+    """For the engine tests, which import the simulator's `fedsim` and `topology` fixtures from
+    tests/federation/conftest.py into their modules (overriding the stored-state topology above)."""
+    from .engine_support import cleanup_clonesets, needs_postgres
+
+    needs_postgres()
+    settings.RELEASE_LEASE_TTL_SECONDS = 3
+    settings.RELEASE_LEASE_HEARTBEAT_SECONDS = 0.5
+    settings.RELEASE_CLUSTER_CALL_TIMEOUT = (1.0, 2.0)
+    pytest.fedsim_server = topology["server"]
+    yield topology
+    cleanup_clonesets(topology["server"])

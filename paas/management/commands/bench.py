@@ -4,11 +4,11 @@ from django.core.management.base import BaseCommand
 
 class Command(BaseCommand):
     help = ("Run the benchmarks (audit trail, simulator scale, federation, input bounds, live events fan-out, "
-            "image build, artifact upload memory) and print their figures.")
+            "image build, artifact upload memory, release) and print their figures.")
 
     def add_arguments(self, parser):
         parser.add_argument("--only", choices=["audit", "simulator", "federation", "input", "realtime", "build",
-                                               "upload"], help="run one benchmark")
+                                               "upload", "release"], help="run one benchmark")
         parser.add_argument("--audit-events", type=int, default=100_000, help="audit rows to insert and export")
         from applications.builds import bench as upload_bench
         from clusters.federation import bench as federation_bench
@@ -18,6 +18,9 @@ class Command(BaseCommand):
         from applications.oci import bench as build_bench
 
         build_bench.add_arguments(parser)
+        from releases import bench as release_bench
+
+        release_bench.add_arguments(parser)
         live = parser.add_argument_group("realtime (live events fan-out, issue 7)")
         live.add_argument("--watchers", default="10,100,300,1000",
                           help="comma-separated watcher counts, one row each (default 10,100,300,1000)")
@@ -85,3 +88,8 @@ class Command(BaseCommand):
 
             self.stdout.write(self.style.MIGRATE_HEADING("Artifact upload: web process memory (issue 10)"))
             upload_bench.run(out=self.stdout.write, mib=options["upload_mib"], compare=options["upload_compare"])
+        if only in (None, "release"):
+            from releases import bench as release_bench
+
+            self.stdout.write(self.style.MIGRATE_HEADING("Release (issue 11)"))
+            release_bench.run_from_options(options, out=self.stdout.write)
