@@ -1,12 +1,12 @@
 """Reads scoped to what the asking actor may see: a release belongs to its tenant, visible to
 whoever sees the tenant (tenants.selectors) and absent (404) for anyone else."""
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from paas.actors import Actor
 from tenants.selectors import tenants_visible_to
 
-from .models import PodProgress, Release, ReleaseEvent, TrafficProvider
+from .models import PodProgress, Release, ReleaseEvent, ReleaseStep, TrafficProvider
 from .services._common import may_release
 
 ACTIONS = ("start", "confirm", "pause", "resume", "abort", "rollback")
@@ -28,6 +28,16 @@ def releases_visible_to(actor: Actor) -> QuerySet[Release]:
 def release_get(actor: Actor, pk) -> Release:
     try:
         return releases_visible_to(actor).get(pk=_id(pk))
+    except (Release.DoesNotExist, ValueError):
+        raise Http404("No such release.") from None
+
+
+def release_detail(actor: Actor, pk) -> Release:
+    """One release with its steps and their targets (one query each)."""
+    try:
+        return (releases_visible_to(actor).select_related("instance__baseline")
+                .prefetch_related(Prefetch("steps", ReleaseStep.objects.order_by("index")),
+                                  "steps__targets__cluster", "steps__confirmed_by").get(pk=_id(pk)))
     except (Release.DoesNotExist, ValueError):
         raise Http404("No such release.") from None
 

@@ -4,20 +4,21 @@ the CustomResourceDefinitions of the add-ons every simulated cluster has install
 ``config/crd/bases``, so a ``kubectl apply`` of Kruise's own manifest is a no-op update)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .apiserver import CRD_BUCKET, ApiServer, now_iso
 from .decoding import decode_yaml
 
 CRD_DIR = Path(__file__).resolve().parent / "crds"
-_crds_cache: list[bytes] = []
+_crds_cache: list[str] = []
 
 
 def addon_crds() -> list[dict]:
-    """The vendored CRDs, read once per process (every cluster gets its own copy)."""
+    """The vendored CRDs, parsed once per process (YAML is slow; each cluster gets its own copy)."""
     if not _crds_cache:
-        _crds_cache.extend(path.read_bytes() for path in sorted(CRD_DIR.glob("*.yaml")))
-    return [decode_yaml(raw) for raw in _crds_cache]
+        _crds_cache.extend(json.dumps(decode_yaml(path.read_bytes())) for path in sorted(CRD_DIR.glob("*.yaml")))
+    return [json.loads(text) for text in _crds_cache]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 

@@ -15,6 +15,7 @@ from clusters.api.urls import register as register_cluster_api
 from clusters.federation.api.urls import register as register_federation_api
 from paas.audit.api import AuditEventViewSet
 from paas.web.search_views import SearchView
+from releases.api.urls import register as register_release_api
 from tenants.api import views as tenant_views
 
 from . import docs, views
@@ -38,6 +39,7 @@ dockerfile_views.register(router)
 register_application_api(router)
 builds_api.register(router)
 register_registry_api(router)
+register_release_api(router)
 
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),

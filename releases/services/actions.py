@@ -59,8 +59,12 @@ def _current_step(release: Release) -> ReleaseStep | None:
     return release.steps.filter(index=release.current_step).first()
 
 
-def _begin(actor: Actor, release: Release, action: str) -> tuple[Release, dict]:
+def _authorize(actor: Actor, release: Release, action: str) -> None:
+    # Outside the action's transaction: the audit row of a refusal must survive the refusal.
     authorize_release(actor, release.environment, action=f"release.{action}")
+
+
+def _begin(release: Release) -> tuple[Release, dict]:
     release = locked(release)
     return release, release.audit_fields()
 
@@ -81,8 +85,9 @@ def _instance_settled(release: Release) -> None:
 
 
 def release_start(*, actor: Actor, release: Release) -> Release:
+    _authorize(actor, release, "start")
     with transaction.atomic():
-        release, before = _begin(actor, release, "start")
+        release, before = _begin(release)
         if release.state != S.PLANNED:
             raise wrong_state(release, _("start"))
         release.state, release.started_at = S.RUNNING, timezone.now()
@@ -94,8 +99,9 @@ def release_start(*, actor: Actor, release: Release) -> Release:
 
 
 def release_confirm(*, actor: Actor, release: Release) -> Release:
+    _authorize(actor, release, "confirm")
     with transaction.atomic():
-        release, before = _begin(actor, release, "confirm")
+        release, before = _begin(release)
         if release.state != S.WAITING:
             raise wrong_state(release, _("confirm"))
         step = _current_step(release)
@@ -112,8 +118,9 @@ def release_confirm(*, actor: Actor, release: Release) -> Release:
 
 def release_pause(*, actor: Actor, release: Release, reason: str = "") -> Release:
     reason = _reason(reason)
+    _authorize(actor, release, "pause")
     with transaction.atomic():
-        release, before = _begin(actor, release, "pause")
+        release, before = _begin(release)
         if release.state == S.PAUSED or (release.state == S.RUNNING and release.pause_requested):
             return release
         if release.state == S.RUNNING:
@@ -134,8 +141,9 @@ def release_pause(*, actor: Actor, release: Release, reason: str = "") -> Releas
 
 
 def release_resume(*, actor: Actor, release: Release) -> Release:
+    _authorize(actor, release, "resume")
     with transaction.atomic():
-        release, before = _begin(actor, release, "resume")
+        release, before = _begin(release)
         if release.state == S.RUNNING and release.pause_requested:
             release.pause_requested, release.reason = False, ""
             _save(release, "pause_requested", "reason")
@@ -158,8 +166,9 @@ def release_resume(*, actor: Actor, release: Release) -> Release:
 
 def release_abort(*, actor: Actor, release: Release, reason: str = "") -> Release:
     reason = _reason(reason)
+    _authorize(actor, release, "abort")
     with transaction.atomic():
-        release, before = _begin(actor, release, "abort")
+        release, before = _begin(release)
         if release.state == S.ABORTED or (release.state in Release.DRIVEN_STATES and release.abort_requested):
             return release
         if release.state in Release.DRIVEN_STATES:
@@ -188,8 +197,9 @@ def _newer_exists(release: Release) -> bool:
 
 def release_rollback(*, actor: Actor, release: Release, reason: str = "") -> Release:
     reason = _reason(reason)
+    _authorize(actor, release, "rollback")
     with transaction.atomic():
-        release, before = _begin(actor, release, "rollback")
+        release, before = _begin(release)
         if release.state in (S.ROLLING_BACK, S.ROLLED_BACK) or (release.state == S.RUNNING
                                                                  and release.rollback_requested):
             return release

@@ -262,3 +262,34 @@ def test_a_token_authenticated_distribution_registry(core, namespace, guarded):
     assert failed.state.waiting.message.endswith(
         "pull access denied, repository does not exist or may require authorization: server message: "
         "insufficient_scope: authorization failed: unauthorized: authentication required")
+
+
+def test_a_cloneset_in_place_update_to_a_missing_tag_waits_then_runs_once_pushed(sim, core, namespace, registry):
+    """OpenKruise in-place update with real pulls: the pod keeps its name while its new image
+    fails to pull (Updating, InPlaceUpdateReady False, not Ready) and finishes once pushed."""
+    objects = client.CustomObjectsApi(config.new_client_from_config(
+        config_file=str(sim.server.cluster("pull").kubeconfig_path)))
+    registry.push_image("acme/till", "1.0")
+    labels = {"app": "till"}
+    objects.create_namespaced_custom_object("apps.kruise.io", "v1alpha1", namespace, "clonesets", {
+        "apiVersion": "apps.kruise.io/v1alpha1", "kind": "CloneSet", "metadata": {"name": "till"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "updateStrategy": {"type": "InPlaceIfPossible"},
+                 "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                     {"name": "main", "image": f"{registry.host}/acme/till:1.0"}]}}}})
+    name = wait_for(lambda: (pods := core.list_namespaced_pod(namespace, label_selector="app=till").items)
+                    and running(core, namespace, pods[0].metadata.name) and pods[0].metadata.name, message="running")
+    uid = core.read_namespaced_pod(name, namespace).metadata.uid
+    image = f"{registry.host}/acme/till:2.0"
+    objects.patch_namespaced_custom_object("apps.kruise.io", "v1alpha1", namespace, "clonesets", "till", {
+        "spec": {"template": {"spec": {"containers": [{"name": "main", "image": image}]}}}})
+    wait_for(lambda: waiting(core, namespace, name, "ErrImagePull"), message="ErrImagePull in place")
+    found = core.read_namespaced_pod(name, namespace)
+    gate = {c.type: c.status for c in found.status.conditions}
+    assert found.metadata.uid == uid and found.metadata.labels["lifecycle.apps.kruise.io/state"] == "Updating"
+    assert gate["InPlaceUpdateReady"] == "False" and gate["Ready"] == "False"
+
+    digest = registry.push_image("acme/till", "2.0")
+    status = wait_for(lambda: running(core, namespace, name), timeout=15, message="running once pushed")
+    assert status.image_id == f"{registry.host}/acme/till@{digest}" and status.restart_count == 1
+    wait_for(lambda: core.read_namespaced_pod(name, namespace).metadata.labels["lifecycle.apps.kruise.io/state"]
+             == "Normal", message="Normal again")
