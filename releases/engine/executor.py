@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 S = Release.State
 POLL = 0.2  # seconds between two reads of the flags and switches
 SAMPLE_EVERY = 2.0  # traffic.sample events
-RESYNC_EVERY = 2.0  # a cluster that has not taken the new spec yet is synced again
+RESYNC_EVERY = 0.5  # a cluster that has not taken the new spec yet (its sync ran elsewhere) is synced again
 
 
 def cluster_timeout() -> float:
