@@ -207,3 +207,10 @@ def load_demo_delivery(say=print) -> None:
         _next_revision(actor, application, test, build, say)
     except (RegistryError, DomainError) as exc:  # the demo still runs; only the ready release is missing
         say(f"delivery demo: no next revision to release ({exc})")
+    from releases.demo import load_demo_traffic
+
+    instance.refresh_from_db()
+    try:
+        load_demo_traffic(actor=actor, instance=instance, say=say)
+    except DomainError as exc:
+        say(f"release demo: no traffic providers ({exc})")

@@ -260,6 +260,16 @@ def _pod_states(release: Release, cluster, changes: list[dict]) -> None:
 
 
 def traffic_sample(fence: Fence, sample: dict) -> None:
+    """Requests since the release's first sample: a generator counts from when it started (demo
+    start-up, earlier releases), and what the release page shows is what this release cost. The
+    first sample's raw counts are kept as "base"; a generator restarted meanwhile starts a new base."""
+    raw = {k: int(sample.get(k) or 0) for k in ("sent", "ok", "failed")}
     with locked(fence) as release:
-        _event(release, "traffic.sample", "", {k: sample.get(k) for k in ("sent", "ok", "failed", "success_ratio")},
-               audit=False)
+        first = (release.events.filter(kind="traffic.sample").order_by("-seq")
+                 .values_list("data", flat=True).first()) or {}
+        base = first.get("base") or raw
+        if any(raw[k] < int(base.get(k) or 0) for k in raw):  # the generator restarted: count afresh
+            base = raw
+        delta = {k: raw[k] - int(base.get(k) or 0) for k in raw}
+        ratio = round(delta["ok"] / delta["sent"], 6) if delta["sent"] else 1.0
+        _event(release, "traffic.sample", "", {**delta, "success_ratio": ratio, "base": base}, audit=False)

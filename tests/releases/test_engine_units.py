@@ -98,3 +98,23 @@ def test_release_overrides_are_told_apart_from_an_operators():
     selector = {"clusterSelector": {"matchLabels": {"gpu": "yes"}},
                 "operations": [{"op": "add", "path": "/spec/updateStrategy/partition", "value": 1}]}
     assert is_release_override(mine) and not is_release_override(theirs) and not is_release_override(selector)
+
+
+def test_traffic_samples_count_what_the_release_cost_not_the_generators_whole_life(tenant):
+    """The demo's generator ran (and failed while pods started) long before the release: the
+    page's success ratio must be this release's, and a generator restarted meanwhile counts afresh."""
+    from releases.engine.transitions import Fence, traffic_sample
+
+    from .rows import release_rows
+
+    release = release_rows(tenant, None)["release"]
+    release.lease_token = 7
+    release.save(update_fields=["lease_token"])
+    fence = Fence(release_id=release.pk, token=7)
+    traffic_sample(fence, {"sent": 1000, "ok": 850, "failed": 150})  # before: 150 lost at start-up
+    traffic_sample(fence, {"sent": 1400, "ok": 1250, "failed": 150})
+    traffic_sample(fence, {"sent": 30, "ok": 28, "failed": 2})  # the generator restarted
+    traffic_sample(fence, {"sent": 130, "ok": 127, "failed": 3})
+    samples = [e.data for e in release.events.filter(kind="traffic.sample").order_by("seq")]
+    assert [(s["sent"], s["failed"], s["success_ratio"]) for s in samples] == [
+        (0, 0, 1.0), (400, 0, 1.0), (0, 0, 1.0), (100, 1, 0.99)]
