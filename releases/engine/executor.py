@@ -28,7 +28,7 @@ from .. import policy
 from ..models import PodProgress, Release, ReleaseStep, StepTarget
 from . import gates, lease, transitions, workload
 from .calls import sample, sync_in_thread
-from .pods import HOOK, Driver, TargetSpec
+from .pods import HOOK, Driver, OutOfTrafficBudget, TargetSpec
 from .traffic import ProviderError, generator_for, providers_for
 from .transitions import Fence, LeaseLost
 
@@ -248,13 +248,20 @@ class Executor:
         for row in PodProgress.objects.filter(release=release):
             known.setdefault((row.cluster_id, row.component), {})[row.name] = (
                 row.state, row.revision, row.restarts, row.reason)
+        # A rollback goes everywhere at once: half of each component's pods at most leave traffic together.
+        budgets = {}
+        if rollback:
+            for spec in specs:
+                budgets[spec.component] = budgets.get(spec.component, 0) + spec.total
+            budgets = {component: OutOfTrafficBudget(total) for component, total in budgets.items()}
         out = []
         for spec in specs:
             partition = None
             if spec.kind == "CloneSet":
                 partition = 0 if rollback else max(spec.total - spec.desired, 0)
             out.append(Driver(spec, options=release.options, providers=providers,
-                              known=known.get((spec.cluster.pk, spec.component)), partition=partition))
+                              known=known.get((spec.cluster.pk, spec.component)), partition=partition,
+                              budget=budgets.get(spec.component)))
         return out
 
     def arm(self, release: Release, targets) -> None:

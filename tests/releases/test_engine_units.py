@@ -118,3 +118,16 @@ def test_traffic_samples_count_what_the_release_cost_not_the_generators_whole_li
     samples = [e.data for e in release.events.filter(kind="traffic.sample").order_by("seq")]
     assert [(s["sent"], s["failed"], s["success_ratio"]) for s in samples] == [
         (0, 0, 1.0), (400, 0, 1.0), (0, 0, 1.0), (100, 1, 0.99)]
+
+
+def test_a_rollback_keeps_half_of_a_component_in_traffic():
+    from releases.engine.pods import OutOfTrafficBudget
+
+    budget = OutOfTrafficBudget(total_pods=5)  # two may leave at once
+    assert budget.take(("k1", "a")) and budget.take(("k2", "b"))
+    assert not budget.take(("k1", "c"))  # parked: still serving
+    assert budget.take(("k1", "a"))  # a holder asking again keeps its slot
+    budget.give_back(("k2", "b"))
+    assert budget.take(("k1", "c"))
+    assert budget.take(("k2", "d"), force=True)  # out before a restart: it holds a slot regardless
+    assert OutOfTrafficBudget(total_pods=1).take(("k1", "only"))  # a single pod still gets rolled back
