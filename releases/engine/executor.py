@@ -184,9 +184,7 @@ class Executor:
         """Run the current step; False when the release stops being driven here."""
         steps = list(release.steps.order_by("index"))
         if release.current_step >= len(steps):
-            with transitions.locked(self.fence) as locked:
-                workload.finalize(locked, locked.target)
-            transitions.succeeded(self.fence)
+            transitions.succeeded(self.fence, finalize=lambda r: workload.finalize(r, r.target))
             self.sync_soon()
             return False
         step = steps[release.current_step]
@@ -237,7 +235,7 @@ class Executor:
         futures = [self.pool.submit(workload.arm_hooks, t.cluster, t.workload_name, ns, HOOK)
                    for t in targets if t.workload_kind == "CloneSet"]
         if futures:
-            wait(futures, timeout=5.0)  # a cluster that hangs is noticed (and failed) by its driver
+            wait(futures, timeout=min(5.0, cluster_timeout()))  # a cluster that hangs is failed by its driver
 
     def run_step(self, release: Release, step: ReleaseStep) -> None:
         step = transitions.step_started(self.fence, step.pk)
@@ -298,6 +296,9 @@ class Executor:
         """Tick every driver until all are done; {"failed", "target"} | {"timed_out": True} | {}."""
         inflight: dict = {}
         last_tick: dict[int, float] = {}
+        # What the main thread has recorded (a driver's own .last is written by its tick's thread
+        # before the future completes: deciding on it could skip the last observation).
+        done: set[int] = set()
         reported: dict[int, tuple] = {}
         started = time.monotonic()
         deadline, limit = started + timeout, cluster_timeout()
@@ -308,12 +309,16 @@ class Executor:
         while True:
             now = time.monotonic()
             for i, driver in enumerate(drivers):
-                if i not in inflight and not (driver.last and driver.last.done) and now - last_tick.get(i, 0) >= POLL:
+                due = min(last_tick.get(i, 0) + POLL, driver.next_deadline())
+                if i not in inflight and i not in done and now >= due:
                     inflight[i] = self.pool.submit(driver.tick)
                     last_tick[i] = now
             if generator and sample_future is None and now >= next_sample:
                 sample_future, next_sample = self.pool.submit(sample, *generator), now + SAMPLE_EVERY
-            wait(list(inflight.values()), timeout=POLL, return_when=FIRST_COMPLETED)
+            # Wake for the first answer, the next drain or warm-up that ends, or the next flag check.
+            soonest = min((d.next_deadline() for d in drivers), default=now + POLL)
+            wait(list(inflight.values()), timeout=max(0.01, min(POLL, soonest - now)), return_when=FIRST_COMPLETED)
+            seen = []
             for i, future in list(inflight.items()):
                 if not future.done():
                     continue
@@ -328,7 +333,10 @@ class Executor:
                     driver.error = f"{exc.__class__.__name__}: {str(exc)[:200]}"
                     continue
                 driver.error = ""
-                self.record(step, driver, obs, reported, i)
+                seen.append((i, driver, obs))
+                if obs.done:
+                    done.add(i)
+            self.record(step, seen, reported)
             if sample_future is not None and sample_future.done():
                 result = sample_future.result()
                 sample_future = None
@@ -336,30 +344,36 @@ class Executor:
                     transitions.traffic_sample(self.fence, result)
             self.check(release, drivers)
             now = time.monotonic()
-            for driver in drivers:
-                if now - driver.last_answer >= limit:
+            for i, driver in enumerate(drivers):
+                if i not in done and now - driver.last_answer >= limit:
                     reason = _("cluster %(c)s did not answer for %(s)s s") % {"c": driver.spec.cluster.slug,
                                                                               "s": f"{limit:g}"}
                     if driver.error:
                         reason += f" ({driver.error})"
                     return {"failed": reason, "target": driver.spec.target_id}
-            if all(d.last and d.last.done for d in drivers):
+            if len(done) == len(drivers):
                 return {}
             if now >= deadline:
                 return {"timed_out": True}
             if now >= next_sync:
-                self.resync([d.spec.cluster.pk for d in drivers
-                             if d.last and not d.last.done and "not taken" in d.last.waiting])
+                self.resync([d.spec.cluster.pk for i, d in enumerate(drivers)
+                             if i not in done and d.last and "not taken" in d.last.waiting])
                 next_sync = now + RESYNC_EVERY
 
-    def record(self, step, driver: Driver, obs, reported: dict, i: int) -> None:
-        if obs.changes:
-            transitions.pod_states(self.fence, driver.spec.cluster, obs.changes)
-        if step is not None and reported.get(i) != (obs.updated, obs.ready):
-            reported[i] = (obs.updated, obs.ready)
-            target = StepTarget(pk=driver.spec.target_id, cluster=driver.spec.cluster, component=driver.spec.component,
-                                desired=driver.spec.desired, total=driver.spec.total)
-            transitions.progress(self.fence, step, target, updated=obs.updated, ready=obs.ready)
+    def record(self, step, seen: list, reported: dict) -> None:
+        """What one round of ticks saw, in one transaction: pod states, and step progress where it moved."""
+        pods, progress = [], []
+        for i, driver, obs in seen:
+            if obs.changes:
+                pods.append((driver.spec.cluster, obs.changes))
+            if step is not None and reported.get(i) != (obs.updated, obs.ready):
+                reported[i] = (obs.updated, obs.ready)
+                target = StepTarget(pk=driver.spec.target_id, cluster=driver.spec.cluster,
+                                    component=driver.spec.component, desired=driver.spec.desired,
+                                    total=driver.spec.total)
+                progress.append((target, obs.updated, obs.ready))
+        if pods or progress:
+            transitions.observed(self.fence, step, pods=pods, progress=progress)
 
     def settle(self, drivers) -> None:
         """Pods out of traffic but not handed over go back in (bounded: a hung cluster is not waited for)."""
@@ -390,9 +404,7 @@ class Executor:
             transitions.set_state(self.fence, S.FAILED, "release.failed", _("Rollback failed: %(r)s") % {"r": reason},
                                   reason=reason, finished=True)
             return
-        with transitions.locked(self.fence) as locked:
-            workload.finalize(locked, locked.baseline)
-        transitions.rolled_back(self.fence)
+        transitions.rolled_back(self.fence, finalize=lambda r: workload.finalize(r, r.baseline))
         self.sync_soon()
 
     # --- federation sync -----------------------------------------------------------------------
@@ -402,7 +414,7 @@ class Executor:
         a hung cluster is noticed by the drivers, never waited for here beyond a few seconds."""
         futures = self.resync(cluster_ids)
         if futures:
-            wait(futures, timeout=5.0)
+            wait(futures, timeout=min(5.0, cluster_timeout()))
 
     def resync(self, cluster_ids) -> list:
         """One sync per cluster (a cluster that hangs must not hold back the others' partitions),

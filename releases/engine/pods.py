@@ -92,6 +92,11 @@ class Driver:
         self.last: Observation | None = None
         self.pods: list = []
 
+    def next_deadline(self) -> float:
+        """When the first drain or warm-up under way ends (monotonic; infinity when none is):
+        the executor ticks the driver then rather than at its next regular pass."""
+        return min((deadline for _phase, deadline in self.phase.values()), default=float("inf"))
+
     # --- one pass --------------------------------------------------------------------
 
     def tick(self) -> Observation:

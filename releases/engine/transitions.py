@@ -103,8 +103,11 @@ def instance_final(release: Release, *, baseline) -> None:
                  before=before, after=instance.audit_fields())
 
 
-def succeeded(fence: Fence) -> Release:
+def succeeded(fence: Fence, finalize=None) -> Release:
+    """`finalize(release)`: the instance's objects as the target renders them, in the same transaction."""
     with locked(fence) as release:
+        if finalize is not None:
+            finalize(release)
         instance_final(release, baseline=release.target)
         release.state, release.finished_at, release.reason = Release.State.SUCCEEDED, timezone.now(), ""
         release.save(update_fields=["state", "finished_at", "reason", "updated_at"])
@@ -125,8 +128,10 @@ def rollback_started(fence: Fence, reason: str) -> Release:
         return release
 
 
-def rolled_back(fence: Fence) -> Release:
+def rolled_back(fence: Fence, finalize=None) -> Release:
     with locked(fence) as release:
+        if finalize is not None:
+            finalize(release)
         instance_final(release, baseline=release.baseline)
         release.state, release.finished_at = Release.State.ROLLED_BACK, timezone.now()
         release.rollback_requested = False
@@ -226,31 +231,32 @@ def target_failed(fence: Fence, target_id: int, reason: str) -> None:
 
 # --- progress observations (events, no audit) ----------------------------------------
 
-def progress(fence: Fence, step: ReleaseStep, target: StepTarget, *, updated: int, ready: int) -> None:
+def observed(fence: Fence, step: ReleaseStep | None, *, pods: list, progress: list) -> None:
+    """One round of observations: pods [(cluster, changes)], progress [(target, updated, ready)]."""
     with locked(fence) as release:
-        StepTarget.objects.filter(pk=target.pk).update(updated=updated, ready=ready)
-        _event(release, "step.progress", "", {
-            "step": step.index, "cluster": target.cluster_id, "cluster_slug": target.cluster.slug,
-            "component": target.component, "updated": updated, "ready": ready, "desired": target.desired,
-            "total": target.total}, audit=False)
+        for cluster, changes in pods:
+            _pod_states(release, cluster, changes)
+        for target, updated, ready in progress:
+            StepTarget.objects.filter(pk=target.pk).update(updated=updated, ready=ready)
+            _event(release, "step.progress", "", {
+                "step": step.index, "cluster": target.cluster_id, "cluster_slug": target.cluster.slug,
+                "component": target.component, "updated": updated, "ready": ready, "desired": target.desired,
+                "total": target.total}, audit=False)
 
 
-def pod_states(fence: Fence, cluster, changes: list[dict]) -> None:
+def _pod_states(release: Release, cluster, changes: list[dict]) -> None:
     """changes: [{"component","pod","state","revision","restarts","reason"}] for one cluster."""
-    if not changes:
-        return
-    with locked(fence) as release:
-        for change in changes:
-            PodProgress.objects.update_or_create(
-                release=release, cluster=cluster, name=change["pod"],
-                defaults={"component": change["component"], "state": change["state"],
-                          "revision": change.get("revision"), "restarts": change.get("restarts", 0),
-                          "reason": (change.get("reason") or "")[:500]})
-            _event(release, "pod.state", "", {
-                "cluster": cluster.pk, "cluster_slug": cluster.slug, "cell": cluster.cell.slug if cluster.cell_id else "",
-                "component": change["component"], "pod": change["pod"], "state": change["state"],
-                "revision": change.get("revision"), "restarts": change.get("restarts", 0),
-                "reason": change.get("reason") or ""}, audit=False)
+    for change in changes:
+        PodProgress.objects.update_or_create(
+            release=release, cluster=cluster, name=change["pod"],
+            defaults={"component": change["component"], "state": change["state"],
+                      "revision": change.get("revision"), "restarts": change.get("restarts", 0),
+                      "reason": (change.get("reason") or "")[:500]})
+        _event(release, "pod.state", "", {
+            "cluster": cluster.pk, "cluster_slug": cluster.slug, "cell": cluster.cell.slug if cluster.cell_id else "",
+            "component": change["component"], "pod": change["pod"], "state": change["state"],
+            "revision": change.get("revision"), "restarts": change.get("restarts", 0),
+            "reason": change.get("reason") or ""}, audit=False)
 
 
 def traffic_sample(fence: Fence, sample: dict) -> None:

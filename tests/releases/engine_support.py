@@ -56,6 +56,7 @@ def deploy(tenant, monkeypatch, *, kind: str = "cloneset", replicas: int = 2):
         enable_cloneset()
     registry.push("acme/payments-api", "1.0")
     registry.push("acme/payments-api", "2.0")
+    registry.push("acme/payments-api", "3.0")
     app = app_services.application_create(actor=SYSTEM, tenant=tenant, name="payments-api")
     component = dict(COMPONENT, workload_kind=kind,
                      replicas={"dev": 1, "test": replicas, "pre": replicas, "prod": replicas})

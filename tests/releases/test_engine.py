@@ -1,22 +1,36 @@
 """The executor end to end against the simulator: a CloneSet release in place (same pods, one
-restart each, new image), a Deployment released cluster by cluster, events numbered without gaps."""
+restart each, new image, each pod through the traffic hook) with two workers racing for it, the
+lease's fencing, a Deployment released cluster by cluster, events numbered without gaps."""
 import pytest
 
+from releases.engine import lease, transitions
 from releases.engine.executor import advance
 from releases.models import PodProgress, Release
 from tests.federation.conftest import fedsim, topology  # noqa: F401 (fixtures: the simulator)
 
-from .engine_support import CLUSTERS, assert_gap_free, create, deploy, image, kinds, pods, restarts
+from .engine_support import (
+    CLUSTERS,
+    Background,
+    assert_gap_free,
+    create,
+    deploy,
+    image,
+    kinds,
+    pods,
+    restarts,
+)
 
 pytestmark = pytest.mark.services
 
 
 def test_cloneset_release_in_place_keeps_every_pod_and_restarts_it_once(engine_env, tenant, monkeypatch):
+    """Two workers race for the release: the lease lets one drive it, the other returns at once."""
     app, instance, second = deploy(tenant, monkeypatch)
     before = pods()
     assert len(before) == 6 and all(image(p).endswith(":1.0") or "@" in image(p) for p in before.values())
     release = create(instance, second)
-    assert advance(release.pk) == Release.State.SUCCEEDED
+    first, other = Background(release.pk), Background(release.pk)
+    assert sorted([first.join(), other.join()]) == ["busy", Release.State.SUCCEEDED]
     release.refresh_from_db()
     assert release.state == Release.State.SUCCEEDED, release.reason
     after = pods()
@@ -44,6 +58,18 @@ def test_cloneset_release_in_place_keeps_every_pod_and_restarts_it_once(engine_e
     for pod in after.values():
         assert pod.metadata.labels["paas.io/traffic-hook"] == "true"
         assert pod.metadata.labels["lifecycle.apps.kruise.io/state"] == "Normal"
+    assert_gap_free(release)
+
+    # A holder whose lease was taken over writes nothing (fencing by the lease token).
+    old = lease.acquire(release.pk, "worker-a")
+    assert old is not None and lease.acquire(release.pk, "worker-b") is None  # still held
+    Release.objects.filter(pk=release.pk).update(lease_expires_at=None)  # as if it expired
+    new = lease.acquire(release.pk, "worker-b")
+    assert new == old + 1
+    with pytest.raises(transitions.LeaseLost):
+        transitions.set_state(transitions.Fence(release.pk, old), Release.State.PAUSED, "release.paused", "stale")
+    assert Release.objects.get(pk=release.pk).state == Release.State.SUCCEEDED
+    assert not lease.extend(release.pk, old) and lease.extend(release.pk, new)
     assert_gap_free(release)
 
 
