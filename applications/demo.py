@@ -16,10 +16,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from applications.oci.errors import RegistryError
 from paas.actors import Actor
+from paas.errors import DomainError
 
 APP = "payments-api"
 TAG = "1.0.0"
+# The release the demo leaves ready: the same built image under the next tag (its manifest says so
+# in an annotation, hence another digest with the very same layers), i.e. an image-only change.
+NEXT_TAG = "1.0.1"
 ARTIFACT = "payments-api.jar"
 BUILD_WAIT_SECONDS = 180
 COMPONENT = {
@@ -87,6 +92,41 @@ def _application(actor, tenant):
     return application
 
 
+def _retag(tenant, build, say) -> None:
+    """Push NEXT_TAG: build's manifest with one more annotation (same config and layers)."""
+    from applications.oci.client import RegistryClient
+    from applications.registry.auth import issue_token
+
+    repository = build.repository
+    token = issue_token(user=None, tenant=tenant, scopes=[f"repository:{repository}:pull,push"], ttl=600)
+    with RegistryClient(f"http://{settings.REGISTRY_HOST}", token=token) as client:
+        if client.manifest_digest(repository, NEXT_TAG):
+            return
+        manifest = client.get_manifest(repository, build.image_digest)
+        data = dict(manifest.data)
+        data["annotations"] = {**(data.get("annotations") or {}), "org.opencontainers.image.version": NEXT_TAG}
+        digest = client.push_manifest(repository, NEXT_TAG, data, media_type=manifest.media_type)
+    say(f"delivery demo: {repository}:{NEXT_TAG} tagged ({digest[:19]}), same layers as {TAG}")
+
+
+def _next_revision(actor, application, environment, build, say):
+    """A revision on NEXT_TAG, left for the demo user to release (not applied)."""
+    from applications import services
+    from applications.models import AppRevision
+
+    latest = (AppRevision.objects.filter(application=application, environment=environment)
+              .order_by("-number").values_list("pk", flat=True).first())
+    _retag(application.tenant, build, say)
+    component = application.components.get(name=COMPONENT["name"])
+    if component.image != f"acme/{APP}:{NEXT_TAG}":
+        services.component_update(actor=actor, component=component, data={"image": f"acme/{APP}:{NEXT_TAG}"})
+    revision = services.revision_create(actor=actor, application=application, environment=environment,
+                                        comment=f"{NEXT_TAG}: image-only change, ready to release")
+    if revision.pk != latest:
+        say(f"delivery demo: revision {revision.number} ({NEXT_TAG}) of {APP} is ready to release in acme/test")
+    return revision
+
+
 def _dockerfile(actor, application):
     from applications.dockerfiles import services as dockerfiles
 
@@ -132,7 +172,8 @@ def _build(actor, application, dockerfile, artifact, say):
 
 
 def load_demo_delivery(say=print) -> None:
-    """Base images, then Acme's payments-api: Dockerfile, artifact, build, revision, applied in acme/test."""
+    """Base images, then Acme's payments-api: Dockerfile, artifact, build, revision, applied in acme/test,
+    and a next revision (the same image tagged NEXT_TAG) ready to release there."""
     from applications import services
     from applications.models import AppRevision
     from applications.services.instances import instance_for
@@ -157,8 +198,12 @@ def load_demo_delivery(say=print) -> None:
                                             comment=f"Build #{build.number}"))
     with transaction.atomic():
         instance = instance_for(actor, application, test)
-    if instance.baseline_id != revision.pk:
+    if instance.baseline_id is None:
         services.instance_apply_revision(actor=actor, instance=instance, revision=revision)
         say(f"delivery demo: revision {revision.number} of {APP} applied in acme/test")
     else:
-        say(f"delivery demo: revision {revision.number} of {APP} is live in acme/test")
+        say(f"delivery demo: revision {instance.baseline.number} of {APP} is live in acme/test")
+    try:
+        _next_revision(actor, application, test, build, say)
+    except (RegistryError, DomainError) as exc:  # the demo still runs; only the ready release is missing
+        say(f"delivery demo: no next revision to release ({exc})")

@@ -491,4 +491,19 @@ RELEASE_PROMETHEUS_URL = os.environ.get("RELEASE_PROMETHEUS_URL", "")
 CELERY_BEAT_SCHEDULE["releases-reap"] = {"task": "releases.reap", "schedule": timedelta(seconds=5),
                                          "options": {"expires": 5, "queue": "default"}}
 
+# Release enums are named in the OpenAPI schema (state/kind/workload_kind exist elsewhere too).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update({
+    "ReleaseStateEnum": "releases.models.Release.State",
+    "ReleaseStepStateEnum": "releases.models.ReleaseStep.State",
+    "ReleaseStepKindEnum": "releases.models.ReleaseStep.Kind",
+    "StepTargetStateEnum": "releases.models.StepTarget.State",
+    "PodProgressStateEnum": "releases.models.PodProgress.State",
+    "TrafficProviderKindEnum": "releases.models.TrafficProvider.Kind",
+    "PlanStepKindEnum": ["beta", "batch"],
+    "ReleaseWorkloadKindEnum": ["CloneSet", "Deployment"],
+    # ... which pushed these two older ones into hashed names: name them.
+    "EnvironmentKindEnum": "tenants.models.Environment.Kind",
+    "ComponentWorkloadKindEnum": "applications.models.Component.WorkloadKind",
+})
+
 PAAS_PRODUCT_NAME = os.environ.get("PAAS_PRODUCT_NAME", "Stratus PaaS")

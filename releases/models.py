@@ -40,9 +40,11 @@ class Release(models.Model):
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="releases")
     environment = models.ForeignKey("tenants.Environment", on_delete=models.CASCADE, related_name="releases")
     instance = models.ForeignKey("applications.AppInstance", on_delete=models.CASCADE, related_name="releases")
-    baseline = models.ForeignKey("applications.AppRevision", on_delete=models.PROTECT, related_name="+",
+    # RESTRICT, not PROTECT: a revision a release names cannot be deleted on its own, but deleting the
+    # application or environment takes both away together (PROTECT made that a 500).
+    baseline = models.ForeignKey("applications.AppRevision", on_delete=models.RESTRICT, related_name="+",
                                  verbose_name=_("baseline revision"))
-    target = models.ForeignKey("applications.AppRevision", on_delete=models.PROTECT, related_name="+",
+    target = models.ForeignKey("applications.AppRevision", on_delete=models.RESTRICT, related_name="+",
                                verbose_name=_("target revision"))
     number = models.PositiveIntegerField(_("number"))  # per instance: "release 3 of payments-api @ prod"
     description = models.TextField(_("description"), blank=True, max_length=2000)

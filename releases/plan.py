@@ -33,7 +33,11 @@ How it is built (pure, `build()`; `plan_for()` gathers the inputs from the datab
   anything else (a Deployment, a new component, another template change) recreates pods.
 - Confirmation: with confirm "manual" every step after the first waits for a person; with "auto"
   it starts `wait_seconds` after the one before succeeded.
-- Estimates: releases/plan_estimate.py (the model is in its docstring).
+- Estimates (releases/plan_estimate.py, independent of the simulator): a step's pods move together,
+  so a step lasts wait_seconds + its slowest pod x waves + the gates, where a pod takes
+  drain + warm-up (lossless only) + ready (POD_READY_SECONDS + readiness initialDelaySeconds,
+  + POD_START_SECONDS when recreated), a CloneSet batch is one wave and a Deployment cluster rolls
+  in about four (its 25% surge/unavailable); manual confirmations are not counted.
 """
 from dataclasses import dataclass, field
 from fractions import Fraction

@@ -40,10 +40,12 @@ from clusters.federation.models import FederatedType
 from clusters.federation.services import federated_resource_create
 from clusters.models import Cell, Cluster, EnvironmentBinding, Region, Zone
 from paas.actors import Actor
+from releases.services import traffic_provider_create
 from tenants.roles import Role
 
 from .factories import UserFactory, add_member, make_tenant, make_token
 from .registry.rows import registry_rows
+from .releases.rows import release_rows
 
 MAX_EXAMPLES = 12
 # Nothing listens on port 9 of loopback: probes and previews fail fast instead of waiting on a timeout.
@@ -122,6 +124,9 @@ def world(db, settings, tmp_path):
         placement=None, overrides=None)
     application, artifact = _application_with_a_build(owner, tenant)
     repository, external = registry_rows(tenant, owner)
+    releases = release_rows(tenant, owner)
+    provider = traffic_provider_create(actor=Actor.for_user(owner), instance=application.instances.get(),
+                                       kind="dns", name="dns", url="http://127.0.0.1:9/dns/v1")
     return {
         "headers": {"Authorization": f"Bearer {plaintext}"},
         # Real values for path parameters (by operation path prefix and parameter name).
@@ -148,6 +153,8 @@ def world(db, settings, tmp_path):
             ("registry", "id"): repository.pk,
             ("registry", "tag"): "v1",
             ("registries", "id"): external.pk,
+            ("releases", "id"): releases["release"].pk,
+            ("applications", "instances", "id"): provider.pk,
         },
         "token_id": token.pk,
     }

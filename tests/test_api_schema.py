@@ -31,6 +31,19 @@ ENDPOINTS = [
     "/api/v1/quota-requests/{id}/",
     "/api/v1/quota-requests/{id}/approve/",
     "/api/v1/quota-requests/{id}/reject/",
+    "/api/v1/releases/",
+    "/api/v1/releases/preview/",
+    "/api/v1/releases/{id}/",
+    "/api/v1/releases/{id}/start/",
+    "/api/v1/releases/{id}/confirm/",
+    "/api/v1/releases/{id}/pause/",
+    "/api/v1/releases/{id}/resume/",
+    "/api/v1/releases/{id}/abort/",
+    "/api/v1/releases/{id}/rollback/",
+    "/api/v1/releases/{id}/events/",
+    "/api/v1/releases/{id}/pods/",
+    "/api/v1/applications/{app_id}/instances/{env}/traffic-providers/",
+    "/api/v1/applications/{app_id}/instances/{env}/traffic-providers/{id}/",
 ]
 
 

@@ -50,7 +50,7 @@ class OptionsDoc(serializers.Serializer):
 class PlanTargetDoc(serializers.Serializer):
     cluster = serializers.IntegerField()
     component = serializers.CharField()
-    workload_kind = serializers.ChoiceField(choices=["CloneSet", "Deployment"])
+    workload_kind = serializers.ChoiceField(choices=[("CloneSet", "CloneSet"), ("Deployment", "Deployment")])
     workload_name = serializers.CharField()
     in_place = serializers.BooleanField()
     desired = serializers.IntegerField(help_text=_("Pods on the target revision once the step is done."))
@@ -59,7 +59,7 @@ class PlanTargetDoc(serializers.Serializer):
 
 class PlanStepDoc(serializers.Serializer):
     index = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=["beta", "batch"])
+    kind = serializers.ChoiceField(choices=[("beta", "beta"), ("batch", "batch")])
     name = serializers.CharField()
     group = serializers.CharField()
     manual = serializers.BooleanField()
@@ -70,7 +70,7 @@ class PlanStepDoc(serializers.Serializer):
 
 class PlanWorkloadDoc(serializers.Serializer):
     component = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["CloneSet", "Deployment"])
+    kind = serializers.ChoiceField(choices=[("CloneSet", "CloneSet"), ("Deployment", "Deployment")])
     name = serializers.CharField()
     resource_id = serializers.IntegerField(allow_null=True)
     in_place = serializers.BooleanField()
@@ -194,11 +194,11 @@ class PreviewSerializer(serializers.Serializer):
     options = OptionsField(required=False, default=dict)
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReleaseReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
-class EventSerializer(serializers.ModelSerializer):
+class ReleaseEventSerializer(serializers.ModelSerializer):
     at = serializers.DateTimeField(source="created_at", read_only=True)
     data = serializers.DictField(read_only=True)
 
@@ -209,13 +209,13 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class EventPageSerializer(serializers.Serializer):
-    events = EventSerializer(many=True)
+    events = ReleaseEventSerializer(many=True)
     after = serializers.IntegerField(help_text=_("The ?after= asked for."))
     last_seq = serializers.IntegerField(help_text=_("Number of the release's latest event."))
     next = serializers.CharField(allow_null=True, help_text=_("URL of the following page, null when none."))
 
 
-class PodSerializer(serializers.ModelSerializer):
+class ReleasePodSerializer(serializers.ModelSerializer):
     cluster = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     cell = serializers.CharField(source="cluster.cell.slug", read_only=True)
 

@@ -26,6 +26,7 @@ from . import serializers as s
 EVENTS_PAGE = 100
 MAX_SEQ = 2**31 - 1
 DELETED = {204: OpenApiResponse(description="Deleted.")}
+NO_APP = OpenApiResponse(description="No such application (or not visible to the caller).")
 ACTION_RESPONSES = {200: s.ReleaseDetailSerializer,
                     409: OpenApiResponse(description="Not in this state (the message names the state).")}
 
@@ -99,7 +100,7 @@ class ReleaseViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         return self._detail(self.get_object())
 
     @extend_schema(request=s.ReleaseCreateSerializer,
-                   responses={201: s.ReleaseDetailSerializer,
+                   responses={201: s.ReleaseDetailSerializer, 404: NO_APP,
                               409: OpenApiResponse(description="Another release of the instance is active.")})
     def create(self, request, *args, **kwargs):
         """Plan a release of an application instance to a target revision (PLANNED; start it to run it)."""
@@ -109,7 +110,7 @@ class ReleaseViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
                                           options=data.get("options"), description=data.get("description", ""))
         return self._detail(release, status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.PreviewSerializer, responses=s.PlanField)
+    @extend_schema(request=s.PreviewSerializer, responses={200: s.PlanDoc, 404: NO_APP})
     @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
     def preview(self, request, *args, **kwargs):
         """The plan a release with these options would follow: steps, clusters, pods, estimates. Writes nothing."""
@@ -120,7 +121,7 @@ class ReleaseViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     def _act(self, call, *, reason: bool = False):
         release = self.get_object()
-        extra = {"reason": self.validated(s.ReasonSerializer).get("reason", "")} if reason else {}
+        extra = {"reason": self.validated(s.ReleaseReasonSerializer).get("reason", "")} if reason else {}
         call(actor=self.actor, release=release, **extra)
         return self._detail(release)
 
@@ -136,7 +137,7 @@ class ReleaseViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         """Confirm the step waiting for a person."""
         return self._act(services.release_confirm)
 
-    @extend_schema(request=s.ReasonSerializer, responses=ACTION_RESPONSES)
+    @extend_schema(request=s.ReleaseReasonSerializer, responses=ACTION_RESPONSES)
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def pause(self, request, *args, **kwargs):
         """Pause: a running release stops after the pod in hand."""
@@ -148,13 +149,13 @@ class ReleaseViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         """Resume a paused release (or withdraw a pause not yet taken)."""
         return self._act(services.release_resume)
 
-    @extend_schema(request=s.ReasonSerializer, responses=ACTION_RESPONSES)
+    @extend_schema(request=s.ReleaseReasonSerializer, responses=ACTION_RESPONSES)
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def abort(self, request, *args, **kwargs):
         """Stop where it is: every pod stays on the revision it has."""
         return self._act(services.release_abort, reason=True)
 
-    @extend_schema(request=s.ReasonSerializer, responses=ACTION_RESPONSES)
+    @extend_schema(request=s.ReleaseReasonSerializer, responses=ACTION_RESPONSES)
     @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def rollback(self, request, *args, **kwargs):
         """Return every pod to the baseline revision (also after success, until a newer release)."""
@@ -176,16 +177,16 @@ class ReleaseViewSet(ActorMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         following = None
         if rows and last < release.last_seq:
             following = request.build_absolute_uri(f"{request.path}?after={last}&limit={limit}")
-        return Response({"events": s.EventSerializer(rows, many=True).data, "after": after,
+        return Response({"events": s.ReleaseEventSerializer(rows, many=True).data, "after": after,
                          "last_seq": release.last_seq, "next": following})
 
-    @extend_schema(responses=s.PodSerializer(many=True))
+    @extend_schema(responses=s.ReleasePodSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[])
     def pods(self, request, *args, **kwargs):
         """Every pod of the instance in this release, with its state (old, draining, updating, new, ...)."""
         release = self.get_object()
         page = self.paginate_queryset(selectors.pods_of(release))
-        return self.get_paginated_response(s.PodSerializer(page, many=True).data)
+        return self.get_paginated_response(s.ReleasePodSerializer(page, many=True).data)
 
 
 @extend_schema(tags=["releases"])

@@ -5,9 +5,11 @@ release_protected for pre and prod). A webhook's signing secret is write-only: s
 applications' Fernet key (applications/secrets.py), never shown, never audited (only whether
 one is set).
 
-`config` is a small flat object whose keys the executor's provider reads, e.g.
-  registry: {"service": "payments-api.acme-prod"}; load_balancer: {"lb": "acme-prod.payments-api-api"};
-  dns: {"zone": "paas.local", "record": "payments-api-api.acme-prod"}; webhook: {}.
+`config` is a small flat object whose keys the executor's provider reads (releases/engine/traffic),
+each with a default derived from the instance:
+  registry: {"service": "payments-api.acme-prod"}; load_balancer: {"loadbalancer": "acme-prod.payments-api-api",
+  "weight": 100}; dns: {"zone": "paas.local", "record": "payments-api-api.acme-prod"}; webhook: {};
+  any kind: {"generator": "<request generator name>"} to sample its success ratio during a release.
 """
 import re
 from urllib.parse import urlsplit

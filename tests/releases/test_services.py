@@ -279,3 +279,15 @@ def test_events_are_numbered_without_gaps(app):
     assert seqs == [(1, "release.created"), (2, "release.started"), (3, "release.pause_requested"),
                     (4, "release.abort_requested")]
     assert Release.objects.get(pk=release.pk).last_seq == 4
+
+
+def test_an_application_with_releases_can_still_be_deleted(app):
+    instance, first, second = revisions(app, "test")
+    release = services.release_create(actor=SYSTEM, instance=instance, target=second)
+    services.release_abort(actor=SYSTEM, release=release)
+    from django.db.models import RestrictedError
+
+    with pytest.raises(RestrictedError):  # a named revision is not deleted on its own
+        second.delete()
+    app_services.application_delete(actor=SYSTEM, application=app)
+    assert not Release.objects.exists()

@@ -1,5 +1,5 @@
 """A service registry (SOFARegistry/Nacos-like): ready pods register themselves as an
-application would at start, under ``<paas.io/application label>.<namespace>``.
+application would at start, under ``<application label>.<namespace>`` (state.APP_LABELS).
 
 An instance stays registered while its pod exists. ``healthy`` follows the pod's
 readiness the way a registry's heartbeats do: up at the first heartbeat (at once here),
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .state import APP_LABEL, Lagged, PodView, World, now
+from .state import APP_LABELS, Lagged, PodView, World, now
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Instance:
 
 
 def service_of(pod: PodView) -> str | None:
-    app = pod.labels.get(APP_LABEL)
+    app = next((pod.labels[label] for label in APP_LABELS if pod.labels.get(label)), None)
     return f"{app}.{pod.namespace}" if app else None
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-APP_LABEL = "paas.io/application"
+# The label naming a pod's application: the portal's own (applications/render.py), or the
+# generic one for pods made by hand (tests, other tools).
+APP_LABELS = ("app.stratus.io/application", "paas.io/application")
 
 
 def now() -> float:
