@@ -17,17 +17,17 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 
-import requests
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clusters.federation.sync import clusters_with_switch, is_paused
+from paas.errors import DomainError
 
 from .. import policy
 from ..models import PodProgress, Release, ReleaseStep, StepTarget
 from . import gates, lease, transitions, workload
+from .calls import sample, sync_in_thread
 from .pods import HOOK, Driver, TargetSpec
 from .traffic import ProviderError, generator_for, providers_for
 from .transitions import Fence, LeaseLost
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 S = Release.State
 POLL = 0.2  # seconds between two reads of the flags and switches
 SAMPLE_EVERY = 2.0  # traffic.sample events
-RESYNC_EVERY = 2.0  # a cluster that has not taken the new spec yet is synced again
+RESYNC_EVERY = 0.5  # a cluster that has not taken the new spec yet (its sync ran elsewhere) is synced again
 
 
 def cluster_timeout() -> float:
@@ -101,6 +101,12 @@ class Executor:
                         return self.load().state
                 except Stopped:
                     continue  # the transition is recorded: re-read the state it left
+                except DomainError as exc:
+                    # What federation refuses (an object another owner holds, a type disabled since the
+                    # plan was made) will not pass on a retry: the release fails, saying why.
+                    reason = _("cannot go on: %(e)s") % {"e": exc.message}
+                    transitions.set_state(self.fence, S.FAILED, "release.failed",
+                                          _("Release failed: %(r)s") % {"r": reason}, reason=reason, finished=True)
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -172,13 +178,37 @@ class Executor:
 
     def prepare(self, release: Release) -> None:
         """The executor's first action (and again after a crash; it is idempotent)."""
-        workload.prepare_objects(release)
         step = release.steps.filter(index=release.current_step).first()
         started = step is not None and step.state not in (ReleaseStep.State.PENDING, ReleaseStep.State.WAITING)
-        workload.hold_workloads(release, upto=release.current_step if started else release.current_step - 1)
+        with transitions.locked(self.fence):  # fenced: a worker that lost the lease changes nothing
+            workload.prepare_objects(release)
+            workload.hold_workloads(release, upto=release.current_step if started else release.current_step - 1)
         self.sync_now(self.cluster_ids)
         transitions.started(self.fence)
+        if not PodProgress.objects.filter(release=release).exists():
+            self.census(release)
         self.prepared = True
+
+    def census(self, release: Release) -> None:
+        """Every pod of the instance as the release finds it (the page's grid from the start)."""
+        specs = self.all_specs(release, revision=release.target.number, desired=0)
+        drivers = self.drivers(release, specs)
+        futures = {self.pool.submit(d.tick): d for d in drivers}
+        finished, _pending = wait(list(futures), timeout=min(5.0, cluster_timeout()))
+        pods = [(futures[f].spec.cluster, f.result().changes) for f in finished if f.exception() is None]
+        if any(changes for _cluster, changes in pods):
+            transitions.observed(self.fence, None, pods=pods, progress=[])
+
+    def all_specs(self, release: Release, *, revision: int, desired: int | None) -> list[TargetSpec]:
+        """One spec per workload and cluster of the plan (desired None: all of its pods)."""
+        totals = workload.totals(release)
+        kinds = {w["component"]: (w["kind"], w["name"]) for w in (release.plan or {}).get("workloads", [])}
+        slugs = {c.slug: c for c in clusters_with_switch(self.cluster_ids).values()}
+        return [TargetSpec(target_id=0, cluster=slugs[slug], component=component, kind=kinds[component][0],
+                           name=kinds[component][1], namespace=workload.namespace(release),
+                           desired=total if desired is None else desired, total=total, revision=revision,
+                           application=release.instance.application.name)
+                for (component, slug), total in sorted(totals.items()) if slug in slugs and component in kinds]
 
     def next_step(self, release: Release) -> bool:
         """Run the current step; False when the release stops being driven here."""
@@ -241,7 +271,8 @@ class Executor:
         step = transitions.step_started(self.fence, step.pk)
         targets = list(StepTarget.objects.filter(step=step).select_related("cluster__cell").order_by("pk"))
         self.arm(release, targets)
-        workload.hold_workloads(release, upto=step.index)
+        with transitions.locked(self.fence):
+            workload.hold_workloads(release, upto=step.index)
         self.sync_now(sorted({t.cluster_id for t in targets}))
         drivers = self.drivers(release, self.specs(release, targets, revision=release.target.number))
         gate_options = release.options.get("gates") or {}
@@ -254,7 +285,7 @@ class Executor:
                                   finished=True)
             return
         transitions.step_verifying(self.fence, step.pk)
-        results = self.gates(release, drivers, gate_options, timed_out=outcome.get("timed_out", False))
+        results = gates.evaluate(release, drivers, gate_options, timed_out=outcome.get("timed_out", False))
         for result in results:
             transitions.gate_result(self.fence, step.pk, result)
         failing = [r for r in results if not r["ok"]]
@@ -269,26 +300,6 @@ class Executor:
         else:
             transitions.set_state(self.fence, S.PAUSED, "release.paused", _("Release paused: %(r)s") % {"r": reason},
                                   reason=reason)
-
-    def gates(self, release, drivers: list[Driver], options: dict, *, timed_out: bool) -> list[dict]:
-        if timed_out:
-            ready = sum(d.last.ready if d.last else 0 for d in drivers)
-            desired = sum(d.spec.desired for d in drivers)
-            waiting = next((d.last.waiting for d in drivers if d.last and not d.last.done), "")
-            return [{"gate": "min_ready_ratio", "value": round(ready / desired, 4) if desired else 0,
-                     "threshold": float(options.get("min_ready_ratio", 1.0)), "op": ">=", "ok": False,
-                     "detail": _("not ready after %(s)s s: %(w)s") % {"s": options.get("timeout_seconds", 300),
-                                                                      "w": waiting}}]
-        ready = sum(d.last.ready_total if d.last else 0 for d in drivers)
-        total = sum(d.spec.total for d in drivers)
-        results = [gates.ready_ratio(options, ready=ready, total=total)]
-        if options.get("no_restarts", True):
-            restarted = [(d.spec.cluster.slug, *r) for d in drivers for r in d.restarted()]
-            results.append(gates.restarts(restarted))
-        pods = sorted({name for d in drivers for name, st in d.states.items() if st[1] == release.target.number})
-        for item in options.get("metrics") or []:
-            results.append(gates.metric(options, item, namespace=workload.namespace(release), pods=pods))
-        return results
 
     # --- driving targets ------------------------------------------------------------------
 
@@ -384,17 +395,10 @@ class Executor:
     # --- rollback ----------------------------------------------------------------------------
 
     def roll_back(self, release: Release) -> None:
-        workload.hold_workloads(release, upto=-1, rollback=True)
+        with transitions.locked(self.fence):
+            workload.hold_workloads(release, upto=-1, rollback=True)
         self.sync_now(self.cluster_ids)
-        totals = workload.totals(release)
-        kinds = {w["component"]: (w["kind"], w["name"]) for w in (release.plan or {}).get("workloads", [])}
-        clusters = {c.pk: c for c in clusters_with_switch(self.cluster_ids).values()}
-        slugs = {c.slug: c for c in clusters.values()}
-        specs = [TargetSpec(target_id=0, cluster=slugs[slug], component=component, kind=kinds[component][0],
-                            name=kinds[component][1], namespace=workload.namespace(release), desired=total,
-                            total=total, revision=release.baseline.number,
-                            application=release.instance.application.name)
-                 for (component, slug), total in sorted(totals.items()) if slug in slugs and component in kinds]
+        specs = self.all_specs(release, revision=release.baseline.number, desired=None)
         drivers = self.drivers(release, specs, rollback=True)
         timeout = float((release.options.get("gates") or {}).get("timeout_seconds", 300))
         outcome = self.drive(release, None, drivers, timeout=timeout)
@@ -432,32 +436,3 @@ class Executor:
             sync_in_thread(self.cluster_ids)
         except Exception as exc:  # noqa: BLE001 - the beat's sync catches up
             logger.warning("release %s: final sync left to the beat (%s)", self.fence.release_id, exc)
-
-
-def sync_in_thread(cluster_ids) -> None:
-    from clusters.federation import sync, tasks
-    from paas import locks
-
-    try:
-        with locks.held_many(tasks.lock_name("sync"), cluster_ids) as mine:
-            if mine:
-                sync.sync_clusters(mine)
-    finally:
-        if not _is_main_thread():
-            connection.close()
-
-
-def _is_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def sample(base_url: str, name: str) -> dict | None:
-    try:
-        response = requests.get(f"{base_url}/traffic/v1/generators/{name}", timeout=(1.0, 2.0))
-        if response.status_code == 200:
-            return response.json()
-    except (requests.RequestException, ValueError):
-        pass
-    return None

@@ -11,6 +11,9 @@ import operator
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
+
+from . import workload
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
        "!=": operator.ne}
@@ -75,3 +78,25 @@ def metric(gates: dict, item: dict, *, namespace: str, pods: list[str]) -> dict:
     out.update(value=round(value, 6), ok=bool(compare(value, threshold)),
                detail=f"{name} = {value:g} (must be {op} {threshold:g})")
     return out
+
+
+def evaluate(release, drivers: list, options: dict, *, timed_out: bool) -> list[dict]:
+    """The step's gate results, once its drivers are done (or the step timed out)."""
+    if timed_out:
+        ready = sum(d.last.ready if d.last else 0 for d in drivers)
+        desired = sum(d.spec.desired for d in drivers)
+        waiting = next((d.last.waiting for d in drivers if d.last and not d.last.done), "")
+        return [{"gate": "min_ready_ratio", "value": round(ready / desired, 4) if desired else 0,
+                 "threshold": float(options.get("min_ready_ratio", 1.0)), "op": ">=", "ok": False,
+                 "detail": _("not ready after %(s)s s: %(w)s") % {"s": options.get("timeout_seconds", 300),
+                                                                  "w": waiting}}]
+    ready = sum(d.last.ready_total if d.last else 0 for d in drivers)
+    total = sum(d.spec.total for d in drivers)
+    results = [ready_ratio(options, ready=ready, total=total)]
+    if options.get("no_restarts", True):
+        restarted = [(d.spec.cluster.slug, *r) for d in drivers for r in d.restarted()]
+        results.append(restarts(restarted))
+    pods = sorted({name for d in drivers for name, st in d.states.items() if st[1] == release.target.number})
+    for item in options.get("metrics") or []:
+        results.append(metric(options, item, namespace=workload.namespace(release), pods=pods))
+    return results

@@ -12,11 +12,14 @@ the cluster is, and a pod already on the update revision is never touched again)
   place). Not lossless: flip at once.
 - not updated, hook "false": the controller is updating it (we flipped it, maybe before a crash).
 - updated, Ready, hook "false" (lifecycle Updated): warm up for warmup_seconds, put it back in
-  traffic, flip the hook to "true" (the controller sets Normal).
+  traffic, wait until every provider routes to it again (a load balancer or registry follows
+  with a lag: letting the next pods go before would leave too few in rotation), then flip the
+  hook to "true" (the controller sets Normal).
 - updated, Ready, hook "true": done.
 Deployment: the controller replaces the pods; the driver only watches the rollout.
 """
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from applications import render
@@ -33,6 +36,8 @@ REVISION_HASH = "controller-revision-hash"
 PREPARING = ("PreparingUpdate", "PreparingDelete")
 BAD_WAITING = ("ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "InvalidImageName", "CreateContainerError")
 MOVING = (State.OUT_OF_TRAFFIC, State.UPDATING, State.WARMING)
+REJOIN_SECONDS = 30.0  # the longest a pod waits for the providers to route to it again before going on
+ACTIONS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="release-pod")
 
 
 @dataclass
@@ -87,6 +92,11 @@ class Driver:
         self.states: dict[str, tuple] = dict(known or {})  # pod -> (state, revision, restarts, reason) reported
         self.phase: dict[str, tuple[str, float]] = {}  # pod -> ("draining"|"warming", deadline)
         self.restarts_at_new: dict[str, int] = {}
+        # Pods this driver took out of traffic and has not put back (seeded from the states a
+        # resumed release recorded, so a pod out of traffic before a crash is put back too).
+        self.out: set[str] = {name for name, st in self.states.items() if st[0] in MOVING}
+        self.back: set[str] = set()
+        self.actions: list = []
         self.last_answer = time.monotonic()
         self.error = ""
         self.last: Observation | None = None
@@ -95,7 +105,8 @@ class Driver:
     def next_deadline(self) -> float:
         """When the first drain or warm-up under way ends (monotonic; infinity when none is):
         the executor ticks the driver then rather than at its next regular pass."""
-        return min((deadline for _phase, deadline in self.phase.values()), default=float("inf"))
+        return min((deadline for phase, deadline in self.phase.values() if phase in ("draining", "warming")),
+                   default=float("inf"))
 
     # --- one pass --------------------------------------------------------------------
 
@@ -107,7 +118,11 @@ class Driver:
             return Observation(waiting=f"{s.kind} {s.name} is not in {s.cluster.slug} yet")
         self.pods = [p for p in found.pods if p.metadata.deletion_timestamp is None]
         current: dict[str, tuple] = {}
+        self.actions = []
+        if s.kind == "CloneSet":
+            self._rejoining_back()
         obs = (self._cloneset if s.kind == "CloneSet" else self._deployment)(found, current)
+        self._run_actions()
         obs.ready_total = sum(1 for p in self.pods if pod_ready(p))
         for name, state in self.states.items():
             if name not in current and state[0] != State.GONE:
@@ -156,47 +171,98 @@ class Driver:
         return obs
 
     def _cloneset_pod(self, pod, *, on_new, ready, hook, lifecycle, now) -> tuple[str, str]:
+        """The pod's state, and the action it needs queued (self.actions; run after the pass, side
+        by side, and only then the bookkeeping that assumes it was done)."""
         name = pod.metadata.name
         if not on_new:
             if lifecycle in PREPARING and hook != "false":
                 if not self.lossless:
-                    self._flip(pod, "false")
+                    self._queue(lambda: self._flip(pod, "false"))
                     return State.UPDATING, ""
                 phase = self.phase.get(name)
                 if phase is None or phase[0] != "draining":
-                    self._take_out(pod)
-                    self.phase[name] = ("draining", now + self.drain)
+                    self._queue(lambda: self._take_out(pod), lambda: self._draining(name, now))
                     return State.OUT_OF_TRAFFIC, ""
                 if now < phase[1]:
                     return State.OUT_OF_TRAFFIC, ""
-                self._flip(pod, "false")
-                self.phase.pop(name, None)
+                self._queue(lambda: self._flip(pod, "false"), lambda: self.phase.pop(name, None))
                 return State.UPDATING, ""
-            if hook == "false":
+            if hook == "false" or name in self.out or lifecycle == "Updating":
                 return State.UPDATING, ""
             return State.OLD, ""
         if not ready:
             reason = waiting_reason(pod)
             return (State.FAILED, reason) if reason else (State.UPDATING, "")
-        # In flight: the hook still released, or a pod we saw leave traffic whose hook label the
-        # update itself set back (a baseline rendered without hooks, e.g. by a direct apply, has
-        # the label only in the new template): either way it warms up and goes back into traffic.
-        in_flight = self.states.get(name, (State.OLD,))[0] in MOVING or name in self.phase
-        if hook == "false" or (self.lossless and in_flight):
-            if not self.lossless:
-                self._flip(pod, "true")
-                return State.NEW, ""
-            phase = self.phase.get(name)
-            if phase is None or phase[0] != "warming":
-                self.phase[name] = ("warming", now + self.warmup)
-                return State.WARMING, ""
-            if now < phase[1]:
-                return State.WARMING, ""
-            self._put_back(pod)
+        # In flight: the hook still released, or a pod we took out of traffic (its update may have set
+        # the hook label back itself: a baseline rendered without hooks, e.g. by a direct apply, has
+        # the label only in the new template). Either way it warms up and goes back into traffic.
+        in_flight = (hook == "false" or name in self.out or name in self.phase
+                     or self.states.get(name, (State.OLD,))[0] in MOVING)
+        if not in_flight:
+            return State.NEW, ""
+        if not self.lossless:
             if hook == "false":
-                self._flip(pod, "true")
-            self.phase.pop(name, None)
-        return State.NEW, ""
+                self._queue(lambda: self._flip(pod, "true"))
+            return State.NEW, ""
+        phase = self.phase.get(name)
+        if phase is None or phase[0] not in ("warming", "rejoining"):
+            self.phase[name] = ("warming", now + self.warmup)
+            return State.WARMING, ""
+        if phase[0] == "warming":
+            if now >= phase[1]:
+                self._queue(lambda: self._put_back(pod),
+                            lambda: self.phase.__setitem__(name, ("rejoining", now + REJOIN_SECONDS)))
+            return State.WARMING, ""
+        # Rejoining: back in every provider's rotation (a load balancer or registry follows with a lag)
+        # before the hook goes back and the controller lets the next pods go.
+        if name in self.back or now >= phase[1]:
+            self._queue(lambda: self._flip(pod, "true") if hook == "false" else None, lambda: self._rejoined(name))
+            return State.NEW, ""
+        return State.WARMING, ""
+
+    def _queue(self, action, done=None) -> None:
+        self.actions.append((action, done))
+
+    def _draining(self, name: str, now: float) -> None:
+        self.phase[name] = ("draining", now + self.drain)
+        self.out.add(name)
+
+    def _rejoined(self, name: str) -> None:
+        self.phase.pop(name, None)
+        self.out.discard(name)
+
+    def _run_actions(self) -> None:
+        """The queued cluster and provider calls, side by side (a batch of a hundred pods must not
+        wait for a hundred calls in a row); the bookkeeping of each only when it succeeded. The
+        first failure is raised after all ran: the pass's states are then not reported, and the
+        next pass starts again from what the cluster says."""
+        actions, self.actions = self.actions, []
+        if not actions:
+            return
+        futures = [(ACTIONS.submit(action), done) for action, done in actions]
+        error = None
+        for future, done in futures:
+            try:
+                future.result()
+            except Exception as exc:  # noqa: BLE001 - raised below, after the others' bookkeeping
+                error = error or exc
+                continue
+            if done is not None:
+                done()
+        if error is not None:
+            raise error
+
+    def _rejoining_back(self) -> None:
+        """Which rejoining pods every provider serves again (one list call per provider)."""
+        rejoining = [p for p in self.pods if self.phase.get(p.metadata.name, ("",))[0] == "rejoining"]
+        self.back = {p.metadata.name for p in rejoining}
+        if not rejoining:
+            return
+        refs = [self.pod_ref(p) for p in rejoining]
+        for provider in self.providers:
+            serving = getattr(provider, "serving", None)
+            if serving is not None:
+                self.back &= serving(refs)
 
     def _deployment(self, found, current) -> Observation:
         s, obj = self.spec, found.obj
@@ -254,6 +320,7 @@ class Driver:
                 for provider in self.providers:
                     provider.put_back(ref)
                 self.phase.pop(pod.metadata.name, None)
+                self.out.discard(pod.metadata.name)
 
     def restarted(self) -> list[tuple[str, int, int]]:
         """(pod, restarts when it became ready on the target, restarts now) for pods that restarted since."""

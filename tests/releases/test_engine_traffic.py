@@ -79,10 +79,13 @@ def test_lossless_on_loses_no_request_and_off_does(engine_env, tenant, monkeypat
                                      config={"generator": "gen"})
     wait_lb_backends(traffic, 6)
     start_generator(traffic)
-    release = create(instance, second, drain_seconds=1.2, warmup_seconds=0.3)
+    # Two batches per cell: the second may only go once the first is back in the LB's rotation.
+    release = create(instance, second, drain_seconds=1.2, warmup_seconds=0.3, batches=["50%", "100%"])
     assert advance(release.pk) == S.SUCCEEDED
     on = counts(traffic)
     assert on["sent"] > 300 and on["failed"] == 0, on
+    backends = requests.get(f"{traffic}/lb/v1/loadbalancers/{LB}/backends", timeout=5).json()["backends"]
+    assert sorted(b["weight"] for b in backends) == [100] * 6  # every pod put back
     samples = release.events.filter(kind="traffic.sample")
     assert samples.exists() and all(e.data["failed"] == 0 for e in samples)
     assert_gap_free(release)

@@ -51,6 +51,19 @@ class RegistryProvider:
     def put_back(self, pod: PodRef) -> None:
         self._set(pod, True)
 
+    def serving(self, pods: list[PodRef]) -> set[str]:
+        """Pods the registry hands out again (enabled and healthy); one it does not list cannot be
+        handed out, so it counts as served (nothing to wait for)."""
+        out = set()
+        for service in {self._service(p) for p in pods}:
+            found = call("GET", f"{self.url}/registry/v1/services/{q(service)}/instances", name=self.name) or {}
+            listed = {(i.get("cluster"), i.get("pod")): i for i in found.get("instances", [])}
+            for pod in pods:
+                item = listed.get((pod.cluster, pod.name))
+                if self._service(pod) == service and (item is None or (item.get("enabled") and item.get("healthy"))):
+                    out.add(pod.name)
+        return out
+
 
 class LoadBalancerProvider:
     """SLB/ALB: the pod's backend weight goes to 0, then back to the configured weight."""
@@ -70,3 +83,15 @@ class LoadBalancerProvider:
 
     def put_back(self, pod: PodRef) -> None:
         self._set(pod, int(self.config.get("weight", 100)))
+
+    def serving(self, pods: list[PodRef]) -> set[str]:
+        """Pods the load balancer sends requests to again (weight > 0 and healthy)."""
+        out = set()
+        for lb in {self._lb(p) for p in pods}:
+            found = call("GET", f"{self.url}/lb/v1/loadbalancers/{q(lb)}/backends", name=self.name) or {}
+            listed = {(b.get("cluster"), b.get("pod")): b for b in found.get("backends", [])}
+            for pod in pods:
+                item = listed.get((pod.cluster, pod.name))
+                if self._lb(pod) == lb and (item is None or (item.get("weight", 0) > 0 and item.get("healthy"))):
+                    out.add(pod.name)
+        return out
