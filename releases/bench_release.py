@@ -29,6 +29,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -83,7 +84,7 @@ def run(out=print, *, clusters: int = 10, pods: int = 1000, ready_delay: float =
     from clusters.federation.bench_support import throwaway_database
 
     figures: dict = {"clusters": clusters, "pods": pods, "per_cluster": pods // clusters, "runs": []}
-    with _redis() as redis_url, _simulator(clusters, ready_delay) as sim, throwaway_database(), \
+    with _sigterm_unwinds(), _redis() as redis_url, _simulator(clusters, ready_delay) as sim, throwaway_database(), \
             override_settings(DEBUG=False, REDIS_URL=redis_url, CELERY_BROKER_URL=redis_url,
                               REGISTRY_HOST=f"127.0.0.1:{sim['closed_port']}",
                               # A prefix of its own: groups left in a shared Redis by other runs are not ours.
@@ -110,6 +111,23 @@ def run(out=print, *, clusters: int = 10, pods: int = 1000, ready_delay: float =
 
 
 # --- services this bench starts -----------------------------------------------------------------
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """A SIGTERM stops the benchmark as Ctrl-C does: through the cleanup (simulator, worker, database)."""
+    import signal
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, interrupt) if main else None
+    try:
+        yield
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
 
 @contextlib.contextmanager
 def _redis():
