@@ -18,7 +18,7 @@ from . import selectors, services
 from .forms import ComponentForm, PlacementForm, RevisionForm
 from .models import AppInstance
 from .render import replicas_for
-from .services.instances import DIRECT_APPLY_KINDS
+from .services.instances import may_apply_directly
 from .services.revisions import NEXT_KIND
 from .views import _environments, app_context, ensure, load
 
@@ -95,7 +95,7 @@ def instance_detail(request, app_id, env):
         return render(request, "applications/instance.html", context)
     context = _instance_context(actor, application, instance)
     context.update(revisions=revisions, placement_yaml=dump_document(instance.placement) or "{}",
-                   may_apply=environment.kind in DIRECT_APPLY_KINDS and can(actor, "release_application", environment))
+                   may_apply=may_apply_directly(actor, environment, instance))
     return render(request, "applications/instance.html", context)
 
 
@@ -200,8 +200,7 @@ def revision_detail(request, app_id, pk):
         actor, application, revision=revision, environment=environment, instance=instance, previous=previous,
         is_baseline=instance is not None and instance.baseline_id == revision.pk,
         promote_targets=targets if can(actor, "manage_applications", application) else [],
-        may_apply=(instance is not None and environment.kind in DIRECT_APPLY_KINDS
-                   and can(actor, "release_application", environment)),
+        may_apply=instance is not None and may_apply_directly(actor, environment, instance),
         components=[{**c, "replica_count": replicas_for(c, environment.kind)}
                     for c in revision.spec.get("components", [])])
     return render(request, "applications/revision.html", context)

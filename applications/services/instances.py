@@ -169,6 +169,18 @@ def _refuse_while_releasing(instance: AppInstance) -> None:
                           "env": instance.environment.slug}, field="instance", code="release_active")
 
 
+def may_apply_directly(actor: Actor, environment, instance: AppInstance | None) -> bool:
+    """What instance_apply_revision allows, for the pages' Apply buttons: any time in dev and test;
+    in pre and prod only the first install, by someone who may release there."""
+    from paas.permissions import can
+
+    if not can(actor, "release_application", environment):
+        return False
+    if environment.kind in DIRECT_APPLY_KINDS:
+        return True
+    return (instance is None or instance.baseline_id is None) and can(actor, "release_protected", environment)
+
+
 def instance_apply_revision(*, actor: Actor, instance: AppInstance, revision: AppRevision) -> AppInstance:
     """Deploy `revision` to the instance's clusters through federation; it becomes the baseline.
     In dev and test at any time. In pre and prod only as the first install (nothing runs there yet,

@@ -110,8 +110,14 @@ def test_apply_and_promote_through_the_pages(personas, login, app, cells, tenant
     copy = AppRevision.objects.get(environment__slug="pre")
     assert response.status_code == 302 and response["Location"] == copy.get_absolute_url()
     page = html(client.get(copy.get_absolute_url()))
-    assert 'data-testid="apply"' not in page  # pre changes through releases
-    response = client.post(f"/applications/{app.pk}/instances/pre/apply/", {"revision": copy.pk}, follow=True)
+    assert 'data-testid="apply"' not in page  # a developer does not install into pre
+    assert client.post(f"/applications/{app.pk}/instances/pre/apply/", {"revision": copy.pk}).status_code == 403
+    owner = login(personas["owner"])  # the first install is direct, by an owner or admin ...
+    assert 'data-testid="apply"' in html(owner.get(copy.get_absolute_url()))
+    owner.post(f"/applications/{app.pk}/instances/pre/apply/", {"revision": copy.pk})
+    assert app.instances.get(environment__slug="pre").baseline == copy
+    assert 'data-testid="apply"' not in html(owner.get(copy.get_absolute_url()))  # ... and then releases
+    response = owner.post(f"/applications/{app.pk}/instances/pre/apply/", {"revision": copy.pk}, follow=True)
     assert "use a release" in response.content.decode()
     assert login(personas["viewer"]).post(f"/applications/{app.pk}/instances/test/apply/",
                                           {"revision": deployed["revision"].pk}).status_code == 403
