@@ -155,7 +155,7 @@ def _simulator(count: int, ready_delay: float):
     names = [f"rb-{i + 1}" for i in range(count)]
     with temporary_directory("release-bench-") as state:
         argv = [sys.executable, "-m", "clusters.simulator", "--clusters", str(count), "--port", str(port),
-                "--admin-port", str(port + count), "--traffic-port", str(port + count + 1),
+                "--admin-port", str(port + count), "--traffic-port", "0",  # any free port: no race
                 "--state-dir", str(state), "--names", ",".join(names), "--ready-delay", str(ready_delay),
                 "--nodes-per-cluster", "10"]
         log = open(state / "simulator.log", "w")  # noqa: SIM115 - closed below
