@@ -42,6 +42,13 @@ def record(release: Release, kind: str, message: str = "", *, actor: Actor | Non
         live.push(tenant_id, release_id, payload)
 
     transaction.on_commit(push)
+    if kind.startswith("release."):
+        # Lists of releases (and dashboards) watch the tenant's stream, not every release's: tell
+        # them a release changed state so they refresh (silently: no toast for background work).
+        from paas.realtime import emit
+
+        emit.to_tenant(tenant_id, {"type": "release.state", "release": release_id, "kind": kind},
+                       permission="view_tenant")
     return event
 
 

@@ -110,7 +110,7 @@
   };
 
   // Refresh live fragments, never a toast: they follow background work, not a person's action.
-  var SILENT = ["federation.synced", "bench.event", "build.log", "build.state"];
+  var SILENT = ["federation.synced", "bench.event", "build.log", "build.state", "release.state"];
 
   // Who did what to which object. Used when the event names its actor and object; the label
   // above otherwise. Placeholders missing from an event make it fall back to the label.

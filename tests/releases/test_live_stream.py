@@ -66,8 +66,29 @@ def stream(release) -> str:
     return f"release.{release.pk}"
 
 
+TENANT_NOTICE = "release.state"  # a release's state change also told to its tenant's lists (not this stream)
+
+
 async def receive(communicator, timeout=5.0) -> dict:
-    return await communicator.receive_json_from(timeout=timeout)
+    """The next frame of the release stream (tenant-stream notices of release state changes skipped)."""
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        if frame.get("type") != TENANT_NOTICE:
+            return frame
+
+
+async def quiet(communicator, timeout) -> bool:
+    """Nothing more on the release stream within `timeout` (tenant notices aside)."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0 or await communicator.receive_nothing(timeout=left):
+            return True
+        frame = await communicator.receive_json_from(timeout=1)
+        if frame.get("type") != TENANT_NOTICE:
+            return False
 
 
 async def subscribe(communicator, name: str, after=None) -> list[dict]:
@@ -105,7 +126,7 @@ def test_subscription_per_role(personas, release, session_headers):
                 if ROLES_ALLOWED[name]:
                     frames[name].append(await receive(c))
             for c in sockets.values():
-                assert await c.receive_nothing(timeout=0.1)
+                assert await quiet(c, 0.1)
             return frames
         finally:
             await disconnect_all(*sockets.values())
@@ -136,11 +157,11 @@ def test_another_tenants_release_looks_like_one_that_does_not_exist(personas, re
             answers = [await subscribe(c, name, after=0) for name in
                        (stream(foreign), f"release.{missing}")]
             await arecord(foreign.pk, "release.started", state="running")
-            assert await c.receive_nothing(timeout=QUIET)
+            assert await quiet(c, QUIET)
             # Nor through resume, which only answers for streams the connection watches.
             await c.send_json_to({"type": "resume", "after": {stream(foreign): 0}})
             answers.append([await receive(c)])
-            assert await c.receive_nothing(timeout=QUIET)
+            assert await quiet(c, QUIET)
             return answers
         finally:
             await c.disconnect()
@@ -220,7 +241,7 @@ def test_member_removed_is_unsubscribed_and_receives_nothing_more(personas, rele
             while (frame := await receive(owner)).get("stream") != stream(release):  # member.removed first
                 pass
             assert frame["kind"] == "step.started"  # the bystander still gets it
-            assert await developer.receive_nothing(timeout=QUIET)
+            assert await quiet(developer, QUIET)
             # Nor may it subscribe again.
             again = await subscribe(developer, stream(release), after=0)
             return control, again
@@ -265,7 +286,7 @@ def test_replay_after_reconnect_equals_the_never_disconnected_view(personas, rel
             await arecord(release.pk, "release.succeeded", state="succeeded")
             flaky_frames.append(await receive(flaky))
             steady_frames += [await receive(steady) for _ in range(7)]
-            assert await steady.receive_nothing(timeout=QUIET) and await flaky.receive_nothing(timeout=QUIET)
+            assert await quiet(steady, QUIET) and await quiet(flaky, QUIET)
             return steady_frames, flaky_frames
         finally:
             await disconnect_all(steady, flaky)
@@ -311,7 +332,7 @@ def test_unsubscribe_stops_deliveries(personas, release, session_headers):
             await c.send_json_to({"type": "unsubscribe", "stream": stream(release)})
             answer = await receive(c)
             await arecord(release.pk, "release.started", state="running")
-            assert await c.receive_nothing(timeout=QUIET)
+            assert await quiet(c, QUIET)
             return answer
         finally:
             await c.disconnect()
@@ -394,6 +415,7 @@ def test_push_never_raises(release, monkeypatch, caplog):
         raise RuntimeError("anything at all")
 
     monkeypatch.setattr(emit, "_send", broken)
+    monkeypatch.setattr(emit, "to_tenant", lambda *args, **kwargs: None)  # only the release stream's push here
     assert record(release.pk, "release.started", state="running") == 1
     assert ReleaseEvent.objects.filter(release=release).count() == 1
     assert "not pushed (RuntimeError)" in caplog.text
@@ -417,3 +439,19 @@ def test_live_and_replayed_frames_are_the_same(release):
         module.push = live_push
     assert pushed == [m["payload"] for m in live.after(stream(release), 0, 10)]
     assert pushed[0]["type"] == live.EVENT_TYPE and pushed[0]["seq"] == 1
+
+
+def test_a_release_state_change_reaches_the_tenants_release_lists(release, django_capture_on_commit_callbacks):
+    """The releases list watches the tenant's stream: a release-level transition is told there too
+    (silently), a pod's progress is not."""
+    from paas.models import LiveEvent
+
+    tenant_stream = f"tenant.{release.tenant_id}"
+    with django_capture_on_commit_callbacks(execute=True):
+        record(release.pk, "pod.state", state="updating")
+    assert not LiveEvent.objects.filter(stream=tenant_stream, payload__type="release.state").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        record(release.pk, "release.started", state="running")
+    notice = LiveEvent.objects.filter(stream=tenant_stream).order_by("-seq").first()
+    assert notice.payload["type"] == "release.state" and notice.payload["release"] == release.pk
+    assert notice.payload["kind"] == "release.started" and notice.permission == "view_tenant"
