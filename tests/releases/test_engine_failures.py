@@ -73,3 +73,39 @@ def test_a_cluster_that_stops_answering_fails_the_step_with_the_reason(engine_en
     assert took < 30, f"took {took:.1f}s"
     assert kinds(release)[-2:] == ["step.failed", "release.failed"]
     assert_gap_free(release)
+
+
+def test_the_database_going_away_mid_step_loses_nothing_and_restarts_no_pod_twice(engine_env, tenant, monkeypatch):
+    """The database stops answering while pods are moving: the executor's run ends with the error
+    (the Celery task retries it; its lease lapses otherwise), the release keeps its state and its
+    gap-free events, and the next run finishes from what the clusters say."""
+    from django.db import OperationalError
+
+    from releases.engine import transitions
+
+    from .engine_support import restarts
+
+    app, instance, second = deploy(tenant, monkeypatch)
+    before = pods()
+    release = create(instance, second, confirm="auto")
+    real, calls = transitions.observed, {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # mid-step: the beta pod is on its way
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transitions, "observed", flaky)
+    with pytest.raises(OperationalError):
+        advance(release.pk)
+    release.refresh_from_db()
+    assert release.state == S.RUNNING and not release.lease_owner  # nothing lost, nobody holds it
+    assert_gap_free(release)
+    assert advance(release.pk) == S.SUCCEEDED
+    after = pods()
+    assert set(after) == set(before)  # in place
+    for key, pod in after.items():
+        assert restarts(pod) == restarts(before[key]) + 1, key  # exactly once, across the two runs
+    assert set(revisions().values()) == {str(second.number)}
+    assert_gap_free(release)
