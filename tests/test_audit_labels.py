@@ -27,6 +27,7 @@ SAMPLES = {
     "admin.{model_name}.permissions": {"model_name": ["user", "group"]},
     "request.{method}": {"method": ["post", "put", "patch", "delete"]},
     "registry.external.{verb}": {"verb": ["create", "update", "delete"]},
+    "release.{action}": {"action": ["start", "confirm", "pause", "resume", "abort", "rollback"]},
 }
 
 

@@ -126,6 +126,33 @@ ACTION_LABELS = {
     "registry.external.create": _("External registry added"),
     "registry.external.update": _("External registry changed"),
     "registry.external.delete": _("External registry removed"),
+    # releases: what people do ...
+    "release.create": _("Release created"),
+    "release.preview": _("Release plan previewed"),
+    "release.start": _("Release started"),
+    "release.confirm": _("Next release step confirmed"),
+    "release.pause": _("Release paused"),
+    "release.resume": _("Release resumed"),
+    "release.abort": _("Release aborted"),
+    "release.rollback": _("Release rolled back"),
+    "release.traffic_provider.create": _("Traffic provider added"),
+    "release.traffic_provider.update": _("Traffic provider changed"),
+    "release.traffic_provider.delete": _("Traffic provider removed"),
+    # ... and what the release executor records as the system
+    "app.instance.release": _("Release finished on an instance (new baseline)"),
+    "release.paused": _("Release paused by the executor"),
+    "release.stopped": _("Release stopped by a stop switch"),
+    "release.waiting": _("Release waiting for confirmation"),
+    "release.succeeded": _("Release succeeded"),
+    "release.failed": _("Release failed"),
+    "release.aborted": _("Release stopped where it was"),
+    "release.rollback_started": _("Release rollback started"),
+    "release.rolled_back": _("Release rolled back to its baseline"),
+    "step.started": _("Release step started"),
+    "step.verifying": _("Release step checking its gates"),
+    "step.succeeded": _("Release step succeeded"),
+    "step.failed": _("Release step failed"),
+    "gate.result": _("Release health gate checked"),
 }
 
 # Codes with a variable part: the Django admin's (admin.<model>.<verb>) and refused
