@@ -29,6 +29,7 @@ from ..models import PodProgress, Release, ReleaseStep, StepTarget
 from . import gates, lease, transitions, workload
 from .calls import sample, sync_in_thread
 from .pods import HOOK, Driver, OutOfTrafficBudget, TargetSpec
+from .timeline import mark
 from .traffic import ProviderError, generator_for, providers_for
 from .transitions import Fence, LeaseLost
 
@@ -275,12 +276,16 @@ class Executor:
             wait(futures, timeout=min(5.0, cluster_timeout()))  # a cluster that hangs is failed by its driver
 
     def run_step(self, release: Release, step: ReleaseStep) -> None:
+        mark("step %s started", step.index)
         step = transitions.step_started(self.fence, step.pk)
         targets = list(StepTarget.objects.filter(step=step).select_related("cluster__cell").order_by("pk"))
         self.arm(release, targets)
+        mark("step %s armed", step.index)
         with transitions.locked(self.fence):
             workload.hold_workloads(release, upto=step.index)
+        mark("step %s held", step.index)
         self.sync_now(sorted({t.cluster_id for t in targets}))
+        mark("step %s synced", step.index)
         drivers = self.drivers(release, self.specs(release, targets, revision=release.target.number))
         gate_options = release.options.get("gates") or {}
         outcome = self.drive(release, step, drivers, timeout=float(gate_options.get("timeout_seconds", 300)))
@@ -291,6 +296,7 @@ class Executor:
                                   _("Release failed: %(r)s") % {"r": outcome["failed"]}, reason=outcome["failed"],
                                   finished=True)
             return
+        mark("step %s driven %s", step.index, outcome)
         transitions.step_verifying(self.fence, step.pk)
         results = gates.evaluate(release, drivers, gate_options, timed_out=outcome.get("timed_out", False))
         for result in results:
@@ -298,6 +304,7 @@ class Executor:
         failing = [r for r in results if not r["ok"]]
         if not failing:
             transitions.step_finished(self.fence, step.pk, ok=True)
+            mark("step %s finished", step.index)
             return
         first = failing[0]
         reason = _("gate %(gate)s failed: %(detail)s") % {"gate": first["gate"], "detail": first["detail"]}
@@ -391,7 +398,13 @@ class Executor:
                                     total=driver.spec.total)
                 progress.append((target, obs.updated, obs.ready))
         if pods or progress:
+            t0 = time.monotonic()
             transitions.observed(self.fence, step, pods=pods, progress=progress)
+            states: dict = {}
+            for _cluster, changes in pods:
+                for change in changes:
+                    states[change["state"]] = states.get(change["state"], 0) + 1
+            mark("recorded %s progress %s in %.3f s", states, [(p[1], p[2]) for p in progress], time.monotonic() - t0)
 
     def settle(self, drivers) -> None:
         """Pods out of traffic but not handed over go back in (bounded: a hung cluster is not waited for)."""
