@@ -83,6 +83,7 @@ class Executor:
                 .get(pk=self.fence.release_id))
 
     def run(self) -> str:
+        mark("release %s driven", self.fence.release_id)
         try:
             while True:
                 release = self.load()
@@ -185,6 +186,7 @@ class Executor:
             workload.prepare_objects(release)
             workload.hold_workloads(release, upto=release.current_step if started else release.current_step - 1)
         self.sync_now(self.cluster_ids)
+        mark("release %s prepared", self.fence.release_id)
         transitions.started(self.fence)
         if not PodProgress.objects.filter(release=release).exists():
             self.census(release)
@@ -216,7 +218,9 @@ class Executor:
         steps = list(release.steps.order_by("index"))
         if release.current_step >= len(steps):
             transitions.succeeded(self.fence, finalize=lambda r: workload.finalize(r, r.target))
+            mark("release %s succeeded", self.fence.release_id)
             self.sync_soon()
+            mark("release %s synced", self.fence.release_id)
             return False
         step = steps[release.current_step]
         if step.state in (ReleaseStep.State.PENDING, ReleaseStep.State.WAITING):
@@ -265,25 +269,28 @@ class Executor:
                               budget=budgets.get(spec.component)))
         return out
 
-    def arm(self, release: Release, targets) -> None:
-        """Lossless CloneSets: every pod carries the traffic hook before its partition is lowered."""
+    def arm(self, release: Release, targets) -> list:
+        """Lossless CloneSets: every pod carries the traffic hook before its partition is lowered.
+        Returns the futures of the calls (the caller waits for them before the partition leaves)."""
         if not release.options.get("lossless", True):
-            return
+            return []
         ns = workload.namespace(release)
-        futures = [self.pool.submit(workload.arm_hooks, t.cluster, t.workload_name, ns, HOOK)
-                   for t in targets if t.workload_kind == "CloneSet"]
-        if futures:
-            wait(futures, timeout=min(5.0, cluster_timeout()))  # a cluster that hangs is failed by its driver
+        return [self.pool.submit(workload.arm_hooks, t.cluster, t.workload_name, ns, HOOK)
+                for t in targets if t.workload_kind == "CloneSet"]
 
     def run_step(self, release: Release, step: ReleaseStep) -> None:
         mark("step %s started", step.index)
         step = transitions.step_started(self.fence, step.pk)
         targets = list(StepTarget.objects.filter(step=step).select_related("cluster__cell").order_by("pk"))
-        self.arm(release, targets)
-        mark("step %s armed", step.index)
+        mark("step %s recorded", step.index)
         with transitions.locked(self.fence):
+            # The hooks are armed while the partitions are written, but the partitions are committed
+            # (so a sync anywhere may apply them) only once the hooks are there.
+            arming = self.arm(release, targets)
             workload.hold_workloads(release, upto=step.index)
-        mark("step %s held", step.index)
+            if arming:
+                wait(arming, timeout=min(5.0, cluster_timeout()))  # a cluster that hangs is failed by its driver
+        mark("step %s armed and held", step.index)
         self.sync_now(sorted({t.cluster_id for t in targets}))
         mark("step %s synced", step.index)
         drivers = self.drivers(release, self.specs(release, targets, revision=release.target.number))

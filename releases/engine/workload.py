@@ -17,6 +17,7 @@ kept (pods still on the baseline mount them); the final reconcile removes what i
 Cluster side: reads through clusters/kube.py with short timeouts (a hung cluster must be noticed).
 """
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -37,6 +38,8 @@ PARTITION_PATH = "/spec/updateStrategy/partition"
 TEMPLATE_PATH = "/spec/template"
 RELEASE_PATHS = (PARTITION_PATH, TEMPLATE_PATH)
 CLONESET = ("apps.kruise.io", "v1alpha1", "clonesets")
+_ARMING = ThreadPoolExecutor(max_workers=int(getattr(settings, "RELEASE_ACTION_THREADS", 16)),
+                             thread_name_prefix="release-arm")
 
 
 def call_timeout() -> tuple[float, float]:
@@ -262,9 +265,9 @@ def arm_hooks(cluster, name: str, ns: str, label: str) -> int:
     hook = (((found.obj.get("spec") or {}).get("lifecycle") or {}).get("inPlaceUpdate") or {})
     if label not in (hook.get("labelsHandler") or {}):
         return 0
-    armed = 0
-    for pod in found.pods:
-        if pod.metadata.deletion_timestamp is None and label not in (pod.metadata.labels or {}):
-            patch_pod_labels(cluster, ns, pod.metadata.name, {label: "true"})
-            armed += 1
-    return armed
+    names = [pod.metadata.name for pod in found.pods
+             if pod.metadata.deletion_timestamp is None and label not in (pod.metadata.labels or {})]
+    # Side by side: fifty patches in a row held the step's start for ~0.5 s (measured).
+    for _ in _ARMING.map(lambda pod: patch_pod_labels(cluster, ns, pod, {label: "true"}), names):
+        pass
+    return len(names)
