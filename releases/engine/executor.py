@@ -348,8 +348,16 @@ class Executor:
             if generator and sample_future is None and now >= next_sample:
                 sample_future, next_sample = self.pool.submit(sample, *generator), now + SAMPLE_EVERY
             # Wake for the first answer, the next drain or warm-up that ends, or the next flag check.
-            soonest = min((d.next_deadline() for d in drivers), default=now + POLL)
-            wait(list(inflight.values()), timeout=max(0.01, min(POLL, soonest - now)), return_when=FIRST_COMPLETED)
+            soonest = min([d.next_deadline() for d in drivers] + [last_tick.get(i, 0) + POLL
+                                                                  for i in range(len(drivers)) if i not in done],
+                          default=now + POLL)
+            pause = max(0.01, min(POLL, soonest - now))
+            if inflight:
+                wait(list(inflight.values()), timeout=pause, return_when=FIRST_COMPLETED)
+            else:
+                # wait() on no futures returns at once: the loop spun on the flag queries until the
+                # next tick was due (two queries a turn, competing with the ticks' threads for the GIL).
+                time.sleep(pause)
             seen = []
             for i, future in list(inflight.items()):
                 if not future.done():
