@@ -141,9 +141,12 @@ def build_configuration(config: dict) -> k8s.Configuration:
         total=3, connect=2, read=1, backoff_factor=0.3, status_forcelist=RETRY_STATUSES,
         allowed_methods=None, respect_retry_after_header=True, raise_on_status=False,
     )
-    # One pooled connection per call a sync keeps in flight to the cluster: reused, never
-    # opened per call, and open files stay at clients x this (not threads x clusters).
-    configuration.connection_pool_maxsize = max(1, int(getattr(settings, "FEDERATION_SYNC_CONCURRENCY", 4)))
+    # One pooled connection per call a sync or a release keeps in flight to the cluster: reused,
+    # never opened per call, and open files stay at clients x this (not threads x clusters). The
+    # release executor patches up to RELEASE_ACTION_THREADS pods of a cluster at once; a smaller
+    # pool discarded and reopened a connection per patch (urllib3 "Connection pool is full").
+    configuration.connection_pool_maxsize = max(1, int(getattr(settings, "FEDERATION_SYNC_CONCURRENCY", 4)),
+                                                int(getattr(settings, "RELEASE_ACTION_THREADS", 16)))
     return configuration
 
 

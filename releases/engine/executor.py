@@ -29,6 +29,7 @@ from ..models import PodProgress, Release, ReleaseStep, StepTarget
 from . import gates, lease, transitions, workload
 from .calls import sample, sync_in_thread
 from .pods import HOOK, Driver, OutOfTrafficBudget, TargetSpec
+from .timeline import mark
 from .traffic import ProviderError, generator_for, providers_for
 from .transitions import Fence, LeaseLost
 
@@ -82,6 +83,7 @@ class Executor:
                 .get(pk=self.fence.release_id))
 
     def run(self) -> str:
+        mark("release %s driven", self.fence.release_id)
         try:
             while True:
                 release = self.load()
@@ -184,6 +186,7 @@ class Executor:
             workload.prepare_objects(release)
             workload.hold_workloads(release, upto=release.current_step if started else release.current_step - 1)
         self.sync_now(self.cluster_ids)
+        mark("release %s prepared", self.fence.release_id)
         transitions.started(self.fence)
         if not PodProgress.objects.filter(release=release).exists():
             self.census(release)
@@ -215,7 +218,9 @@ class Executor:
         steps = list(release.steps.order_by("index"))
         if release.current_step >= len(steps):
             transitions.succeeded(self.fence, finalize=lambda r: workload.finalize(r, r.target))
+            mark("release %s succeeded", self.fence.release_id)
             self.sync_soon()
+            mark("release %s synced", self.fence.release_id)
             return False
         step = steps[release.current_step]
         if step.state in (ReleaseStep.State.PENDING, ReleaseStep.State.WAITING):
@@ -264,23 +269,30 @@ class Executor:
                               budget=budgets.get(spec.component)))
         return out
 
-    def arm(self, release: Release, targets) -> None:
-        """Lossless CloneSets: every pod carries the traffic hook before its partition is lowered."""
+    def arm(self, release: Release, targets) -> list:
+        """Lossless CloneSets: every pod carries the traffic hook before its partition is lowered.
+        Returns the futures of the calls (the caller waits for them before the partition leaves)."""
         if not release.options.get("lossless", True):
-            return
+            return []
         ns = workload.namespace(release)
-        futures = [self.pool.submit(workload.arm_hooks, t.cluster, t.workload_name, ns, HOOK)
-                   for t in targets if t.workload_kind == "CloneSet"]
-        if futures:
-            wait(futures, timeout=min(5.0, cluster_timeout()))  # a cluster that hangs is failed by its driver
+        return [self.pool.submit(workload.arm_hooks, t.cluster, t.workload_name, ns, HOOK)
+                for t in targets if t.workload_kind == "CloneSet"]
 
     def run_step(self, release: Release, step: ReleaseStep) -> None:
+        mark("step %s started", step.index)
         step = transitions.step_started(self.fence, step.pk)
         targets = list(StepTarget.objects.filter(step=step).select_related("cluster__cell").order_by("pk"))
-        self.arm(release, targets)
+        mark("step %s recorded", step.index)
         with transitions.locked(self.fence):
+            # The hooks are armed while the partitions are written, but the partitions are committed
+            # (so a sync anywhere may apply them) only once the hooks are there.
+            arming = self.arm(release, targets)
             workload.hold_workloads(release, upto=step.index)
+            if arming:
+                wait(arming, timeout=min(5.0, cluster_timeout()))  # a cluster that hangs is failed by its driver
+        mark("step %s armed and held", step.index)
         self.sync_now(sorted({t.cluster_id for t in targets}))
+        mark("step %s synced", step.index)
         drivers = self.drivers(release, self.specs(release, targets, revision=release.target.number))
         gate_options = release.options.get("gates") or {}
         outcome = self.drive(release, step, drivers, timeout=float(gate_options.get("timeout_seconds", 300)))
@@ -291,6 +303,7 @@ class Executor:
                                   _("Release failed: %(r)s") % {"r": outcome["failed"]}, reason=outcome["failed"],
                                   finished=True)
             return
+        mark("step %s driven %s", step.index, outcome)
         transitions.step_verifying(self.fence, step.pk)
         results = gates.evaluate(release, drivers, gate_options, timed_out=outcome.get("timed_out", False))
         for result in results:
@@ -298,6 +311,7 @@ class Executor:
         failing = [r for r in results if not r["ok"]]
         if not failing:
             transitions.step_finished(self.fence, step.pk, ok=True)
+            mark("step %s finished", step.index)
             return
         first = failing[0]
         reason = _("gate %(gate)s failed: %(detail)s") % {"gate": first["gate"], "detail": first["detail"]}
@@ -334,8 +348,16 @@ class Executor:
             if generator and sample_future is None and now >= next_sample:
                 sample_future, next_sample = self.pool.submit(sample, *generator), now + SAMPLE_EVERY
             # Wake for the first answer, the next drain or warm-up that ends, or the next flag check.
-            soonest = min((d.next_deadline() for d in drivers), default=now + POLL)
-            wait(list(inflight.values()), timeout=max(0.01, min(POLL, soonest - now)), return_when=FIRST_COMPLETED)
+            soonest = min([d.next_deadline() for d in drivers] + [last_tick.get(i, 0) + POLL
+                                                                  for i in range(len(drivers)) if i not in done],
+                          default=now + POLL)
+            pause = max(0.01, min(POLL, soonest - now))
+            if inflight:
+                wait(list(inflight.values()), timeout=pause, return_when=FIRST_COMPLETED)
+            else:
+                # wait() on no futures returns at once: the loop spun on the flag queries until the
+                # next tick was due (two queries a turn, competing with the ticks' threads for the GIL).
+                time.sleep(pause)
             seen = []
             for i, future in list(inflight.items()):
                 if not future.done():
@@ -391,7 +413,13 @@ class Executor:
                                     total=driver.spec.total)
                 progress.append((target, obs.updated, obs.ready))
         if pods or progress:
+            t0 = time.monotonic()
             transitions.observed(self.fence, step, pods=pods, progress=progress)
+            states: dict = {}
+            for _cluster, changes in pods:
+                for change in changes:
+                    states[change["state"]] = states.get(change["state"], 0) + 1
+            mark("recorded %s progress %s in %.3f s", states, [(p[1], p[2]) for p in progress], time.monotonic() - t0)
 
     def settle(self, drivers) -> None:
         """Pods out of traffic but not handed over go back in (bounded: a hung cluster is not waited for)."""

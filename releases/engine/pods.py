@@ -24,11 +24,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from applications import render
 from applications.validation import object_name
 
 from ..models import PodProgress
 from . import workload
+from .timeline import mark
 from .traffic import PodRef
 
 State = PodProgress.State
@@ -39,7 +42,8 @@ PREPARING = ("PreparingUpdate", "PreparingDelete")
 BAD_WAITING = ("ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "InvalidImageName", "CreateContainerError")
 MOVING = (State.OUT_OF_TRAFFIC, State.UPDATING, State.WARMING)
 REJOIN_SECONDS = 30.0  # the longest a pod waits for the providers to route to it again before going on
-ACTIONS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="release-pod")
+ACTIONS = ThreadPoolExecutor(max_workers=int(getattr(settings, "RELEASE_ACTION_THREADS", 16)),
+                             thread_name_prefix="release-pod")
 
 
 @dataclass
@@ -146,8 +150,10 @@ class Driver:
 
     def tick(self) -> Observation:
         s = self.spec
+        t0 = time.monotonic()
         found = workload.read(s.cluster, s.kind, s.name, s.namespace)
         self.last_answer = time.monotonic()
+        mark("tick %s read in %.3f s", s.cluster.slug, self.last_answer - t0)
         if found is None:
             return Observation(waiting=f"{s.kind} {s.name} is not in {s.cluster.slug} yet")
         self.pods = [p for p in found.pods if p.metadata.deletion_timestamp is None]
@@ -156,7 +162,11 @@ class Driver:
         if s.kind == "CloneSet":
             self._rejoining_back()
         obs = (self._cloneset if s.kind == "CloneSet" else self._deployment)(found, current)
+        t1 = time.monotonic()
+        n = len(self.actions)
         self._run_actions()
+        if n:
+            mark("tick %s ran %s actions in %.3f s", s.cluster.slug, n, time.monotonic() - t1)
         obs.ready_total = sum(1 for p in self.pods if pod_ready(p))
         for name, state in self.states.items():
             if name not in current and state[0] != State.GONE:
