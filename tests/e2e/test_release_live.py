@@ -222,7 +222,9 @@ def test_a_release_runs_live_pauses_resumes_and_rolls_back(postgresql_only, b, p
         runner = Background(release.pk)
         assert runner.join() in (Release.State.WAITING, Release.State.SUCCEEDED)
         watcher.wait_for_function(new_pods, arg=4, timeout=WAIT)  # all of cell-a (the beta pod was one of them)
-        expect(watcher.locator("#release-grid .pod-unknown")).to_have_count(2)  # cell-b: not touched yet
+        # cell-b: not touched yet; every pod is in the grid from the release's start, on the baseline.
+        expect(watcher.locator("#release-grid .pod-unknown")).to_have_count(0)
+        expect(watcher.locator("#release-grid .pod-old")).to_have_count(2)
 
         # Roll back from the page: every pod returns to revision 1, in place.
         b.goto(dev, f"/releases/{release.pk}/")

@@ -103,11 +103,18 @@ class Lagged:
         return self.changes[-1][1]
 
     def visible(self, at: float, lag_for) -> object:
-        for index in range(len(self.changes) - 1, -1, -1):
-            when, value = self.changes[index]
-            if when + lag_for(value) <= at or index == 0:
+        """The newest value that held for its whole lag. A flap shorter than the lag never shows,
+        as a health check that needs several failures in a row never sees a 1 s restart: such a
+        pod keeps getting requests (and fails them) unless it was taken out first, and it does not
+        drop out of rotation late, after it is back and serving."""
+        changes = self.changes
+        for index in range(len(changes) - 1, -1, -1):
+            when, value = changes[index]
+            until = changes[index + 1][0] if index + 1 < len(changes) else float("inf")
+            shows_at = when + lag_for(value)
+            if index == 0 or (shows_at <= at and shows_at <= until):
                 if index:
-                    del self.changes[:index]  # older changes can never show again
+                    del changes[:index]  # older changes can never show again
                 return value
         raise AssertionError("unreachable")
 
