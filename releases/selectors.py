@@ -15,7 +15,7 @@ MAX_EVENTS_PAGE = 1000
 
 def _id(value) -> int:
     text = str(value)
-    if not text.isdigit() or len(text) > 18:
+    if not text.isdecimal() or len(text) > 18:
         raise ValueError(text)
     return int(text)
 

@@ -48,7 +48,7 @@ def release_list(request):
         rows = rows.filter(tenant=tenant)
         environments = environments.filter(tenant=tenant)
     application = request.GET.get("application", "")
-    if application.isdigit() and len(application) < 19:
+    if application.isdecimal() and len(application) < 19:
         rows = rows.filter(instance__application_id=int(application))
     environment = (request.GET.get("environment") or "")[:63]
     if environment:
@@ -101,7 +101,7 @@ def release_events(request, pk):
     page fills a gap or catches up after a reconnect. Same rows as the live stream."""
     _actor, release = load(request, pk)
     after, limit = request.GET.get("after", "0"), request.GET.get("limit", str(EVENTS_PAGE))
-    if not after.isdigit() or len(after) > 9 or not limit.isdigit() or len(limit) > 4:
+    if not after.isdecimal() or len(after) > 9 or not limit.isdecimal() or len(limit) > 4:
         return JsonResponse({"error": _("after and limit must be non-negative whole numbers.")}, status=400)
     limit = max(1, min(int(limit), EVENTS_PAGE))
     release.refresh_from_db(fields=["last_seq", "state"])

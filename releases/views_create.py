@@ -44,7 +44,7 @@ def release_create(request):
                  if r.pk != instance.baseline_id]
     initial = {}
     wanted = request.GET.get("target", "")
-    if wanted.isdigit() and any(r.pk == int(wanted) for r in revisions):
+    if wanted.isdecimal() and any(r.pk == int(wanted) for r in revisions):
         initial["target"] = int(wanted)
     form = ReleaseForm(request.POST or None, revisions=revisions, cells=_cells(environment), initial=initial)
     active = Release.objects.filter(instance=instance, state__in=Release.ACTIVE_STATES).first()

@@ -102,7 +102,7 @@ def release_logs(request, pk):
     """GET ?cluster=<id>&pod=<name>&since=<unix seconds> -> {cursor, pods, lines, errors}."""
     _actor, release = load(request, pk)  # view permission: visible in a tenant the person sees
     cluster, pod, since = (request.GET.get(k, "") for k in ("cluster", "pod", "since"))
-    if cluster and (not cluster.isdigit() or len(cluster) > 18):
+    if cluster and (not (cluster.isascii() and cluster.isdigit()) or len(cluster) > 18):
         return _bad(_("cluster must be a cluster id."))
     if len(pod) > 253:
         return _bad(_("pod must be a pod name."))

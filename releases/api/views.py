@@ -46,7 +46,7 @@ def _int_param(request, name: str, default: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or len(raw) > 10 or int(raw) > high:
+    if not raw.isdecimal() or len(raw) > 10 or int(raw) > high:
         raise DomainError(_("%(name)s: a whole number from 0 to %(high)s") % {"name": name, "high": high},
                           field=name)
     return int(raw)

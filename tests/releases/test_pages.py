@@ -140,7 +140,8 @@ def test_events_after_a_number_in_order(personas, w, login):
     assert client.get(url + "?after=4").json()["events"] == []
 
 
-@pytest.mark.parametrize("query", ["?after=-1", "?after=abc", "?after=1e9", "?limit=x", "?after=" + "9" * 40])
+@pytest.mark.parametrize("query", ["?after=-1", "?after=abc", "?after=1e9", "?limit=x", "?after=" + "9" * 40,
+                                   "?after=%C2%B2", "?limit=%C2%B3"])  # superscript digits: isdigit() but not int()
 def test_events_refuse_hostile_numbers_with_400_json(query, personas, w, login):
     response = login(personas["viewer"]).get(reverse("releases:events", args=[w["release"].pk]) + query)
     assert response.status_code == 400 and "error" in response.json()
@@ -293,7 +294,8 @@ def test_instance_page_offers_release_revision_n_when_allowed(persona, sees_butt
 
 # --- pod logs -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("query", ["?cluster=abc", "?since=nan", "?since=x", "?pod=" + "p" * 300, "?cluster=1;2"])
+@pytest.mark.parametrize("query", ["?cluster=abc", "?since=nan", "?since=x", "?pod=" + "p" * 300, "?cluster=1;2",
+                                   "?cluster=%C2%B2"])
 def test_logs_refuse_hostile_input(query, personas, w, login):
     response = login(personas["viewer"]).get(reverse("releases:logs", args=[w["release"].pk]) + query)
     assert response.status_code == 400 and "error" in response.json()
