@@ -50,9 +50,9 @@ def _url(value) -> str:
     try:
         parts = urlsplit(value)
         hostname = parts.hostname
-    except ValueError:
-        hostname = None
-    if parts.scheme not in ("http", "https") or not hostname or parts.username or parts.password:
+    except ValueError:  # e.g. "http://[::1": unbalanced brackets
+        parts, hostname = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not hostname or parts.username or parts.password:
         raise DomainError(_("url: must be an http(s) URL without credentials (a webhook signs with its secret)"),
                           field="url")
     return value

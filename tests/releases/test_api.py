@@ -148,6 +148,8 @@ def test_traffic_providers_keep_their_secret(world, personas, login):
     assert bad.status_code == 400
     assert post(developer, url, {"kind": "registry", "name": "rpc", "url": "http://127.0.0.1:1/",
                                  "config": {"service": {"nested": 1}}}).status_code == 400
+    for bad in ("http://[::1", "http://user:pw@127.0.0.1:1/", "ftp://127.0.0.1/"):  # unparsable, credentials
+        assert post(developer, url, {"kind": "registry", "name": "rpc", "url": bad}).status_code == 400, bad
     # prod's providers are changed by those who may release into prod.
     prod_url = f"/api/v1/applications/{world['app'].pk}/instances/prod/traffic-providers/"
     assert post(developer, prod_url, {**hook, "name": "gw"}).status_code == 403
